@@ -1,0 +1,34 @@
+# wecare_backup — see README.md. `make` builds dist/wecare_backup.so.
+CXX       ?= g++
+CXXFLAGS  ?= -O2 -g
+WARN      := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+BASEFLAGS := -std=c++17 -fPIC -fvisibility=hidden -MMD -MP $(WARN)
+LDLIBS    := -pthread
+PYTHON    ?= /usr/bin/python3
+OBJDIR    ?= build/obj
+
+EXT_SOURCES := $(wildcard ext/*.cpp)
+EXT_OBJECTS := $(EXT_SOURCES:ext/%.cpp=$(OBJDIR)/%.o)
+DIST := dist/wecare_backup.so
+
+.PHONY: all test demo clean
+all: $(DIST)
+
+$(OBJDIR)/%.o: ext/%.cpp
+	@mkdir -p $(OBJDIR)
+	$(CXX) $(BASEFLAGS) $(CXXFLAGS) -c -o $@ $<
+
+$(DIST): $(EXT_OBJECTS)
+	@mkdir -p dist
+	$(CXX) $(CXXFLAGS) -shared -o $@ $(EXT_OBJECTS) $(LDLIBS)
+
+test: $(DIST)
+	$(PYTHON) -m pytest -q tests
+
+demo: $(DIST)
+	sh sql/run_demo.sh
+
+clean:
+	rm -rf dist build
+
+-include $(EXT_OBJECTS:.o=.d)

@@ -1,0 +1,160 @@
+#include "metadata.hpp"
+
+#include <cstdint>
+
+#include "error.hpp"
+
+namespace wb {
+
+namespace {
+
+constexpr std::string_view kMagic = "wecare_backup_meta 1";
+constexpr size_t kMaxRecordBytes = 16 << 20;
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+int64_t parse_int(std::string_view key, std::string_view v) {
+    bool negative = false;
+    if (!v.empty() && v[0] == '-') {
+        negative = true;
+        v.remove_prefix(1);
+    }
+    if (v.empty() || v.size() > 19) throw Error("metadata: bad number for " + std::string(key));
+    uint64_t out = 0;
+    for (char c : v) {
+        if (c < '0' || c > '9') throw Error("metadata: bad number for " + std::string(key));
+        out = out * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (out > static_cast<uint64_t>(INT64_MAX)) throw Error("metadata: number out of range for " + std::string(key));
+    return negative ? -static_cast<int64_t>(out) : static_cast<int64_t>(out);
+}
+
+void put(std::string& out, std::string_view key, std::string_view value) {
+    out += key;
+    out += '=';
+    out += escape_value(value);
+    out += '\n';
+}
+
+}  // namespace
+
+std::string escape_value(std::string_view value) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(value.size());
+    for (unsigned char c : value) {
+        if (c == '%' || c < 0x20 || c == 0x7f) {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
+std::string unescape_value(std::string_view value) {
+    std::string out;
+    out.reserve(value.size());
+    for (size_t i = 0; i < value.size(); ++i) {
+        if (value[i] != '%') {
+            out += value[i];
+            continue;
+        }
+        if (i + 2 >= value.size()) throw Error("metadata: bad escape");
+        const int hi = hex_digit(value[i + 1]);
+        const int lo = hex_digit(value[i + 2]);
+        if (hi < 0 || lo < 0) throw Error("metadata: bad escape");
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+    }
+    return out;
+}
+
+std::string serialize_record(const BackupRecord& r) {
+    std::string out(kMagic);
+    out += '\n';
+    put(out, "name", r.name);
+    put(out, "kind", r.kind);
+    if (r.label) put(out, "label", *r.label);
+    put(out, "created_ns", std::to_string(r.created_ns));
+    put(out, "size_bytes", std::to_string(r.size_bytes));
+    put(out, "checksum", r.checksum);
+    put(out, "page_count", std::to_string(r.page_count));
+    put(out, "page_size", std::to_string(r.page_size));
+    put(out, "source", r.source);
+    put(out, "journal_mode", r.journal_mode);
+    for (const auto& t : r.tables) {
+        out += "table=" + escape_value(t.name) + " " + std::to_string(t.rows) + "\n";
+    }
+    if (r.verified_at) put(out, "verified_at", std::to_string(*r.verified_at));
+    if (r.verify_ok) put(out, "verify_ok", *r.verify_ok ? "1" : "0");
+    if (!r.verify_error.empty()) put(out, "verify_error", r.verify_error);
+    return out;
+}
+
+BackupRecord parse_record(std::string_view text) {
+    if (text.size() > kMaxRecordBytes) throw Error("metadata: record too large");
+    if (text.substr(0, kMagic.size()) != kMagic || text.size() == kMagic.size() || text[kMagic.size()] != '\n')
+        throw Error("metadata: not a wecare_backup record");
+    text.remove_prefix(kMagic.size() + 1);
+    BackupRecord r;
+    bool have_name = false;
+    while (!text.empty()) {
+        const size_t nl = text.find('\n');
+        if (nl == std::string_view::npos) throw Error("metadata: truncated record");
+        std::string_view line = text.substr(0, nl);
+        text.remove_prefix(nl + 1);
+        const size_t eq = line.find('=');
+        if (eq == std::string_view::npos) throw Error("metadata: malformed line");
+        const std::string_view key = line.substr(0, eq);
+        const std::string_view raw = line.substr(eq + 1);
+        if (key == "table") {
+            const size_t space = raw.rfind(' ');
+            if (space == std::string_view::npos) throw Error("metadata: malformed table line");
+            r.tables.push_back({unescape_value(raw.substr(0, space)), parse_int(key, raw.substr(space + 1))});
+            continue;
+        }
+        const std::string value = unescape_value(raw);
+        if (key == "name") {
+            r.name = value;
+            have_name = true;
+        } else if (key == "kind") {
+            if (value != "manual" && value != "auto" && value != "safety") throw Error("metadata: unknown kind");
+            r.kind = value;
+        } else if (key == "label") {
+            r.label = value;
+        } else if (key == "created_ns") {
+            r.created_ns = parse_int(key, value);
+        } else if (key == "size_bytes") {
+            r.size_bytes = parse_int(key, value);
+        } else if (key == "checksum") {
+            r.checksum = value;
+        } else if (key == "page_count") {
+            r.page_count = parse_int(key, value);
+        } else if (key == "page_size") {
+            r.page_size = parse_int(key, value);
+        } else if (key == "source") {
+            r.source = value;
+        } else if (key == "journal_mode") {
+            r.journal_mode = value;
+        } else if (key == "verified_at") {
+            r.verified_at = parse_int(key, value);
+        } else if (key == "verify_ok") {
+            if (value != "0" && value != "1") throw Error("metadata: bad verify_ok");
+            r.verify_ok = value == "1";
+        } else if (key == "verify_error") {
+            r.verify_error = value;
+        }
+    }
+    if (!have_name) throw Error("metadata: record without a name");
+    return r;
+}
+
+}  // namespace wb

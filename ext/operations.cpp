@@ -1,0 +1,360 @@
+#include "operations.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checksum.hpp"
+#include "fsutil.hpp"
+#include "restore.hpp"
+#include "retention.hpp"
+#include "snapshot.hpp"
+
+namespace wb {
+
+namespace {
+
+RetentionPolicy policy_of(const Settings& s) {
+    return {s.keep_last, s.keep_daily, s.keep_weekly, s.keep_monthly, s.keep_safety};
+}
+
+std::vector<std::string> reasons_for(const std::vector<CatalogEntry>& entries, const Settings& s) {
+    std::vector<RetentionItem> items;
+    items.reserve(entries.size());
+    for (const auto& e : entries) items.push_back({e.parsed.safety, e.parsed.epoch_seconds, e.verify_ok()});
+    return retention_reasons(items, policy_of(s));
+}
+
+// Applies retention; the caller holds the directory lock.
+int64_t cleanup_locked(const OperationContext& ctx, int dir_fd) {
+    const auto entries = scan_catalog(dir_fd, ctx.settings.prefix);
+    const auto reasons = reasons_for(entries, ctx.settings);
+    int64_t deleted = 0;
+    for (size_t i = 0; i < entries.size(); ++i) {
+        if (!reasons[i].empty()) continue;
+        const std::string& name = entries[i].name;
+        if (::unlinkat(dir_fd, name.c_str(), 0) != 0) {
+            if (errno == ENOENT) continue;
+            throw system_error("cannot delete the old backup '" + name + "'", errno);
+        }
+        ::unlinkat(dir_fd, (name + std::string(kSidecarSuffix)).c_str(), 0);
+        ++deleted;
+    }
+    if (deleted) fsync_fd(dir_fd, "cannot record deletions in the backup directory");
+    return deleted;
+}
+
+std::string allocate_name(int dir_fd, const std::string& prefix, bool safety, int64_t seconds) {
+    for (int sequence = 1; sequence < 100000; ++sequence) {
+        const std::string name = backup_name(prefix, safety, seconds, sequence);
+        if (!exists_at(dir_fd, name) && !exists_at(dir_fd, name + std::string(kSidecarSuffix))) return name;
+    }
+    throw Error("too many backups within one second");
+}
+
+// Snapshot, verify and publish one backup; the caller holds the directory lock.
+std::string create_locked(const OperationContext& ctx, int dir_fd, const std::string& kind,
+                          const std::optional<std::string>& label, Progress& progress) {
+    const int64_t created_ns = now_nanoseconds();
+    const std::string name = allocate_name(dir_fd, ctx.settings.prefix, kind == "safety", created_ns / 1000000000);
+    const std::string temp = temp_name_for(name);
+    const std::string sidecar = name + std::string(kSidecarSuffix);
+    bool sidecar_written = false;
+    try {
+        SnapshotRequest req;
+        req.db_path = ctx.db_path;
+        req.dir_fd = dir_fd;
+        req.dir_path = ctx.settings.dir;
+        req.temp_name = temp;
+        req.busy_timeout_ms = ctx.settings.busy_timeout_ms;
+        req.max_snapshot_seconds = ctx.settings.max_snapshot_seconds;
+        req.cancel = ctx.cancel;
+        req.progress = &progress;
+        const SnapshotResult snap = snapshot_to(req);
+
+        BackupRecord record;
+        record.name = name;
+        record.kind = kind;
+        record.label = label;
+        record.created_ns = created_ns;
+        record.size_bytes = snap.size_bytes;
+        record.checksum = snap.checksum;
+        record.page_count = snap.page_count;
+        record.page_size = snap.page_size;
+        record.source = ctx.db_path;
+        record.journal_mode = snap.journal_mode;
+        record.tables = snap.tables;
+
+        if (ctx.settings.verify_on_create) {
+            progress.phase("verify");
+            Fd fd = open_regular_at(dir_fd, temp);
+            const VerifyOutcome outcome = verify_file(fd.get(), ctx.settings.dir + "/" + temp, &record,
+                                                      ctx.settings.critical_tables, &progress, ctx.cancel);
+            if (!outcome.ok)
+                throw Error("the new backup failed verification (" + join(outcome.errors, "; ") +
+                            "); it was not published and no backup was deleted");
+            record.verified_at = now_seconds();
+            record.verify_ok = true;
+        }
+        write_record(dir_fd, record);
+        sidecar_written = true;
+        rename_noreplace(dir_fd, temp, name);
+        fsync_fd(dir_fd, "cannot record the new backup in the backup directory");
+        return name;
+    } catch (...) {
+        ::unlinkat(dir_fd, temp.c_str(), 0);
+        if (sidecar_written && !exists_at(dir_fd, name)) ::unlinkat(dir_fd, sidecar.c_str(), 0);
+        throw;
+    }
+}
+
+std::optional<int64_t> newest_regular_time(const std::vector<CatalogEntry>& entries) {
+    for (const auto& e : entries)
+        if (!e.parsed.safety) return e.parsed.epoch_seconds;
+    return std::nullopt;
+}
+
+void require_file_database(const OperationContext& ctx) {
+    if (ctx.db_path.empty())
+        throw Error("the main database is in memory or temporary; open a database file to back it up", kErrMisuse);
+}
+
+std::string unknown_backup(const std::string& name) {
+    return "there is no backup named '" + name + "'; see SELECT name FROM wecare_backup_list";
+}
+
+}  // namespace
+
+void check_backup_name(const OperationContext& ctx, const std::string& name) {
+    const std::string problem = name_problem(name.data(), name.size());
+    if (!problem.empty())
+        throw Error(problem + "; pass the plain file name of a backup, as listed by wecare_backup_list");
+    if (!parse_backup_name(ctx.settings.prefix, name))
+        throw Error("'" + name + "' is not a backup name of this database (expected " + ctx.settings.prefix +
+                    "_backup_YYYY-MM-DD_HH-MM-SS.db); see SELECT name FROM wecare_backup_list");
+}
+
+std::optional<std::string> create_backup(const OperationContext& ctx, const std::string& kind,
+                                         const std::optional<std::string>& label, int64_t skip_if_newer_than) {
+    require_file_database(ctx);
+    Progress progress(ctx.settings.dir, "create", ctx.interactive);
+    try {
+        Fd dir = open_backup_dir(ctx.settings.dir, true);
+        DirLock lock(dir.get(), ctx.settings.busy_timeout_ms);
+        remove_leftovers(dir.get(), ctx.settings.prefix);
+        if (skip_if_newer_than > 0) {
+            const auto newest = newest_regular_time(scan_catalog(dir.get(), ctx.settings.prefix));
+            if (newest && *newest > now_seconds() - skip_if_newer_than) return std::nullopt;
+        }
+        std::string name = create_locked(ctx, dir.get(), kind, label, progress);
+        record_success(ctx.settings.dir, now_seconds());
+        // Rotation only ever follows a successful backup.
+        cleanup_locked(ctx, dir.get());
+        return name;
+    } catch (const Error& e) {
+        record_error(ctx.settings.dir, e.what(), now_seconds());
+        throw;
+    }
+}
+
+int64_t cleanup_backups(const OperationContext& ctx) {
+    require_file_database(ctx);
+    Fd dir = open_backup_dir(ctx.settings.dir, false);
+    DirLock lock(dir.get(), ctx.settings.busy_timeout_ms);
+    remove_leftovers(dir.get(), ctx.settings.prefix);
+    return cleanup_locked(ctx, dir.get());
+}
+
+std::vector<ListedBackup> list_backups(const OperationContext& ctx) {
+    if (ctx.db_path.empty()) return {};
+    struct stat st {};
+    if (::lstat(ctx.settings.dir.c_str(), &st) != 0 && errno == ENOENT) return {};  // no backup made yet
+    Fd dir = open_backup_dir(ctx.settings.dir, false);
+    auto entries = scan_catalog(dir.get(), ctx.settings.prefix);
+    const auto reasons = reasons_for(entries, ctx.settings);
+    std::vector<ListedBackup> out;
+    out.reserve(entries.size());
+    for (size_t i = 0; i < entries.size(); ++i) {
+        const std::string path = ctx.settings.dir + "/" + entries[i].name;
+        out.push_back({std::move(entries[i]), path, reasons[i]});
+    }
+    return out;
+}
+
+std::string existing_backup_path(const OperationContext& ctx, const std::string& name) {
+    check_backup_name(ctx, name);
+    Fd dir = open_backup_dir(ctx.settings.dir, false);
+    struct stat st {};
+    if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw Error(unknown_backup(name), kErrNotFound);
+    if (!S_ISREG(st.st_mode)) throw Error("'" + name + "' is not a regular file; it cannot be a backup", kErrCantOpen);
+    return ctx.settings.dir + "/" + name;
+}
+
+std::pair<std::string, VerifyOutcome> verify_backup(const OperationContext& ctx, const std::string& arg) {
+    require_file_database(ctx);
+    Progress progress(ctx.settings.dir, "verify", ctx.interactive);
+    if (arg.find('/') != std::string::npos) {
+        // A path: any file, e.g. an exported copy. Its checksum is compared with
+        // the record of the backup of the same name, if this directory has one.
+        if (arg.find('\0') != std::string::npos) throw Error("the path contains a NUL byte");
+        Fd fd = open_regular_path(arg);
+        const std::string base = arg.substr(arg.find_last_of('/') + 1);
+        std::optional<BackupRecord> record;
+        if (parse_backup_name(ctx.settings.prefix, base)) {
+            struct stat st {};
+            if (::stat(ctx.settings.dir.c_str(), &st) == 0) {
+                Fd dir = open_backup_dir(ctx.settings.dir, false);
+                record = read_record(dir.get(), base);
+            }
+        }
+        auto outcome = verify_file(fd.get(), arg, record ? &*record : nullptr, ctx.settings.critical_tables,
+                                   &progress, ctx.cancel);
+        return {base, outcome};
+    }
+    check_backup_name(ctx, arg);
+    Fd dir = open_backup_dir(ctx.settings.dir, false);
+    Fd fd;
+    try {
+        fd = open_regular_at(dir.get(), arg);
+    } catch (const Error& e) {
+        if (e.code() == kErrNotFound) throw Error(unknown_backup(arg), kErrNotFound);
+        throw;
+    }
+    bool damaged = false;
+    std::optional<BackupRecord> record = read_record(dir.get(), arg, &damaged);
+    VerifyOutcome outcome = verify_file(fd.get(), ctx.settings.dir + "/" + arg, record ? &*record : nullptr,
+                                        ctx.settings.critical_tables, &progress, ctx.cancel);
+    if (damaged) {
+        // Never overwrite a record we cannot read: it is the evidence.
+        outcome.errors.push_back("the recorded metadata '" + arg + std::string(kSidecarSuffix) +
+                                 "' is damaged; the checksum cannot be compared");
+        outcome.ok = false;
+        return {arg, outcome};
+    }
+    // Record the result, unless the backup was deleted meanwhile.
+    DirLock lock(dir.get(), ctx.settings.busy_timeout_ms);
+    if (exists_at(dir.get(), arg)) {
+        BackupRecord updated = read_record(dir.get(), arg).value_or(BackupRecord{});
+        if (updated.name.empty()) {
+            updated.name = arg;
+            updated.kind = parse_backup_name(ctx.settings.prefix, arg)->safety ? "safety" : "manual";
+        }
+        updated.verified_at = now_seconds();
+        updated.verify_ok = outcome.ok;
+        updated.verify_error = outcome.ok ? "" : outcome.errors.front();
+        write_record(dir.get(), updated);
+        fsync_fd(dir.get(), "cannot record the verification result");
+    }
+    return {arg, outcome};
+}
+
+RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& name) {
+    require_file_database(ctx);
+    check_backup_name(ctx, name);
+    Progress progress(ctx.settings.dir, "verify", ctx.interactive);
+    Fd dir = open_backup_dir(ctx.settings.dir, false);
+    DirLock lock(dir.get(), ctx.settings.busy_timeout_ms);
+    Fd fd;
+    try {
+        fd = open_regular_at(dir.get(), name);
+    } catch (const Error& e) {
+        if (e.code() == kErrNotFound) throw Error(unknown_backup(name), kErrNotFound);
+        throw;
+    }
+    bool damaged = false;
+    const auto record = read_record(dir.get(), name, &damaged);
+    const std::string path = ctx.settings.dir + "/" + name;
+    VerifyOutcome outcome =
+        verify_file(fd.get(), path, record ? &*record : nullptr, ctx.settings.critical_tables, &progress, ctx.cancel);
+    if (damaged) {
+        outcome.errors.push_back("its recorded metadata is damaged");
+        outcome.ok = false;
+    }
+    if (!outcome.ok)
+        throw Error("the backup '" + name + "' failed verification (" + join(outcome.errors, "; ") +
+                    "); it was not restored and the database is unchanged; choose another backup");
+    progress.phase("safety");
+    RestoreOutcome result;
+    result.restored = name;
+    result.safety_backup = create_locked(ctx, dir.get(), "safety", std::string("before restoring ") + name, progress);
+    progress.phase("restore");
+    result.pages = restore_into(ctx.db_path, path, ctx.settings.busy_timeout_ms, &progress);
+    cleanup_locked(ctx, dir.get());
+    return result;
+}
+
+std::string export_backup(const OperationContext& ctx, const std::string& name, const std::string& destination) {
+    require_file_database(ctx);
+    check_backup_name(ctx, name);
+    if (destination.empty() || destination.find('\0') != std::string::npos || destination.size() > 4096)
+        throw Error("the destination must be a file or directory path");
+    Fd dir = open_backup_dir(ctx.settings.dir, false);
+    struct stat src_st {};
+    Fd src;
+    try {
+        src = open_regular_at(dir.get(), name, &src_st);
+    } catch (const Error& e) {
+        if (e.code() == kErrNotFound) throw Error(unknown_backup(name), kErrNotFound);
+        throw;
+    }
+    const auto record = read_record(dir.get(), name);
+
+    std::string target = destination;
+    struct stat st {};
+    if (::stat(destination.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) target = destination + "/" + name;
+    while (target.find("//") != std::string::npos) target.replace(target.find("//"), 2, "/");
+    const size_t slash = target.find_last_of('/');
+    const std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : target.substr(0, slash));
+    const std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
+    if (base.empty()) throw Error("the destination '" + destination + "' has no file name");
+    const int parent_raw = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (parent_raw < 0) throw system_error("the destination folder '" + parent + "' is not usable", errno);
+    Fd parent_fd(parent_raw);
+    if (exists_at(parent_fd.get(), base))
+        throw Error("'" + target + "' already exists; export to a new name or delete that file first", kErrCantOpen);
+
+    Progress progress(ctx.settings.dir, "export", ctx.interactive);
+    const std::string temp = "." + base + ".tmp-" + std::to_string(::getpid());
+    ::unlinkat(parent_fd.get(), temp.c_str(), 0);
+    try {
+        Fd out = create_exclusive_at(parent_fd.get(), temp);
+        BlockHasher hasher;
+        std::vector<uint8_t> buf(kHashBlock);
+        uint64_t offset = 0;
+        const auto size = static_cast<uint64_t>(src_st.st_size);
+        while (offset < size) {
+            const size_t want = static_cast<size_t>(std::min<uint64_t>(kHashBlock, size - offset));
+            ssize_t got;
+            do {
+                got = ::pread(src.get(), buf.data(), want, static_cast<off_t>(offset));
+            } while (got < 0 && errno == EINTR);
+            if (got < 0) throw system_error("reading the backup failed", errno);
+            if (static_cast<size_t>(got) != want) throw Error("the backup changed size while it was exported", kErrIo);
+            hasher.update(offset, buf.data(), want);
+            write_all_at(out.get(), buf.data(), want, offset, "writing the exported copy failed");
+            offset += want;
+            progress.update(static_cast<int64_t>(offset), static_cast<int64_t>(size));
+        }
+        const std::string source_sum = hasher.finish(src.get(), size);
+        if (record && !record->checksum.empty() && source_sum != record->checksum)
+            throw Error("the backup '" + name + "' does not match its recorded checksum; it was not exported");
+        fsync_fd(out.get(), "writing the exported copy to disk failed");
+        out.close_checked("writing the exported copy failed");
+        if (::renameat2(parent_fd.get(), temp.c_str(), parent_fd.get(), base.c_str(), RENAME_NOREPLACE) != 0)
+            throw system_error("cannot publish '" + target + "'", errno);
+        fsync_fd(parent_fd.get(), "cannot record the exported copy in its folder");
+        // Read the copy back from the device, not from the page cache.
+        Fd check = open_regular_at(parent_fd.get(), base);
+        ::posix_fadvise(check.get(), 0, 0, POSIX_FADV_DONTNEED);
+        if (checksum_fd(check.get(), size) != source_sum) {
+            ::unlinkat(parent_fd.get(), base.c_str(), 0);
+            throw Error("the exported copy at '" + target + "' reads back differently; it was removed", kErrIo);
+        }
+    } catch (...) {
+        ::unlinkat(parent_fd.get(), temp.c_str(), 0);
+        throw;
+    }
+    return target;
+}
+
+}  // namespace wb
