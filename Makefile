@@ -11,7 +11,8 @@ EXT_SOURCES := $(wildcard ext/*.cpp)
 EXT_OBJECTS := $(EXT_SOURCES:ext/%.cpp=$(OBJDIR)/%.o)
 DIST := dist/wecare_backup.so
 
-.PHONY: all test demo clean
+
+.PHONY: all setup test demo clean
 all: $(DIST)
 
 $(OBJDIR)/%.o: ext/%.cpp
@@ -21,6 +22,10 @@ $(OBJDIR)/%.o: ext/%.cpp
 $(DIST): $(EXT_OBJECTS)
 	@mkdir -p dist
 	$(CXX) $(CXXFLAGS) -shared -o $@ $(EXT_OBJECTS) $(LDLIBS)
+
+# Installs the Debian packages the build and the tests need (once).
+setup:
+	@sh scripts/setup-debian.sh
 
 test: $(DIST)
 	$(PYTHON) -m pytest -q tests
@@ -32,3 +37,7 @@ clean:
 	rm -rf dist build
 
 -include $(EXT_OBJECTS:.o=.d)
+
+# Further targets (unit tests, crash test, sanitizers, fuzzing, benchmark,
+# off-site) live in mk/, one file per concern.
+include $(sort $(wildcard mk/*.mk))

@@ -25,6 +25,7 @@ struct ConnectionState {
     std::string db_path() const;
     // The resolved settings and database path for one operation.
     OperationContext context(bool interactive);
+    OperationContext context_for(const std::string& path, bool interactive);
 };
 
 using StateRef = std::shared_ptr<ConnectionState>;

@@ -1,5 +1,6 @@
 #include "operations.hpp"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -44,8 +45,17 @@ int64_t cleanup_locked(const OperationContext& ctx, int dir_fd) {
     return deleted;
 }
 
+// The next name for this second: one past the highest sequence in use, so a
+// name is never reused after rotation and names sort in creation order.
 std::string allocate_name(int dir_fd, const std::string& prefix, bool safety, int64_t seconds) {
-    for (int sequence = 1; sequence < 100000; ++sequence) {
+    int highest = 0;
+    for (const auto& entry : list_dir(dir_fd)) {
+        const std::string base = is_sidecar_name(entry) ? entry.substr(0, entry.size() - kSidecarSuffix.size()) : entry;
+        const auto parsed = parse_backup_name(prefix, base);
+        if (parsed && parsed->safety == safety && parsed->epoch_seconds == seconds)
+            highest = std::max(highest, parsed->sequence);
+    }
+    for (int sequence = highest + 1; sequence < 100000; ++sequence) {
         const std::string name = backup_name(prefix, safety, seconds, sequence);
         if (!exists_at(dir_fd, name) && !exists_at(dir_fd, name + std::string(kSidecarSuffix))) return name;
     }
@@ -117,6 +127,14 @@ std::optional<int64_t> newest_regular_time(const std::vector<CatalogEntry>& entr
 void require_file_database(const OperationContext& ctx) {
     if (ctx.db_path.empty())
         throw Error("the main database is in memory or temporary; open a database file to back it up", kErrMisuse);
+}
+
+// Header bytes 18-19 say whether a database file is in WAL mode.
+bool is_wal_file(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    unsigned char header[20] = {};
+    return fd && ::pread(fd.get(), header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
+           header[18] == 2;
 }
 
 std::string unknown_backup(const std::string& name) {
@@ -248,9 +266,13 @@ std::pair<std::string, VerifyOutcome> verify_backup(const OperationContext& ctx,
     return {arg, outcome};
 }
 
-RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& name) {
+RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& name, bool caller_reading) {
     require_file_database(ctx);
     check_backup_name(ctx, name);
+    if (caller_reading && !is_wal_file(ctx.db_path))
+        throw Error("the statement that calls it reads the database, which keeps a rollback-journal database locked; "
+                    "call it in a statement that reads no table, with the name as a literal or a bound parameter",
+                    kErrBusy);
     Progress progress(ctx.settings.dir, "verify", ctx.interactive);
     Fd dir = open_backup_dir(ctx.settings.dir, false);
     DirLock lock(dir.get(), ctx.settings.busy_timeout_ms);

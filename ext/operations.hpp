@@ -46,7 +46,9 @@ struct RestoreOutcome {
     std::string safety_backup;
     int64_t pages = 0;
 };
-RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& name);
+// `caller_reading`: the calling statement itself holds a read transaction on
+// the database (it reads a table), which blocks a rollback-journal database.
+RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& name, bool caller_reading = false);
 std::string export_backup(const OperationContext& ctx, const std::string& name, const std::string& destination);
 std::string existing_backup_path(const OperationContext& ctx, const std::string& name);
 

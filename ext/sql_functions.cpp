@@ -15,9 +15,11 @@ std::string ConnectionState::db_path() const {
     return path ? std::string(path) : std::string();
 }
 
-OperationContext ConnectionState::context(bool interactive) {
+OperationContext ConnectionState::context(bool interactive) { return context_for(db_path(), interactive); }
+
+OperationContext ConnectionState::context_for(const std::string& path, bool interactive) {
     OperationContext ctx;
-    ctx.db_path = db_path();
+    ctx.db_path = path;
     {
         std::lock_guard<std::mutex> lock(mu);
         ctx.settings = resolve_settings(settings, ctx.db_path.empty() ? "./memory" : ctx.db_path);
@@ -58,7 +60,9 @@ std::string name_arg(sqlite3_value* v) {
     return text_arg(v, "the backup name", 4096);
 }
 
-bool interactive() { return true; }
+// Calls made by the user draw a progress bar when standard error is a
+// terminal (Progress checks); scheduled runs never draw.
+constexpr bool kInteractive = true;
 
 void fn_version(sqlite3_context* ctx, int, sqlite3_value**) {
     sqlite3_result_text(ctx, kVersion, -1, SQLITE_STATIC);
@@ -72,7 +76,7 @@ void fn_create(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
             if (label->find('\0') != std::string::npos || !is_valid_utf8(*label))
                 throw Error("the label must be UTF-8 text without NUL bytes");
         }
-        const auto name = create_backup(state_of(ctx).context(interactive()), "manual", label);
+        const auto name = create_backup(state_of(ctx).context(kInteractive), "manual", label);
         sqlite3_result_text(ctx, name->c_str(), -1, SQLITE_TRANSIENT);
     });
 }
@@ -85,7 +89,7 @@ void fn_cleanup(sqlite3_context* ctx, int, sqlite3_value**) {
 void fn_verify(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_verify", [&] {
         const std::string arg = name_arg(argv[0]);
-        const auto [name, outcome] = verify_backup(state_of(ctx).context(interactive()), arg);
+        const auto [name, outcome] = verify_backup(state_of(ctx).context(kInteractive), arg);
         const std::string json = verify_outcome_json(name, outcome);
         sqlite3_result_text(ctx, json.c_str(), -1, SQLITE_TRANSIENT);
     });
@@ -95,7 +99,7 @@ void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_restore", [&] {
         const std::string name = name_arg(argv[0]);
         ConnectionState& state = state_of(ctx);
-        const OperationContext op = state.context(interactive());
+        const OperationContext op = state.context(kInteractive);
         check_backup_name(op, name);
         if (sqlite3_value_type(argv[1]) != SQLITE_TEXT ||
             std::string(reinterpret_cast<const char*>(sqlite3_value_text(argv[1])),
@@ -104,7 +108,8 @@ void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
                         "' as the second argument");
         if (!sqlite3_get_autocommit(state.db))
             throw Error("refusing to restore inside an open transaction; COMMIT or ROLLBACK first", kErrMisuse);
-        const RestoreOutcome r = restore_backup(op, name);
+        const bool caller_reading = sqlite3_txn_state(state.db, "main") != SQLITE_TXN_NONE;
+        const RestoreOutcome r = restore_backup(op, name, caller_reading);
         sqlite3_log(SQLITE_NOTICE, "wecare_backup_restore: restored %s (safety backup %s)", r.restored.c_str(),
                     r.safety_backup.c_str());
         const std::string json = JsonObject()
@@ -120,7 +125,7 @@ void fn_export(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_export", [&] {
         const std::string name = name_arg(argv[0]);
         const std::string destination = text_arg(argv[1], "the destination", 4096);
-        const std::string path = export_backup(state_of(ctx).context(interactive()), name, destination);
+        const std::string path = export_backup(state_of(ctx).context(kInteractive), name, destination);
         sqlite3_result_text(ctx, path.c_str(), -1, SQLITE_TRANSIENT);
     });
 }
@@ -148,12 +153,14 @@ void fn_schedule(sqlite3_context* ctx, int, sqlite3_value** argv) {
             sqlite3_result_int(ctx, 0);
             return;
         }
-        if (state.db_path().empty())
+        const std::string path = state.db_path();
+        if (path.empty())
             throw Error("the main database is in memory or temporary; open a database file to back it up",
                         kErrMisuse);
         if (!sqlite3_threadsafe()) throw Error("this SQLite is built without thread support; run backups from cron");
+        // The thread gets the path now: it must not call into the user's connection.
         ConnectionState* raw = &state;
-        state.scheduler.start(seconds, [raw] { return raw->context(false); });
+        state.scheduler.start(seconds, [raw, path] { return raw->context_for(path, false); });
         sqlite3_result_int(ctx, 1);
     });
 }

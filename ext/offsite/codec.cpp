@@ -1,0 +1,643 @@
+// codec.cpp - see codec.hpp for the format and the reasons behind it.
+#include "codec.hpp"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "fs_util.hpp"
+
+namespace wecare::offsite {
+
+namespace {
+
+constexpr uint8_t kMagic[5] = {'W', 'C', 'B', 'K', '1'};
+constexpr size_t kFixedHeaderBytes = 5 + 1 + 1 + 1 + 1 + 4 + 8 + 8 + 1;
+constexpr size_t kStreamHeaderBytes = crypto_secretstream_xchacha20poly1305_HEADERBYTES;
+constexpr size_t kAuthBytes = crypto_secretstream_xchacha20poly1305_ABYTES;
+constexpr size_t kHashBytes = 32;
+constexpr uint8_t kTagData = 0;
+constexpr uint8_t kTagFinal = 1;
+constexpr size_t kReadBlock = size_t{256} * 1024;
+constexpr int kMaxLevel = 19;
+constexpr int kMaxWindowLog = 23; // 8 MiB: the window zstd level 19 needs
+constexpr size_t kMaxChecksumBytes = 255;
+constexpr size_t kMaxKeyFileBytes = 4096;
+
+void ensure_sodium() {
+    static const int ready = sodium_init();
+    if (ready < 0) throw OffsiteError(ErrorKind::config, "cannot initialise libsodium");
+}
+
+void put_u32(std::vector<uint8_t>& out, uint32_t v) {
+    for (int i = 0; i < 4; ++i)
+        out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+void put_u64(std::vector<uint8_t>& out, uint64_t v) {
+    for (int i = 0; i < 8; ++i)
+        out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+uint32_t get_u32(const uint8_t* p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; --i)
+        v = (v << 8) | p[i];
+    return v;
+}
+uint64_t get_u64(const uint8_t* p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+std::array<uint8_t, 8> key_id_of(const Key& key) {
+    ensure_sodium();
+    static const char kContext[] = "wecare_backup offsite key id v1";
+    uint8_t digest[crypto_generichash_BYTES_MIN];
+    crypto_generichash(digest, sizeof digest, reinterpret_cast<const uint8_t*>(kContext), sizeof kContext - 1,
+                       key.data(), kKeyBytes);
+    std::array<uint8_t, 8> id{};
+    std::copy(digest, digest + id.size(), id.begin());
+    return id;
+}
+
+std::string hex(const uint8_t* p, size_t n) {
+    static const char digits[] = "0123456789abcdef";
+    std::string s;
+    for (size_t i = 0; i < n; ++i) {
+        s += digits[p[i] >> 4];
+        s += digits[p[i] & 15];
+    }
+    return s;
+}
+
+std::vector<uint8_t> serialize_header(const Header& h) {
+    std::vector<uint8_t> out(kMagic, kMagic + sizeof kMagic);
+    out.push_back(h.version);
+    out.push_back(static_cast<uint8_t>(h.compression));
+    out.push_back(static_cast<uint8_t>(static_cast<int8_t>(h.level)));
+    out.push_back(h.encrypted ? 1 : 0);
+    put_u32(out, h.chunk_size);
+    put_u64(out, h.original_size);
+    out.insert(out.end(), h.key_id.begin(), h.key_id.end());
+    out.push_back(static_cast<uint8_t>(h.original_checksum.size()));
+    out.insert(out.end(), h.original_checksum.begin(), h.original_checksum.end());
+    return out;
+}
+
+void validate_level(Compression compression, int level) {
+    if (compression == Compression::none && level != 0)
+        throw OffsiteError(ErrorKind::config,
+                           "compression 'none' takes no level (got " + std::to_string(level) + ")");
+    if (compression == Compression::zstd && (level < 1 || level > kMaxLevel))
+        throw OffsiteError(ErrorKind::config, "zstd level must be between 1 and " +
+                                                  std::to_string(kMaxLevel) + " (got " +
+                                                  std::to_string(level) + ")");
+}
+
+struct ZstdCCtxDeleter {
+    void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct ZstdDCtxDeleter {
+    void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+void check_zstd(size_t rc, const char* what) {
+    if (ZSTD_isError(rc))
+        throw OffsiteError(ErrorKind::config, std::string(what) + ": " + ZSTD_getErrorName(rc));
+}
+
+// Cuts the payload into chunk-sized frames and seals each one.
+class FrameWriter {
+  public:
+    FrameWriter(const Header& header, const std::optional<Key>& key, const Sink& sink)
+        : sink_(sink), encrypted_(key.has_value()), header_bytes_(serialize_header(header)) {
+        chunk_.reserve(header.chunk_size);
+        chunk_size_ = header.chunk_size;
+        emit(header_bytes_.data(), header_bytes_.size());
+        if (encrypted_) {
+            uint8_t stream_header[kStreamHeaderBytes];
+            crypto_secretstream_xchacha20poly1305_init_push(&push_, stream_header, key->data());
+            emit(stream_header, sizeof stream_header);
+            sealed_.resize(chunk_size_ + kAuthBytes);
+        } else {
+            crypto_generichash_init(&hash_, nullptr, 0, kHashBytes);
+            hash(header_bytes_.data(), header_bytes_.size());
+        }
+    }
+    ~FrameWriter() { sodium_memzero(&push_, sizeof push_); }
+
+    void add(const uint8_t* data, size_t size) {
+        while (size > 0) {
+            size_t take = std::min(size, chunk_size_ - chunk_.size());
+            chunk_.insert(chunk_.end(), data, data + take);
+            data += take;
+            size -= take;
+            if (chunk_.size() == chunk_size_) {
+                frame(false);
+                chunk_.clear();
+            }
+        }
+    }
+    void finish() { frame(true); }
+    uint64_t written() const { return written_; }
+
+  private:
+    void emit(const uint8_t* data, size_t size) {
+        sink_(data, size);
+        written_ += size;
+    }
+    void hash(const uint8_t* data, size_t size) { crypto_generichash_update(&hash_, data, size); }
+    void frame(bool final) {
+        std::vector<uint8_t> length;
+        if (encrypted_) {
+            unsigned long long sealed_size = 0;
+            uint8_t tag = final ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+                                : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+            crypto_secretstream_xchacha20poly1305_push(&push_, sealed_.data(), &sealed_size, chunk_.data(),
+                                                       chunk_.size(), header_bytes_.data(),
+                                                       header_bytes_.size(), tag);
+            put_u32(length, static_cast<uint32_t>(sealed_size));
+            emit(length.data(), length.size());
+            emit(sealed_.data(), static_cast<size_t>(sealed_size));
+            return;
+        }
+        uint8_t tag = final ? kTagFinal : kTagData;
+        put_u32(length, static_cast<uint32_t>(1 + chunk_.size() + (final ? kHashBytes : 0)));
+        hash(length.data(), length.size());
+        hash(&tag, 1);
+        hash(chunk_.data(), chunk_.size());
+        emit(length.data(), length.size());
+        emit(&tag, 1);
+        emit(chunk_.data(), chunk_.size());
+        if (final) {
+            uint8_t digest[kHashBytes];
+            crypto_generichash_final(&hash_, digest, sizeof digest);
+            emit(digest, sizeof digest);
+        }
+    }
+
+    const Sink& sink_;
+    bool encrypted_;
+    std::vector<uint8_t> header_bytes_;
+    size_t chunk_size_ = 0;
+    std::vector<uint8_t> chunk_;
+    std::vector<uint8_t> sealed_;
+    crypto_secretstream_xchacha20poly1305_state push_{};
+    crypto_generichash_state hash_{};
+    uint64_t written_ = 0;
+};
+
+} // namespace
+
+// ---------------------------------------------------------------- keys
+
+Key::Key(const uint8_t (&bytes)[kKeyBytes]) {
+    std::copy(bytes, bytes + kKeyBytes, bytes_.begin());
+}
+
+Key::~Key() {
+    sodium_memzero(bytes_.data(), bytes_.size());
+}
+
+std::string Key::id_hex() const {
+    auto id = key_id_of(*this);
+    return hex(id.data(), id.size());
+}
+
+LoadedKey load_key_file(const std::string& path) {
+    ensure_sodium();
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_io("cannot open key file", path);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat key file", path);
+    if (!S_ISREG(st.st_mode))
+        throw OffsiteError(ErrorKind::config, "key file '" + path + "' is not a regular file");
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    if (st.st_mode & (S_IROTH | S_IWOTH))
+        throw OffsiteError(ErrorKind::config, "key file '" + path + "' is accessible by all users (mode " +
+                                                  mode + "); run: chmod 600 '" + path + "'");
+    LoadedKey loaded;
+    if (st.st_mode & (S_IRGRP | S_IWGRP))
+        loaded.warning = "key file '" + path + "' is accessible by its group (mode " + mode +
+                         "); consider: chmod 600 '" + path + "'";
+    uint8_t buffer[kMaxKeyFileBytes + 1];
+    size_t size = read_full(fd.get(), buffer, sizeof buffer, path);
+    struct Wipe {
+        uint8_t* p;
+        size_t n;
+        ~Wipe() { sodium_memzero(p, n); }
+    } wipe{buffer, sizeof buffer};
+    if (size == kKeyBytes) {
+        std::copy(buffer, buffer + kKeyBytes, loaded.key.data());
+        return loaded;
+    }
+    size_t text = size;
+    if (text > 0 && buffer[text - 1] == '\n') --text;
+    if (text > 0 && buffer[text - 1] == '\r') --text;
+    size_t decoded = 0;
+    if (text == 2 * kKeyBytes &&
+        sodium_hex2bin(loaded.key.data(), kKeyBytes, reinterpret_cast<const char*>(buffer), text, nullptr,
+                       &decoded, nullptr) == 0 &&
+        decoded == kKeyBytes)
+        return loaded;
+    throw OffsiteError(ErrorKind::config,
+                       "key file '" + path +
+                           "' must hold exactly 32 raw bytes or 64 hex characters (it has " +
+                           std::to_string(size) + " bytes)");
+}
+
+Key generate_key_file(const std::string& path) {
+    ensure_sodium();
+    Key key;
+    randombytes_buf(key.data(), kKeyBytes);
+    char text[2 * kKeyBytes + 2];
+    sodium_bin2hex(text, sizeof text, key.data(), kKeyBytes);
+    text[2 * kKeyBytes] = '\n';
+    AtomicFile file(path, false);
+    file.write(reinterpret_cast<const uint8_t*>(text), 2 * kKeyBytes + 1);
+    sodium_memzero(text, sizeof text);
+    file.commit();
+    return key;
+}
+
+// ---------------------------------------------------------------- encoder
+
+EncodeResult encode_stream(const Source& source, uint64_t original_size, const EncodeOptions& options,
+                           const Sink& sink) {
+    ensure_sodium();
+    if (options.compression != Compression::none && options.compression != Compression::zstd)
+        throw OffsiteError(ErrorKind::config, "unknown compression");
+    validate_level(options.compression, options.level);
+    if (options.require_encryption && !options.key)
+        throw OffsiteError(ErrorKind::config, "encryption is required but no key was given");
+    if (options.chunk_size < kMinChunkSize || options.chunk_size > kMaxChunkSize)
+        throw OffsiteError(ErrorKind::config, "chunk size must be between 4 KiB and 4 MiB (got " +
+                                                  std::to_string(options.chunk_size) + ")");
+    if (options.original_checksum.size() > kMaxChecksumBytes)
+        throw OffsiteError(ErrorKind::config, "checksum string longer than 255 bytes");
+
+    EncodeResult result;
+    Header& h = result.header;
+    h.compression = options.compression;
+    h.level = options.level;
+    h.encrypted = options.key.has_value();
+    h.chunk_size = options.chunk_size;
+    h.original_size = original_size;
+    if (options.key) h.key_id = key_id_of(*options.key);
+    h.original_checksum = options.original_checksum;
+
+    std::unique_ptr<ZSTD_CCtx, ZstdCCtxDeleter> cctx;
+    std::vector<uint8_t> zout;
+    if (h.compression == Compression::zstd) {
+        cctx.reset(ZSTD_createCCtx());
+        if (!cctx) throw std::bad_alloc();
+        check_zstd(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, h.level), "zstd level");
+        check_zstd(ZSTD_CCtx_setPledgedSrcSize(cctx.get(), original_size), "zstd size");
+        zout.resize(ZSTD_CStreamOutSize());
+    }
+
+    FrameWriter writer(h, options.key, sink);
+    auto compress = [&](const uint8_t* data, size_t size, ZSTD_EndDirective mode) {
+        ZSTD_inBuffer in{data, size, 0};
+        for (;;) {
+            ZSTD_outBuffer out{zout.data(), zout.size(), 0};
+            size_t remaining = ZSTD_compressStream2(cctx.get(), &out, &in, mode);
+            check_zstd(remaining, "zstd compression failed");
+            writer.add(zout.data(), out.pos);
+            bool done = mode == ZSTD_e_end ? remaining == 0 : in.pos == in.size;
+            if (done) break;
+        }
+    };
+
+    std::vector<uint8_t> block(kReadBlock);
+    uint64_t total = 0;
+    for (;;) {
+        size_t n = source(block.data(), block.size());
+        if (n == 0) break;
+        total += n;
+        if (total > original_size)
+            throw OffsiteError(ErrorKind::io, "input is larger than its announced size " +
+                                                  std::to_string(original_size) +
+                                                  " (changed while reading?)");
+        if (cctx)
+            compress(block.data(), n, ZSTD_e_continue);
+        else
+            writer.add(block.data(), n);
+    }
+    if (total != original_size)
+        throw OffsiteError(ErrorKind::io, "input has " + std::to_string(total) + " bytes, expected " +
+                                              std::to_string(original_size) + " (changed while reading?)");
+    if (cctx) compress(nullptr, 0, ZSTD_e_end);
+    writer.finish();
+    result.encoded_size = writer.written();
+    return result;
+}
+
+EncodeResult encode_file(const std::string& path, const EncodeOptions& options, const Sink& sink) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_io("cannot open", path);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat", path);
+    if (!S_ISREG(st.st_mode)) throw OffsiteError(ErrorKind::io, "'" + path + "' is not a regular file");
+    int raw = fd.get();
+    Source source = [raw, &path](uint8_t* buffer, size_t capacity) {
+        return read_full(raw, buffer, capacity, path);
+    };
+    return encode_stream(source, static_cast<uint64_t>(st.st_size), options, sink);
+}
+
+// ---------------------------------------------------------------- decoder
+
+struct Decoder::State {
+    enum class Stage { fixed_header, var_header, frame_length, frame_body, done };
+
+    std::optional<Key> key;
+    Sink sink;
+    Stage stage = Stage::fixed_header;
+    std::vector<uint8_t> buffer;
+    size_t need = kFixedHeaderBytes;
+    std::optional<Header> header;
+    std::vector<uint8_t> header_bytes;
+    crypto_secretstream_xchacha20poly1305_state pull{};
+    crypto_generichash_state hash{};
+    std::unique_ptr<ZSTD_DCtx, ZstdDCtxDeleter> dctx;
+    bool zstd_done = false;
+    std::vector<uint8_t> zout;
+    std::vector<uint8_t> plain;
+    uint64_t output_total = 0;
+    uint64_t fed = 0;
+    uint64_t frame_index = 0;
+
+    ~State() { sodium_memzero(&pull, sizeof pull); }
+
+    [[noreturn]] void tampered(const std::string& what) const {
+        throw OffsiteError(ErrorKind::tampered, what + " (chunk " + std::to_string(frame_index) + ")");
+    }
+
+    void feed(const uint8_t* data, size_t size) {
+        fed += size;
+        while (size > 0) {
+            if (stage == Stage::done)
+                throw OffsiteError(ErrorKind::trailing_data, "unexpected data after the end of the stream");
+            size_t take = std::min(size, need - buffer.size());
+            buffer.insert(buffer.end(), data, data + take);
+            data += take;
+            size -= take;
+            while (stage != Stage::done && buffer.size() == need)
+                step();
+        }
+    }
+
+    void step() {
+        switch (stage) {
+        case Stage::fixed_header:
+            read_fixed_header();
+            break;
+        case Stage::var_header:
+            read_var_header();
+            break;
+        case Stage::frame_length:
+            read_frame_length();
+            break;
+        case Stage::frame_body:
+            read_frame_body();
+            break;
+        case Stage::done:
+            break;
+        }
+    }
+
+    void expect(Stage next, size_t bytes) {
+        buffer.clear();
+        stage = next;
+        need = bytes;
+    }
+
+    void read_fixed_header() {
+        const uint8_t* p = buffer.data();
+        if (std::memcmp(p, kMagic, 4) != 0)
+            throw OffsiteError(ErrorKind::format, "not a wecare_backup off-site stream (bad magic)");
+        if (p[4] != kMagic[4] || p[5] != kFormatVersion)
+            throw OffsiteError(ErrorKind::format, "unsupported off-site format version " +
+                                                      std::to_string(p[5]) + " (this build reads version " +
+                                                      std::to_string(kFormatVersion) +
+                                                      "); upgrade wecare_backup");
+        Header h;
+        h.version = p[5];
+        if (p[6] > static_cast<uint8_t>(Compression::zstd))
+            throw OffsiteError(ErrorKind::format, "unknown compression " + std::to_string(p[6]));
+        h.compression = static_cast<Compression>(p[6]);
+        h.level = p[7] < 128 ? int{p[7]} : int{p[7]} - 256; // stored as int8
+        if (p[8] > 1) throw OffsiteError(ErrorKind::format, "corrupt header (encryption flag)");
+        h.encrypted = p[8] == 1;
+        h.chunk_size = get_u32(p + 9);
+        h.original_size = get_u64(p + 13);
+        std::copy(p + 21, p + 29, h.key_id.begin());
+        size_t checksum_len = p[29];
+        try {
+            validate_level(h.compression, h.level);
+        } catch (const OffsiteError& e) {
+            throw OffsiteError(ErrorKind::format, std::string("corrupt header: ") + e.what());
+        }
+        if (h.chunk_size < kMinChunkSize || h.chunk_size > kMaxChunkSize)
+            throw OffsiteError(ErrorKind::format, "corrupt header (chunk size)");
+        if (h.encrypted && !key)
+            throw OffsiteError(ErrorKind::config, "the data is encrypted; a key is needed to read it");
+        if (!h.encrypted && key)
+            throw OffsiteError(ErrorKind::config,
+                               "the data is not encrypted but a key was given; refusing a possibly "
+                               "replaced copy");
+        header = h;
+        header_bytes = buffer;
+        expect(Stage::var_header, checksum_len + (h.encrypted ? kStreamHeaderBytes : 0));
+    }
+
+    void read_var_header() {
+        Header& h = *header;
+        size_t checksum_len = need - (h.encrypted ? kStreamHeaderBytes : 0);
+        h.original_checksum.assign(buffer.begin(), buffer.begin() + static_cast<long>(checksum_len));
+        header_bytes.insert(header_bytes.end(), buffer.begin(),
+                            buffer.begin() + static_cast<long>(checksum_len));
+        if (h.encrypted) {
+            auto expected = key_id_of(*key);
+            if (expected != h.key_id)
+                throw OffsiteError(ErrorKind::wrong_key, "wrong key: the data was encrypted with key id " +
+                                                             hex(h.key_id.data(), h.key_id.size()) +
+                                                             ", the given key has id " +
+                                                             hex(expected.data(), expected.size()));
+            if (crypto_secretstream_xchacha20poly1305_init_pull(&pull, buffer.data() + checksum_len,
+                                                                key->data()) != 0)
+                tampered("wrong key or tampered data");
+            plain.resize(h.chunk_size);
+        } else {
+            crypto_generichash_init(&hash, nullptr, 0, kHashBytes);
+            crypto_generichash_update(&hash, header_bytes.data(), header_bytes.size());
+        }
+        if (h.compression == Compression::zstd) {
+            dctx.reset(ZSTD_createDCtx());
+            if (!dctx) throw std::bad_alloc();
+            check_zstd(ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, kMaxWindowLog), "zstd window");
+            zout.resize(ZSTD_DStreamOutSize());
+        }
+        buffer.reserve(h.chunk_size + kAuthBytes + kHashBytes + 1);
+        expect(Stage::frame_length, 4);
+    }
+
+    void read_frame_length() {
+        const Header& h = *header;
+        uint32_t length = get_u32(buffer.data());
+        size_t low = h.encrypted ? kAuthBytes : 1;
+        size_t high = h.encrypted ? h.chunk_size + kAuthBytes : 1 + h.chunk_size + kHashBytes;
+        if (length < low || length > high) tampered("corrupt or tampered data (impossible chunk length)");
+        if (!h.encrypted) crypto_generichash_update(&hash, buffer.data(), buffer.size());
+        expect(Stage::frame_body, length);
+    }
+
+    void read_frame_body() {
+        const Header& h = *header;
+        bool final = false;
+        const uint8_t* payload = nullptr;
+        size_t payload_size = 0;
+        if (h.encrypted) {
+            unsigned long long plain_size = 0;
+            uint8_t tag = 0;
+            if (crypto_secretstream_xchacha20poly1305_pull(&pull, plain.data(), &plain_size, &tag,
+                                                           buffer.data(), buffer.size(), header_bytes.data(),
+                                                           header_bytes.size()) != 0)
+                tampered("wrong key or tampered data");
+            if (tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL)
+                final = true;
+            else if (tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
+                tampered("tampered data (unexpected chunk tag)");
+            payload = plain.data();
+            payload_size = static_cast<size_t>(plain_size);
+        } else {
+            uint8_t tag = buffer[0];
+            if (tag == kTagFinal) {
+                if (buffer.size() < 1 + kHashBytes) tampered("corrupt or tampered data (short final chunk)");
+                final = true;
+                payload_size = buffer.size() - 1 - kHashBytes;
+                crypto_generichash_update(&hash, buffer.data(), 1 + payload_size);
+                uint8_t digest[kHashBytes];
+                crypto_generichash_final(&hash, digest, sizeof digest);
+                if (sodium_memcmp(digest, buffer.data() + 1 + payload_size, kHashBytes) != 0)
+                    tampered("corrupt or tampered data (hash mismatch)");
+            } else if (tag == kTagData) {
+                payload_size = buffer.size() - 1;
+                crypto_generichash_update(&hash, buffer.data(), buffer.size());
+            } else {
+                tampered("corrupt or tampered data (unknown chunk tag)");
+            }
+            payload = buffer.data() + 1;
+        }
+        if (h.compression == Compression::zstd)
+            decompress(payload, payload_size);
+        else
+            deliver(payload, payload_size);
+        ++frame_index;
+        if (!final) {
+            expect(Stage::frame_length, 4);
+            return;
+        }
+        if (h.compression == Compression::zstd && !zstd_done)
+            tampered("corrupt data (compressed stream incomplete)");
+        if (output_total != h.original_size)
+            tampered("corrupt data (" + std::to_string(output_total) + " bytes decoded, header says " +
+                     std::to_string(h.original_size) + ")");
+        expect(Stage::done, 0);
+    }
+
+    void decompress(const uint8_t* data, size_t size) {
+        ZSTD_inBuffer in{data, size, 0};
+        while (in.pos < in.size) {
+            if (zstd_done) tampered("corrupt data (bytes after the compressed stream)");
+            ZSTD_outBuffer out{zout.data(), zout.size(), 0};
+            size_t rc = ZSTD_decompressStream(dctx.get(), &out, &in);
+            if (ZSTD_isError(rc)) tampered(std::string("corrupt compressed data: ") + ZSTD_getErrorName(rc));
+            deliver(zout.data(), out.pos);
+            if (rc == 0) zstd_done = true;
+            // A full output buffer may hide more output: flush it before leaving.
+            while (!zstd_done && in.pos == in.size && out.pos == out.size) {
+                out = ZSTD_outBuffer{zout.data(), zout.size(), 0};
+                rc = ZSTD_decompressStream(dctx.get(), &out, &in);
+                if (ZSTD_isError(rc))
+                    tampered(std::string("corrupt compressed data: ") + ZSTD_getErrorName(rc));
+                deliver(zout.data(), out.pos);
+                if (rc == 0) zstd_done = true;
+            }
+        }
+    }
+
+    void deliver(const uint8_t* data, size_t size) {
+        if (size == 0) return;
+        output_total += size;
+        if (output_total > header->original_size)
+            tampered("corrupt data (more bytes than the header's original size)");
+        sink(data, size);
+    }
+};
+
+Decoder::Decoder(std::optional<Key> key, Sink sink) : state_(std::make_unique<State>()) {
+    ensure_sodium();
+    state_->key = std::move(key);
+    state_->sink = std::move(sink);
+    state_->buffer.reserve(kFixedHeaderBytes);
+}
+
+Decoder::~Decoder() = default;
+
+void Decoder::feed(const uint8_t* data, size_t size) {
+    state_->feed(data, size);
+}
+
+DecodeResult Decoder::finish() {
+    if (state_->stage != State::Stage::done) {
+        std::string where =
+            state_->header ? "after " + std::to_string(state_->frame_index) + " chunks" : "in the header";
+        throw OffsiteError(ErrorKind::truncated,
+                           "truncated data: the stream ends " + where + " without its final chunk");
+    }
+    DecodeResult result;
+    result.header = *state_->header;
+    result.encoded_size = state_->fed;
+    return result;
+}
+
+const std::optional<Header>& Decoder::header() const {
+    return state_->header;
+}
+
+DecodeResult decode_file(const std::string& path, std::optional<Key> key, const Sink& sink) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_io("cannot open", path);
+    Decoder decoder(std::move(key), sink);
+    std::vector<uint8_t> block(kReadBlock);
+    for (;;) {
+        size_t n = read_full(fd.get(), block.data(), block.size(), path);
+        if (n == 0) break;
+        decoder.feed(block.data(), n);
+    }
+    return decoder.finish();
+}
+
+DecodeResult decode_file_to(const std::string& encoded_path, const std::string& output_path,
+                            std::optional<Key> key) {
+    if (::access(output_path.c_str(), F_OK) == 0)
+        throw OffsiteError(ErrorKind::io, "refusing to overwrite existing file '" + output_path + "'");
+    AtomicFile out(output_path, false);
+    DecodeResult result =
+        decode_file(encoded_path, std::move(key), [&out](const uint8_t* p, size_t n) { out.write(p, n); });
+    out.commit();
+    return result;
+}
+
+} // namespace wecare::offsite

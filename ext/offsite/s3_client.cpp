@@ -1,0 +1,789 @@
+// s3_client.cpp - see s3_client.hpp.
+#include "s3_client.hpp"
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <map>
+#include <thread>
+
+namespace wecare::offsite {
+
+namespace {
+
+constexpr size_t kMinPartSize = size_t{5} * 1024 * 1024;
+constexpr size_t kMaxPartSize = size_t{512} * 1024 * 1024;
+constexpr int kMaxParts = 10000;
+constexpr size_t kMaxErrorBody = size_t{64} * 1024;
+
+void ensure_curl() {
+    static const CURLcode ready = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (ready != CURLE_OK) throw OffsiteError(ErrorKind::config, "cannot initialise libcurl");
+    static const int sodium_ready = sodium_init();
+    if (sodium_ready < 0) throw OffsiteError(ErrorKind::config, "cannot initialise libsodium");
+}
+
+std::string trim(const std::string& s) {
+    size_t b = s.find_first_not_of(" \t\r\n");
+    if (b == std::string::npos) return "";
+    size_t e = s.find_last_not_of(" \t\r\n");
+    return s.substr(b, e - b + 1);
+}
+
+std::string lower(std::string s) {
+    for (char& c : s)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+std::string env(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+}
+
+// RFC 3986 percent-encoding as SigV4 wants it; '/' kept when keep_slash.
+std::string uri_encode(const std::string& s, bool keep_slash) {
+    static const char digits[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += digits[c >> 4];
+            out += digits[c & 15];
+        }
+    }
+    return out;
+}
+
+std::string sha256_hex(const uint8_t* data, size_t size) {
+    uint8_t digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, data, size);
+    char text[2 * crypto_hash_sha256_BYTES + 1];
+    sodium_bin2hex(text, sizeof text, digest, sizeof digest);
+    return text;
+}
+
+std::string xml_unescape(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '&') {
+            out += s[i];
+            continue;
+        }
+        size_t semi = s.find(';', i);
+        if (semi == std::string::npos) {
+            out += s[i];
+            continue;
+        }
+        std::string entity = s.substr(i + 1, semi - i - 1);
+        if (entity == "amp")
+            out += '&';
+        else if (entity == "lt")
+            out += '<';
+        else if (entity == "gt")
+            out += '>';
+        else if (entity == "quot")
+            out += '"';
+        else if (entity == "apos")
+            out += '\'';
+        else if (!entity.empty() && entity[0] == '#') {
+            unsigned long code = entity.size() > 1 && (entity[1] == 'x' || entity[1] == 'X')
+                                     ? std::strtoul(entity.c_str() + 2, nullptr, 16)
+                                     : std::strtoul(entity.c_str() + 1, nullptr, 10);
+            if (code < 0x80) {
+                out += static_cast<char>(code);
+            } else if (code < 0x800) {
+                out += static_cast<char>(0xC0 | (code >> 6));
+                out += static_cast<char>(0x80 | (code & 0x3F));
+            } else if (code < 0x10000) {
+                out += static_cast<char>(0xE0 | (code >> 12));
+                out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+                out += static_cast<char>(0x80 | (code & 0x3F));
+            } else {
+                out += static_cast<char>(0xF0 | (code >> 18));
+                out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
+                out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+                out += static_cast<char>(0x80 | (code & 0x3F));
+            }
+        } else {
+            out += s.substr(i, semi - i + 1);
+        }
+        i = semi;
+    }
+    return out;
+}
+
+// Text of the first <tag>...</tag> at or after `from`; enough for S3's
+// flat, attribute-free response documents.
+std::optional<std::string> xml_value(const std::string& xml, const std::string& tag) {
+    std::string open = "<" + tag + ">";
+    std::string close = "</" + tag + ">";
+    size_t b = xml.find(open);
+    if (b == std::string::npos) return std::nullopt;
+    b += open.size();
+    size_t e = xml.find(close, b);
+    if (e == std::string::npos) return std::nullopt;
+    return xml_unescape(xml.substr(b, e - b));
+}
+
+// S3 gives '2024-01-02T03:04:05.000Z'; ObjectInfo promises no fraction.
+std::string normalise_timestamp(const std::string& s) {
+    if (s.size() >= 19) return s.substr(0, 19) + "Z";
+    return s;
+}
+
+bool transient_curl_error(CURLcode rc) {
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool transient_status(long status) {
+    return status == 408 || status == 429 || status >= 500;
+}
+
+struct SlistDeleter {
+    void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+} // namespace
+
+// ---------------------------------------------------------------- credentials
+
+S3Credentials resolve_credentials(const S3Options& options) {
+    if (options.credentials) {
+        if (options.credentials->access_key_id.empty() || options.credentials->secret_access_key.empty())
+            throw OffsiteError(ErrorKind::config, "S3 credentials need an access key id and a secret key");
+        return *options.credentials;
+    }
+    if (!options.credentials_file.empty()) {
+        std::ifstream in(options.credentials_file);
+        if (!in)
+            throw OffsiteError(ErrorKind::config,
+                               "cannot read credentials file '" + options.credentials_file + "'");
+        S3Credentials c;
+        bool in_profile = false;
+        bool found = false;
+        std::string line;
+        while (std::getline(in, line)) {
+            line = trim(line);
+            if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+            if (line.front() == '[' && line.back() == ']') {
+                in_profile = trim(line.substr(1, line.size() - 2)) == options.profile;
+                found = found || in_profile;
+                continue;
+            }
+            if (!in_profile) continue;
+            size_t eq = line.find('=');
+            if (eq == std::string::npos) continue;
+            std::string name = lower(trim(line.substr(0, eq)));
+            std::string value = trim(line.substr(eq + 1));
+            if (name == "aws_access_key_id")
+                c.access_key_id = value;
+            else if (name == "aws_secret_access_key")
+                c.secret_access_key = value;
+            else if (name == "aws_session_token")
+                c.session_token = value;
+        }
+        if (!found)
+            throw OffsiteError(ErrorKind::config, "credentials file '" + options.credentials_file +
+                                                      "' has no [" + options.profile + "] profile");
+        if (c.access_key_id.empty() || c.secret_access_key.empty())
+            throw OffsiteError(ErrorKind::config, "profile [" + options.profile + "] in '" +
+                                                      options.credentials_file +
+                                                      "' needs aws_access_key_id and aws_secret_access_key");
+        return c;
+    }
+    S3Credentials c{env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN")};
+    if (c.access_key_id.empty() || c.secret_access_key.empty())
+        throw OffsiteError(ErrorKind::config,
+                           "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or "
+                           "give a credentials file");
+    return c;
+}
+
+// ---------------------------------------------------------------- transport
+
+struct S3Client::Curl {
+    CURL* handle = nullptr;
+    ~Curl() {
+        if (handle) curl_easy_cleanup(handle);
+    }
+};
+
+struct S3Client::Request {
+    std::string method; // GET HEAD PUT POST DELETE
+    std::string key;    // full object key, "" for the bucket
+    std::string query;  // canonical query string, without '?'
+    const uint8_t* body = nullptr;
+    size_t body_size = 0;
+    std::string content_type;
+    std::vector<std::string> headers;
+    const Sink* sink = nullptr; // receives a successful response body
+    std::string operation;      // "put_object", "upload_part 3", ...
+};
+
+struct S3Client::Response {
+    long status = 0;
+    std::string body;                           // error bodies, or whole body when no sink
+    std::map<std::string, std::string> headers; // lower-case names
+};
+
+namespace {
+
+// Per-attempt transfer state shared with curl's callbacks.
+struct Transfer {
+    const Sink* sink = nullptr;
+    long status = 0;
+    std::map<std::string, std::string> headers;
+    std::string body;
+    uint64_t delivered = 0;   // bytes given to the sink (across attempts)
+    uint64_t skip = 0;        // bytes to drop (server ignored our Range)
+    uint64_t resume_from = 0; // Range start of this attempt
+    std::exception_ptr sink_error;
+};
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    std::string line(data, size * count);
+    if (line.compare(0, 5, "HTTP/") == 0) {
+        size_t sp = line.find(' ');
+        t->status = sp == std::string::npos ? 0 : std::strtol(line.c_str() + sp + 1, nullptr, 10);
+        // A 200 to a Range request repeats the start: drop what we already have.
+        t->skip = t->status == 200 ? t->resume_from : 0;
+        t->headers.clear();
+    } else {
+        size_t colon = line.find(':');
+        if (colon != std::string::npos)
+            t->headers[lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+    }
+    return size * count;
+}
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    size_t n = size * count;
+    bool success = t->status >= 200 && t->status < 300;
+    if (!success || !t->sink) {
+        if (t->body.size() < kMaxErrorBody) t->body.append(data, std::min(n, kMaxErrorBody - t->body.size()));
+        return n;
+    }
+    const auto* p = reinterpret_cast<const uint8_t*>(data);
+    size_t len = n;
+    if (t->skip > 0) {
+        size_t drop = static_cast<size_t>(std::min<uint64_t>(t->skip, len));
+        t->skip -= drop;
+        p += drop;
+        len -= drop;
+    }
+    if (len == 0) return n;
+    try {
+        (*t->sink)(p, len);
+        t->delivered += len;
+    } catch (...) {
+        t->sink_error = std::current_exception();
+        return 0; // makes curl stop with CURLE_WRITE_ERROR
+    }
+    return n;
+}
+
+} // namespace
+
+S3Client::S3Client(S3Options options) : options_(std::move(options)), curl_(std::make_unique<Curl>()) {
+    ensure_curl();
+    if (options_.bucket.empty()) throw OffsiteError(ErrorKind::config, "S3 bucket name is empty");
+    for (char c : options_.bucket)
+        if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+              c == '.' || c == '-'))
+            throw OffsiteError(ErrorKind::config, "invalid S3 bucket name '" + options_.bucket + "'");
+    if (options_.region.empty()) options_.region = env("AWS_REGION");
+    if (options_.region.empty()) options_.region = env("AWS_DEFAULT_REGION");
+    if (options_.region.empty()) options_.region = "us-east-1";
+    for (char c : options_.region)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-'))
+            throw OffsiteError(ErrorKind::config, "invalid S3 region '" + options_.region + "'");
+    if (options_.part_size < kMinPartSize || options_.part_size > kMaxPartSize)
+        throw OffsiteError(ErrorKind::config, "S3 part size must be between 5 MiB and 512 MiB");
+    if (options_.retry.max_attempts < 1) options_.retry.max_attempts = 1;
+    credentials_ = resolve_credentials(options_);
+    if (!options_.endpoint.empty()) {
+        endpoint_ = options_.endpoint;
+        while (!endpoint_.empty() && endpoint_.back() == '/')
+            endpoint_.pop_back();
+        if (endpoint_.compare(0, 7, "http://") != 0 && endpoint_.compare(0, 8, "https://") != 0)
+            throw OffsiteError(ErrorKind::config,
+                               "S3 endpoint '" + endpoint_ + "' must start with http:// or https://");
+        path_style_ = true;
+    } else if (options_.bucket.find('.') != std::string::npos) {
+        // Dotted bucket names do not match the *.s3 wildcard certificate.
+        endpoint_ = "https://s3." + options_.region + ".amazonaws.com";
+        path_style_ = true;
+    } else {
+        endpoint_ = "https://" + options_.bucket + ".s3." + options_.region + ".amazonaws.com";
+        path_style_ = false;
+    }
+    curl_->handle = curl_easy_init();
+    if (!curl_->handle) throw OffsiteError(ErrorKind::config, "cannot create a curl handle");
+}
+
+S3Client::~S3Client() {
+    if (!credentials_.secret_access_key.empty())
+        sodium_memzero(&credentials_.secret_access_key[0], credentials_.secret_access_key.size());
+}
+
+std::string S3Client::describe() const {
+    return "s3://" + options_.bucket;
+}
+
+std::string S3Client::redact(std::string text) const {
+    // Also the percent-encoded forms, in case a server echoes a URL.
+    for (const std::string* raw : {&credentials_.secret_access_key, &credentials_.session_token}) {
+        if (raw->empty()) continue;
+        for (const std::string& secret : {*raw, uri_encode(*raw, false), uri_encode(*raw, true)}) {
+            size_t at = 0;
+            while ((at = text.find(secret, at)) != std::string::npos) {
+                text.replace(at, secret.size(), "[redacted]");
+                at += 10;
+            }
+        }
+    }
+    return text;
+}
+
+void S3Client::fail(ErrorKind kind, const std::string& message) const {
+    throw OffsiteError(kind, redact(message));
+}
+
+std::string S3Client::url_for(const std::string& key, const std::string& query) const {
+    std::string path = path_style_ ? "/" + options_.bucket : "";
+    if (!key.empty() || !path_style_) path += "/" + uri_encode(key, true);
+    return endpoint_ + path + (query.empty() ? "" : "?" + query);
+}
+
+S3Client::Response S3Client::perform(Request& request) {
+    const RetryPolicy& policy = options_.retry;
+    std::string what = "s3 " + request.operation + " 's3://" + options_.bucket + "/" + request.key + "'";
+    std::string payload_hash =
+        sha256_hex(request.body ? request.body : reinterpret_cast<const uint8_t*>(""), request.body_size);
+    Transfer transfer;
+    transfer.sink = request.sink;
+    std::string etag; // of the first GET response, to resume the same object
+    std::string last_problem;
+    CURL* curl = curl_->handle;
+
+    for (int attempt = 1; attempt <= policy.max_attempts; ++attempt) {
+        if (attempt > 1) {
+            long long base = policy.base_delay.count() << std::min(attempt - 2, 20);
+            long long capped = std::min<long long>(base, policy.max_delay.count());
+            // Full jitter in [capped/2, capped]: spreads out clients that failed together.
+            long long delay =
+                capped / 2 + (capped > 1 ? randombytes_uniform(static_cast<uint32_t>(capped / 2 + 1)) : 0);
+            if (options_.log)
+                options_.log(redact(what + ": " + last_problem + "; retrying in " + std::to_string(delay) +
+                                    " ms (attempt " + std::to_string(attempt) + " of " +
+                                    std::to_string(policy.max_attempts) + ")"));
+            if (policy.sleep)
+                policy.sleep(std::chrono::milliseconds(delay));
+            else
+                std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+        }
+        if (policy.inject_failure && policy.inject_failure(request.operation, attempt)) {
+            last_problem = "HTTP 503 (injected failure)";
+            continue;
+        }
+
+        transfer.status = 0;
+        transfer.headers.clear();
+        transfer.body.clear();
+        transfer.skip = 0;
+        transfer.resume_from = request.sink ? transfer.delivered : 0;
+        std::vector<std::string> headers = request.headers;
+        headers.push_back("x-amz-content-sha256: " + payload_hash);
+        if (!credentials_.session_token.empty())
+            headers.push_back("x-amz-security-token: " + credentials_.session_token);
+        // Always name the type of a body: curl would otherwise say it is a form,
+        // and some servers (moto) then parse it as one.
+        if (request.method == "PUT" || request.method == "POST")
+            headers.push_back("Content-Type: " + (request.content_type.empty()
+                                                      ? std::string("application/octet-stream")
+                                                      : request.content_type));
+        // No "Expect:" override here: curl 7.88 would sign the empty header it
+        // then does not send. Expect: 100-continue for large parts is harmless.
+        bool resuming = request.sink && transfer.delivered > 0;
+        if (resuming) {
+            headers.push_back("Range: bytes=" + std::to_string(transfer.delivered) + "-");
+            if (!etag.empty()) headers.push_back("If-Match: " + etag);
+        }
+        std::unique_ptr<curl_slist, SlistDeleter> header_list;
+        for (const std::string& h : headers) {
+            // On success the list grows in place; on failure the old list stays owned.
+            curl_slist* grown = curl_slist_append(header_list.get(), h.c_str());
+            if (!grown) throw std::bad_alloc();
+            if (grown != header_list.get()) {
+                (void)header_list.release(); // `grown` is the same list, now non-empty
+                header_list.reset(grown);
+            }
+        }
+
+        std::string url = url_for(request.key, request.query);
+        std::string sigv4 = "aws:amz:" + options_.region + ":s3";
+        char error_buffer[CURL_ERROR_SIZE] = {0};
+        curl_easy_reset(curl);
+        curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+        curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+        curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4.c_str());
+        curl_easy_setopt(curl, CURLOPT_USERNAME, credentials_.access_key_id.c_str());
+        curl_easy_setopt(curl, CURLOPT_PASSWORD, credentials_.secret_access_key.c_str());
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list.get());
+        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
+        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, options_.low_speed_seconds);
+        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+        if (request.method == "GET") {
+            curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+        } else if (request.method == "HEAD") {
+            curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+        } else {
+            // PUT/POST/DELETE: the body (possibly empty) is in memory.
+            curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+            if (request.method != "DELETE") {
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                                 static_cast<curl_off_t>(request.body_size));
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDS,
+                                 request.body ? static_cast<const void*>(request.body) : "");
+            }
+        }
+
+        CURLcode rc = curl_easy_perform(curl);
+        if (transfer.sink_error) std::rethrow_exception(transfer.sink_error);
+        if (rc != CURLE_OK) {
+            last_problem = std::string(curl_easy_strerror(rc)) +
+                           (error_buffer[0] ? std::string(" (") + error_buffer + ")" : "");
+            if (transient_curl_error(rc)) {
+                if (request.sink && etag.empty() && transfer.headers.count("etag"))
+                    etag = transfer.headers["etag"];
+                continue;
+            }
+            fail(ErrorKind::network, what + ": " + last_problem);
+        }
+        long status = transfer.status;
+        if (status >= 200 && status < 300) {
+            if (request.sink && etag.empty() && transfer.headers.count("etag"))
+                etag = transfer.headers["etag"];
+            Response response;
+            response.status = status;
+            response.body = std::move(transfer.body);
+            response.headers = std::move(transfer.headers);
+            return response;
+        }
+        std::string code = xml_value(transfer.body, "Code").value_or("");
+        std::string message = xml_value(transfer.body, "Message").value_or("");
+        last_problem = "HTTP " + std::to_string(status) + (code.empty() ? "" : " " + code) +
+                       (message.empty() ? "" : ": " + message);
+        if (transient_status(status)) continue;
+        if (status == 404 || status == 412 || status == 416) {
+            Response response;
+            response.status = status;
+            response.body = std::move(transfer.body);
+            response.headers = std::move(transfer.headers);
+            if (resuming && status != 404)
+                fail(ErrorKind::remote, what + ": the object changed while it was being downloaded");
+            return response; // callers decide what a missing object means
+        }
+        fail(ErrorKind::remote, what + ": " + last_problem);
+    }
+    fail(ErrorKind::network, what + ": " + last_problem + " (gave up after " +
+                                 std::to_string(policy.max_attempts) + " attempts)");
+}
+
+// ---------------------------------------------------------------- operations
+
+void S3Client::put_object(const std::string& key, const uint8_t* data, size_t size) {
+    Request r{"PUT", key, "", data, size, "application/octet-stream", {}, nullptr, "put_object"};
+    Response response = perform(r);
+    if (response.status == 404)
+        fail(ErrorKind::not_found, "s3 put_object: bucket '" + options_.bucket + "' does not exist");
+}
+
+void S3Client::get_object(const std::string& key, const Sink& sink) {
+    Request r{"GET", key, "", nullptr, 0, "", {}, &sink, "get_object"};
+    Response response = perform(r);
+    if (response.status == 404)
+        fail(ErrorKind::not_found, "no object 's3://" + options_.bucket + "/" + key + "'");
+}
+
+std::optional<uint64_t> S3Client::head_object(const std::string& key) {
+    Request r{"HEAD", key, "", nullptr, 0, "", {}, nullptr, "head_object"};
+    Response response = perform(r);
+    if (response.status == 404) return std::nullopt;
+    auto it = response.headers.find("content-length");
+    if (it == response.headers.end())
+        fail(ErrorKind::remote, "s3 head_object: no Content-Length in the answer");
+    return std::strtoull(it->second.c_str(), nullptr, 10);
+}
+
+void S3Client::delete_object(const std::string& key) {
+    Request r{"DELETE", key, "", nullptr, 0, "", {}, nullptr, "delete_object"};
+    perform(r); // 404 (no bucket/key) and 204 both leave no object behind
+}
+
+std::vector<ObjectInfo> S3Client::list_objects(const std::string& prefix, int max_keys) {
+    std::vector<ObjectInfo> objects;
+    std::string token;
+    for (int page = 1;; ++page) {
+        // Parameters in SigV4 canonical (sorted) order.
+        std::string query;
+        if (!token.empty()) query += "continuation-token=" + uri_encode(token, false) + "&";
+        query += "list-type=2&max-keys=" + std::to_string(max_keys) + "&prefix=" + uri_encode(prefix, false);
+        Request r{"GET", "", query, nullptr, 0, "", {}, nullptr, "list_objects page " + std::to_string(page)};
+        Response response = perform(r);
+        if (response.status == 404)
+            fail(ErrorKind::not_found, "s3 list_objects: bucket '" + options_.bucket + "' does not exist");
+        const std::string& xml = response.body;
+        for (size_t at = xml.find("<Contents>"); at != std::string::npos; at = xml.find("<Contents>", at)) {
+            size_t end = xml.find("</Contents>", at);
+            if (end == std::string::npos) break;
+            std::string block = xml.substr(at, end - at);
+            at = end;
+            ObjectInfo info;
+            info.name = xml_value(block, "Key").value_or("");
+            info.size = std::strtoull(xml_value(block, "Size").value_or("0").c_str(), nullptr, 10);
+            info.last_modified = normalise_timestamp(xml_value(block, "LastModified").value_or(""));
+            objects.push_back(std::move(info));
+        }
+        bool truncated = xml_value(xml, "IsTruncated").value_or("false") == "true";
+        if (!truncated) break;
+        token = xml_value(xml, "NextContinuationToken").value_or("");
+        if (token.empty())
+            fail(ErrorKind::remote, "s3 list_objects: truncated listing without a continuation token");
+    }
+    std::sort(objects.begin(), objects.end(),
+              [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
+    return objects;
+}
+
+std::string S3Client::create_multipart_upload(const std::string& key) {
+    Request r{"POST",  key,     "uploads=",
+              nullptr, 0,       "application/octet-stream",
+              {},      nullptr, "create_multipart_upload"};
+    Response response = perform(r);
+    if (response.status == 404)
+        fail(ErrorKind::not_found,
+             "s3 create_multipart_upload: bucket '" + options_.bucket + "' does not exist");
+    std::string id = xml_value(response.body, "UploadId").value_or("");
+    if (id.empty()) fail(ErrorKind::remote, "s3 create_multipart_upload: no UploadId in the answer");
+    return id;
+}
+
+std::string S3Client::upload_part(const std::string& key, const std::string& upload_id, int part_number,
+                                  const uint8_t* data, size_t size) {
+    std::string query =
+        "partNumber=" + std::to_string(part_number) + "&uploadId=" + uri_encode(upload_id, false);
+    Request r{"PUT", key, query, data, size, "", {}, nullptr, "upload_part " + std::to_string(part_number)};
+    Response response = perform(r);
+    if (response.status == 404)
+        fail(ErrorKind::not_found, "s3 upload_part: the multipart upload no longer exists");
+    auto it = response.headers.find("etag");
+    if (it == response.headers.end() || it->second.empty())
+        fail(ErrorKind::remote, "s3 upload_part: no ETag in the answer");
+    return it->second;
+}
+
+void S3Client::complete_multipart_upload(const std::string& key, const std::string& upload_id,
+                                         const std::vector<std::string>& etags, uint64_t total_size) {
+    std::string xml = "<CompleteMultipartUpload>";
+    for (size_t i = 0; i < etags.size(); ++i)
+        xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + etags[i] +
+               "</ETag></Part>";
+    xml += "</CompleteMultipartUpload>";
+    Request r{"POST",
+              key,
+              "uploadId=" + uri_encode(upload_id, false),
+              reinterpret_cast<const uint8_t*>(xml.data()),
+              xml.size(),
+              "application/xml",
+              {},
+              nullptr,
+              "complete_multipart_upload"};
+    Response response = perform(r);
+    if (response.status == 404) {
+        // A retried complete whose first answer was lost finds no upload: the
+        // object is there if the first one succeeded.
+        auto size = head_object(key);
+        if (size && *size == total_size) return;
+        fail(ErrorKind::remote, "s3 complete_multipart_upload: the upload no longer exists");
+    }
+    // S3 may answer 200 and still report an error in the body.
+    if (response.body.find("<Error>") != std::string::npos) {
+        std::string code = xml_value(response.body, "Code").value_or("");
+        std::string message = xml_value(response.body, "Message").value_or("");
+        fail(ErrorKind::remote, "s3 complete_multipart_upload 's3://" + options_.bucket + "/" + key +
+                                    "': " + code + (message.empty() ? "" : ": " + message));
+    }
+}
+
+void S3Client::abort_multipart_upload(const std::string& key, const std::string& upload_id) {
+    Request r{"DELETE", key,     "uploadId=" + uri_encode(upload_id, false),
+              nullptr,  0,       "",
+              {},       nullptr, "abort_multipart_upload"};
+    perform(r);
+}
+
+// ---------------------------------------------------------------- uploads
+
+S3Client::Upload::Upload(S3Client& client, std::string key) : client_(client), key_(std::move(key)) {
+    buffer_.reserve(client_.options_.part_size);
+}
+
+S3Client::Upload::~Upload() {
+    if (!finished_) abort_quietly();
+}
+
+void S3Client::Upload::abort_quietly() {
+    finished_ = true;
+    if (upload_id_.empty()) return;
+    try {
+        client_.abort_multipart_upload(key_, upload_id_);
+    } catch (...) {
+        // Best effort: a bucket lifecycle rule should expire stale uploads.
+    }
+}
+
+void S3Client::Upload::send_part() {
+    if (static_cast<int>(etags_.size()) >= kMaxParts)
+        client_.fail(ErrorKind::config, "s3 upload: more than 10000 parts; raise the part size");
+    if (upload_id_.empty()) upload_id_ = client_.create_multipart_upload(key_);
+    etags_.push_back(client_.upload_part(key_, upload_id_, static_cast<int>(etags_.size()) + 1,
+                                         buffer_.data(), buffer_.size()));
+    buffer_.clear();
+}
+
+void S3Client::Upload::write(const uint8_t* data, size_t size) {
+    if (finished_) client_.fail(ErrorKind::config, "s3 upload: write after commit or failure");
+    try {
+        size_t part = client_.options_.part_size;
+        while (size > 0) {
+            size_t take = std::min(size, part - buffer_.size());
+            buffer_.insert(buffer_.end(), data, data + take);
+            data += take;
+            size -= take;
+            total_ += take;
+            if (buffer_.size() == part) send_part();
+        }
+    } catch (...) {
+        abort_quietly();
+        throw;
+    }
+}
+
+void S3Client::Upload::commit() {
+    if (finished_) client_.fail(ErrorKind::config, "s3 upload: commit after commit or failure");
+    try {
+        if (upload_id_.empty()) {
+            client_.put_object(key_, buffer_.data(), buffer_.size());
+        } else {
+            if (!buffer_.empty()) send_part();
+            client_.complete_multipart_upload(key_, upload_id_, etags_, total_);
+        }
+    } catch (...) {
+        abort_quietly();
+        throw;
+    }
+    finished_ = true;
+    std::vector<uint8_t>().swap(buffer_);
+}
+
+std::unique_ptr<S3Client::Upload> S3Client::start_upload(const std::string& key) {
+    return std::unique_ptr<Upload>(new Upload(*this, key));
+}
+
+void S3Client::upload_stream(const std::string& key, const Source& produce) {
+    auto upload = start_upload(key);
+    std::vector<uint8_t> block(size_t{256} * 1024);
+    for (;;) {
+        size_t n = produce(block.data(), block.size());
+        if (n == 0) break;
+        upload->write(block.data(), n);
+    }
+    upload->commit();
+}
+
+// ---------------------------------------------------------------- target
+
+namespace {
+std::string normalise_prefix(std::string prefix) {
+    while (!prefix.empty() && prefix.front() == '/')
+        prefix.erase(0, 1);
+    if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+    return prefix;
+}
+} // namespace
+
+S3Target::S3Target(S3Options options)
+    : prefix_(normalise_prefix(options.prefix)), client_(std::move(options)) {}
+
+std::string S3Target::key_of(const std::string& name) const {
+    validate_object_name(name);
+    return prefix_ + name;
+}
+
+void S3Target::put_stream(const std::string& name, const WriteFn& write) {
+    auto upload = client_.start_upload(key_of(name));
+    write([&upload](const uint8_t* p, size_t n) { upload->write(p, n); });
+    upload->commit();
+}
+
+void S3Target::get_stream(const std::string& name, const Sink& sink) {
+    client_.get_object(key_of(name), sink);
+}
+
+std::vector<ObjectInfo> S3Target::list(const std::string& name_prefix) {
+    std::vector<ObjectInfo> objects;
+    for (ObjectInfo& info : client_.list_objects(prefix_ + name_prefix)) {
+        std::string name = info.name.substr(prefix_.size());
+        if (name.empty() || name.find('/') != std::string::npos) continue; // "sub-folders"
+        info.name = name;
+        objects.push_back(std::move(info));
+    }
+    return objects;
+}
+
+void S3Target::remove(const std::string& name) {
+    client_.delete_object(key_of(name));
+}
+
+std::optional<uint64_t> S3Target::size(const std::string& name) {
+    return client_.head_object(key_of(name));
+}
+
+std::string S3Target::describe() const {
+    return client_.describe() + "/" + prefix_;
+}
+
+} // namespace wecare::offsite

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs what building and testing wecare_backup needs on Debian 12, only
+# when something is missing. Run as root, or with sudo available.
+set -eu
+packages="build-essential cmake sqlite3 libsqlite3-dev libxxhash-dev python3 python3-pytest libgtest-dev clang"
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+  echo "setup: all packages present"
+  exit 0
+fi
+echo "setup: installing$missing"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
