@@ -141,6 +141,14 @@ std::string unknown_backup(const std::string& name) {
     return "there is no backup named '" + name + "'; see SELECT name FROM wecare_backup_list";
 }
 
+// The backup directory, for an operation on the backup `name`: a directory
+// that does not exist yet simply holds no backup of that name.
+Fd open_dir_holding(const OperationContext& ctx, const std::string& name) {
+    struct stat st {};
+    if (::lstat(ctx.settings.dir.c_str(), &st) != 0 && errno == ENOENT) throw Error(unknown_backup(name), kErrNotFound);
+    return open_backup_dir(ctx.settings.dir, false);
+}
+
 }  // namespace
 
 void check_backup_name(const OperationContext& ctx, const std::string& name) {
@@ -201,7 +209,7 @@ std::vector<ListedBackup> list_backups(const OperationContext& ctx) {
 
 std::string existing_backup_path(const OperationContext& ctx, const std::string& name) {
     check_backup_name(ctx, name);
-    Fd dir = open_backup_dir(ctx.settings.dir, false);
+    Fd dir = open_dir_holding(ctx, name);
     struct stat st {};
     if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw Error(unknown_backup(name), kErrNotFound);
     if (!S_ISREG(st.st_mode)) throw Error("'" + name + "' is not a regular file; it cannot be a backup", kErrCantOpen);
@@ -230,7 +238,7 @@ std::pair<std::string, VerifyOutcome> verify_backup(const OperationContext& ctx,
         return {base, outcome};
     }
     check_backup_name(ctx, arg);
-    Fd dir = open_backup_dir(ctx.settings.dir, false);
+    Fd dir = open_dir_holding(ctx, arg);
     Fd fd;
     try {
         fd = open_regular_at(dir.get(), arg);
@@ -274,7 +282,7 @@ RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& na
                     "call it in a statement that reads no table, with the name as a literal or a bound parameter",
                     kErrBusy);
     Progress progress(ctx.settings.dir, "verify", ctx.interactive);
-    Fd dir = open_backup_dir(ctx.settings.dir, false);
+    Fd dir = open_dir_holding(ctx, name);
     DirLock lock(dir.get(), ctx.settings.busy_timeout_ms);
     Fd fd;
     try {
@@ -310,7 +318,7 @@ std::string export_backup(const OperationContext& ctx, const std::string& name, 
     check_backup_name(ctx, name);
     if (destination.empty() || destination.find('\0') != std::string::npos || destination.size() > 4096)
         throw Error("the destination must be a file or directory path");
-    Fd dir = open_backup_dir(ctx.settings.dir, false);
+    Fd dir = open_dir_holding(ctx, name);
     struct stat src_st {};
     Fd src;
     try {

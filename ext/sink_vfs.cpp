@@ -4,6 +4,7 @@
 #include <cstring>
 #include <unistd.h>
 #include <fcntl.h>
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -14,8 +15,6 @@ namespace wb {
 
 namespace {
 
-constexpr size_t kBatchBytes = 1 << 20;
-constexpr uint64_t kPaceWindow = 8 << 20;
 
 struct Contexts {
     std::mutex mu;
@@ -42,8 +41,9 @@ sqlite3_vfs* real_vfs(sqlite3_vfs* vfs) { return static_cast<sqlite3_vfs*>(vfs->
 
 struct SinkFile {  // SQLite allocates it with 8-byte alignment
     sqlite3_file base;
-    SinkContext* context;
-    std::vector<uint8_t>* batch;
+    SinkContext* context;  // null for a file that only passes through
+    uint8_t* batch;        // the batch being filled (from the writer), or null
+    size_t batch_length;
     uint64_t batch_offset;
     sqlite3_file* real() { return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(this) + sizeof(SinkFile)); }
 };
@@ -52,61 +52,33 @@ static_assert(sizeof(SinkFile) % 8 == 0, "the real file must stay 8-byte aligned
 
 SinkFile* sink(sqlite3_file* f) { return reinterpret_cast<SinkFile*>(f); }
 
-void pace(SinkContext* c, uint64_t end) {
-    if (end < c->started_upto + kPaceWindow) return;
-    // Start writeback of the newest window, then wait for the one before it:
-    // the disk stays busy while the amount of dirty backup data stays bounded.
-    ::sync_file_range(c->fd, static_cast<off_t>(c->started_upto), static_cast<off_t>(end - c->started_upto),
-                      SYNC_FILE_RANGE_WRITE);
-    if (c->started_upto > c->waited_upto) {
-        ::sync_file_range(c->fd, static_cast<off_t>(c->waited_upto),
-                          static_cast<off_t>(c->started_upto - c->waited_upto),
-                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-        c->waited_upto = c->started_upto;
-    }
-    c->started_upto = end;
+void submit_batch(SinkFile* f) {
+    if (!f->batch) return;
+    f->context->writer->submit(f->batch, f->batch_length, f->batch_offset);
+    f->batch = nullptr;
+    f->batch_length = 0;
 }
 
-// Batches go straight to our own descriptor on the same file: the default
-// VFS splits writes into pieces below 128 KiB, which would undo the batching.
-int write_through(SinkFile* f, const uint8_t* data, size_t length, uint64_t offset) {
-    SinkContext* c = f->context;
-    size_t done = 0;
-    while (done < length) {
-        const ssize_t n = ::pwrite(c->fd, data + done, length - done, static_cast<off_t>(offset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            c->write_errno = n < 0 ? errno : ENOSPC;
-            return (c->write_errno == ENOSPC || c->write_errno == EDQUOT || c->write_errno == EFBIG)
-                       ? SQLITE_FULL
-                       : SQLITE_IOERR_WRITE;
-        }
-        done += static_cast<size_t>(n);
-    }
-    c->hasher.update(offset, data, length);
-    pace(c, offset + length);
-    return SQLITE_OK;
-}
-
-int flush(SinkFile* f) {
-    if (!f->context || f->batch->empty()) return SQLITE_OK;
-    const int rc = write_through(f, f->batch->data(), f->batch->size(), f->batch_offset);
-    f->batch->clear();
-    return rc;
+// Everything written so far is on its way or on disk; reports a failed write.
+int drain(SinkFile* f) {
+    if (!f->context) return SQLITE_OK;
+    submit_batch(f);
+    const int err = f->context->writer->drain();
+    if (err == 0) return SQLITE_OK;
+    f->context->write_errno = err;
+    return (err == ENOSPC || err == EDQUOT || err == EFBIG) ? SQLITE_FULL : SQLITE_IOERR_WRITE;
 }
 
 int sink_close(sqlite3_file* file) {
     SinkFile* f = sink(file);
-    int rc = flush(f);
+    const int rc = drain(f);
     const int close_rc = f->real()->pMethods ? f->real()->pMethods->xClose(f->real()) : SQLITE_OK;
-    delete f->batch;
-    f->batch = nullptr;
     return rc != SQLITE_OK ? rc : close_rc;
 }
 
 int sink_read(sqlite3_file* file, void* buf, int amount, sqlite3_int64 offset) {
     SinkFile* f = sink(file);
-    const int rc = flush(f);
+    const int rc = drain(f);
     if (rc != SQLITE_OK) return rc;
     return f->real()->pMethods->xRead(f->real(), buf, amount, offset);
 }
@@ -115,47 +87,48 @@ int sink_write(sqlite3_file* file, const void* buf, int amount, sqlite3_int64 of
     SinkFile* f = sink(file);
     if (!f->context) return f->real()->pMethods->xWrite(f->real(), buf, amount, offset);
     const auto* data = static_cast<const uint8_t*>(buf);
-    const auto length = static_cast<size_t>(amount);
-    const auto at = static_cast<uint64_t>(offset);
-    uint8_t header[100];
-    if (at == 0 && length >= sizeof header) {
-        // Bytes 18 and 19 are the file format read/write versions: 2 = WAL.
-        std::memcpy(header, data, sizeof header);
-        header[18] = header[19] = 1;
+    auto length = static_cast<size_t>(amount);
+    auto at = static_cast<uint64_t>(offset);
+    const bool header = at == 0 && length >= 100;
+    const bool contiguous = f->batch && f->batch_offset + f->batch_length == at;
+    if (!contiguous || f->batch_length + length > kBatchBytes) submit_batch(f);
+    while (length > 0) {
+        if (!f->batch) {
+            f->batch = f->context->writer->acquire();
+            f->batch_offset = at;
+            f->batch_length = 0;
+        }
+        const size_t take = std::min(length, kBatchBytes - f->batch_length);
+        uint8_t* dest = f->batch + f->batch_length;
+        std::memcpy(dest, data, take);
+        if (header && at == 0) {
+            // Bytes 18 and 19 are the file format read/write versions: 2 = WAL.
+            dest[18] = dest[19] = 1;
+        }
+        f->batch_length += take;
+        data += take;
+        at += take;
+        length -= take;
+        if (f->batch_length == kBatchBytes) submit_batch(f);
     }
-    auto* batch = f->batch;
-    const bool contiguous = !batch->empty() && f->batch_offset + batch->size() == at;
-    if (!contiguous || batch->size() + length > kBatchBytes) {
-        const int rc = flush(f);
-        if (rc != SQLITE_OK) return rc;
-        f->batch_offset = at;
-    }
-    if (length >= kBatchBytes) {
-        std::vector<uint8_t> copy(data, data + length);
-        if (at == 0) std::memcpy(copy.data(), header, sizeof header);
-        return write_through(f, copy.data(), copy.size(), at);
-    }
-    const size_t start = batch->size();
-    batch->insert(batch->end(), data, data + length);
-    if (at == 0 && length >= sizeof header) std::memcpy(batch->data() + start, header, sizeof header);
     return SQLITE_OK;
 }
 
 int sink_truncate(sqlite3_file* file, sqlite3_int64 size) {
     SinkFile* f = sink(file);
-    const int rc = flush(f);
+    const int rc = drain(f);
     return rc != SQLITE_OK ? rc : f->real()->pMethods->xTruncate(f->real(), size);
 }
 
 int sink_sync(sqlite3_file* file, int flags) {
     SinkFile* f = sink(file);
-    const int rc = flush(f);
+    const int rc = drain(f);
     return rc != SQLITE_OK ? rc : f->real()->pMethods->xSync(f->real(), flags);
 }
 
 int sink_file_size(sqlite3_file* file, sqlite3_int64* size) {
     SinkFile* f = sink(file);
-    const int rc = flush(f);
+    const int rc = drain(f);
     return rc != SQLITE_OK ? rc : f->real()->pMethods->xFileSize(f->real(), size);
 }
 
@@ -169,8 +142,8 @@ int sink_check_reserved(sqlite3_file* file, int* out) {
 
 int sink_file_control(sqlite3_file* file, int op, void* arg) {
     SinkFile* f = sink(file);
-    if (op == kSinkFlushOpcode) return flush(f);
-    const int rc = flush(f);
+    if (op == kSinkFlushOpcode) return drain(f);
+    const int rc = drain(f);
     if (rc != SQLITE_OK) return rc;
     return f->real()->pMethods->xFileControl(f->real(), op, arg);
 }
@@ -209,17 +182,13 @@ int sink_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags,
     f->base.pMethods = nullptr;
     f->context = nullptr;
     f->batch = nullptr;
+    f->batch_length = 0;
     f->batch_offset = 0;
     sqlite3_vfs* real = real_vfs(vfs);
     const int rc = real->xOpen(real, name, f->real(), flags, out_flags);
     if (rc != SQLITE_OK) return rc;
     if ((flags & SQLITE_OPEN_MAIN_DB) && name) f->context = find_context(name);
-    f->batch = new (std::nothrow) std::vector<uint8_t>();
-    if (!f->batch) {
-        f->real()->pMethods->xClose(f->real());
-        return SQLITE_NOMEM;
-    }
-    if (f->context) f->batch->reserve(kBatchBytes);
+    if (f->context && !f->context->writer) f->context = nullptr;
     f->base.pMethods = &kSinkMethods;
     return SQLITE_OK;
 }

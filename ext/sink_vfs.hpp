@@ -3,12 +3,12 @@
 // The backup API writes the destination one page at a time through its pager.
 // This thin shim over the default VFS (for the destination file only) turns
 // that into what a fast, safe backup needs, in the same pass as the copy:
-//   * batches consecutive page writes into 1 MiB writes;
+//   * batches consecutive page writes into 1 MiB writes, handed to a
+//     background writer (async_writer.hpp: O_DIRECT where possible, else
+//     buffered with paced writeback), so another process's fsync never queues
+//     behind a gigabyte of backup pages;
 //   * feeds every byte written to the block checksum (checksum.hpp), so the
 //     data is never read again just to checksum it;
-//   * paces writeback with sync_file_range: at most ~16 MiB of the backup is
-//     dirty at any time, so another process's fsync never queues behind a
-//     gigabyte of backup pages;
 //   * writes header bytes 18-19 as 1 (rollback journal) instead of the source's
 //     WAL value, so opening a backup read-only never leaves -wal/-shm beside it.
 // A connection selects the shim with the URI parameter `wecare_sink=<id>`
@@ -17,6 +17,9 @@
 #include <cstdint>
 #include <string>
 
+#include <memory>
+
+#include "async_writer.hpp"
 #include "checksum.hpp"
 
 namespace wb {
@@ -26,11 +29,9 @@ constexpr const char* kSinkVfsName = "wecare_sink";
 constexpr int kSinkFlushOpcode = 0x57430001;
 
 struct SinkContext {
-    int fd = -1;  // our own descriptor on the destination, for pacing
     BlockHasher hasher;
-    uint64_t started_upto = 0;  // writeback started for [0, started_upto)
-    uint64_t waited_upto = 0;   // writeback finished for [0, waited_upto)
-    int write_errno = 0;        // errno of a failed write, for the error message
+    std::unique_ptr<AsyncWriter> writer;  // on our own descriptors of the destination
+    int write_errno = 0;                  // errno of a failed write, for the error message
 };
 
 // Registers the VFS once per process. Returns an SQLite result code.

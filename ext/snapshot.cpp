@@ -78,7 +78,9 @@ SnapshotResult snapshot_to(const SnapshotRequest& req) {
 
     SinkContext sink;
     Fd temp = create_exclusive_at(req.dir_fd, req.temp_name);
-    sink.fd = temp.get();
+    // A second descriptor for O_DIRECT writes; file systems without it (tmpfs) refuse the open.
+    Fd direct(::openat(req.dir_fd, req.temp_name.c_str(), O_WRONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC));
+    sink.writer = std::make_unique<AsyncWriter>(temp.get(), direct.get(), sink.hasher);
     SinkRegistration registration(&sink);
     const std::string temp_path = req.dir_path + "/" + req.temp_name;
     {
@@ -121,6 +123,8 @@ SnapshotResult snapshot_to(const SnapshotRequest& req) {
     source.exec("COMMIT");  // release the snapshot before the slow part: the sync
     source.close();
 
+    if (const int err = sink.writer->drain()) throw system_error("writing the backup failed", err);
+    sink.writer.reset();
     if (::fdatasync(temp.get()) != 0) throw system_error("writing the backup to disk failed", errno);
     struct stat st {};
     if (::fstat(temp.get(), &st) != 0) throw system_error("cannot examine the new backup", errno);

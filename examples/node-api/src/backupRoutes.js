@@ -1,0 +1,158 @@
+'use strict';
+// /api/backup/* : each endpoint is one call into the wecare_backup extension.
+//
+//   POST /create               wecare_backup_create([label])    ADMIN, DEVELOPER
+//   GET  /list                 SELECT * FROM wecare_backup_list ADMIN, DEVELOPER
+//   GET  /stats                wecare_backup_stats()            ADMIN, DEVELOPER
+//   GET  /download/:filename   wecare_backup_path(name), stream ADMIN, DEVELOPER
+//   POST /verify/:filename     wecare_backup_verify(name)       ADMIN, DEVELOPER
+//   POST /restore/:filename    wecare_backup_restore(name, ..)  DEVELOPER
+//   POST /cleanup              wecare_backup_cleanup()          ADMIN, DEVELOPER
+//
+// Backup names are checked by the extension (wecare_backup_path) before anything
+// touches a file. The :filename routes take every remaining path segment, so
+// "a/b" or "..%2Fx" reach that check too and are answered 400 rather than a
+// route-not-found 404.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { pipeline } = require('node:stream/promises');
+const express = require('express');
+const { ROLES, canCall, requireRole } = require('./auth');
+const { HttpError } = require('./errors');
+
+const RESTORE_CONFIRMATION = 'I understand this will replace the current database';
+const MAX_LABEL_LENGTH = 200;
+
+// The second layer (see auth.js): every extension call first asks whether the
+// caller's role may run that function at all.
+function ensureMayCall(req, fn) {
+  const role = req.user && req.user.role;
+  if (!canCall(role, fn)) {
+    throw new HttpError(403, `role ${JSON.stringify(role)} may not call wecare_backup_${fn}`);
+  }
+}
+
+// Integers past 2^53 (e.g. nanosecond times) would be rounded by a JS number,
+// so they are sent as strings; all others as numbers.
+function withJsonSafeIntegers(row) {
+  const out = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (typeof value !== 'bigint') out[key] = value;
+    else out[key] = Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  }
+  return out;
+}
+
+// Express 5 hands a *wildcard parameter over as its decoded path segments.
+function requestedName(req) {
+  const segments = req.params.filename;
+  return Array.isArray(segments) ? segments.join('/') : String(segments);
+}
+
+function backupRouter({ db }) {
+  // Runs one extension function for the request and returns its single value.
+  function call(req, fn, sql, ...params) {
+    ensureMayCall(req, fn);
+    return db
+      .prepare(sql)
+      .pluck()
+      .get(...params);
+  }
+  function listRows(req, where = '', ...params) {
+    ensureMayCall(req, 'list');
+    const rows = db
+      .prepare(`SELECT * FROM wecare_backup_list ${where}`)
+      .safeIntegers()
+      .all(...params);
+    return rows.map(withJsonSafeIntegers);
+  }
+  const router = express.Router();
+  const adminOrDeveloper = requireRole(ROLES.ADMIN, ROLES.DEVELOPER);
+  const developerOnly = requireRole(ROLES.DEVELOPER);
+
+  // The absolute path of an existing backup, or a 400/404 from the extension.
+  // The extension validates the name; the basename comparison is a cheap second
+  // check that the answer really is a file called exactly `name`.
+  function backupPath(req, name) {
+    const filePath = call(req, 'path', 'SELECT wecare_backup_path(?)', name);
+    if (typeof filePath !== 'string' || path.basename(filePath) !== name) {
+      throw new HttpError(400, `not a backup name: ${JSON.stringify(name)}`);
+    }
+    return filePath;
+  }
+
+  router.post('/create', adminOrDeveloper, (req, res) => {
+    const body = req.body || {};
+    const label = body.label;
+    if (label !== undefined && label !== null && typeof label !== 'string') {
+      throw new HttpError(400, 'label must be a string');
+    }
+    if (typeof label === 'string' && label.length > MAX_LABEL_LENGTH) {
+      throw new HttpError(400, `label must be at most ${MAX_LABEL_LENGTH} characters`);
+    }
+    if (typeof label === 'string' && label.includes('\0')) {
+      throw new HttpError(400, 'label must not contain NUL characters');
+    }
+    const name =
+      typeof label === 'string'
+        ? call(req, 'create', 'SELECT wecare_backup_create(?)', label)
+        : call(req, 'create', 'SELECT wecare_backup_create()');
+    const [row] = listRows(req, 'WHERE name = ?', name);
+    const sizeBytes = row ? row.size_bytes : fs.statSync(backupPath(req, name)).size;
+    res.status(201).json({ name, size_bytes: sizeBytes });
+  });
+
+  router.get('/list', adminOrDeveloper, (req, res) => {
+    res.json(listRows(req));
+  });
+
+  router.get('/stats', adminOrDeveloper, (req, res) => {
+    res.json(JSON.parse(call(req, 'stats', 'SELECT wecare_backup_stats()')));
+  });
+
+  router.get('/download/*filename', adminOrDeveloper, async (req, res) => {
+    const name = requestedName(req);
+    const filePath = backupPath(req, name);
+    // Open first and stat the descriptor: a cleanup that deletes the file after
+    // this point cannot turn the response into a half-sent or wrong file.
+    const handle = await fs.promises.open(filePath, 'r');
+    try {
+      const { size } = await handle.stat();
+      res.attachment(name);
+      res.set({
+        'Content-Type': 'application/vnd.sqlite3',
+        'Content-Length': String(size),
+        'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff',
+      });
+      await pipeline(handle.createReadStream({ autoClose: false }), res);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  router.post('/verify/*filename', adminOrDeveloper, (req, res) => {
+    const name = requestedName(req);
+    backupPath(req, name);
+    res.json(JSON.parse(call(req, 'verify', 'SELECT wecare_backup_verify(?)', name)));
+  });
+
+  router.post('/restore/*filename', developerOnly, (req, res) => {
+    const name = requestedName(req);
+    backupPath(req, name);
+    const confirm = req.body && req.body.confirm;
+    if (confirm !== RESTORE_CONFIRMATION) {
+      throw new HttpError(400, `confirmation phrase does not match; send {"confirm": "${RESTORE_CONFIRMATION}"}`);
+    }
+    res.json(JSON.parse(call(req, 'restore', 'SELECT wecare_backup_restore(?, ?)', name, confirm)));
+  });
+
+  router.post('/cleanup', adminOrDeveloper, (req, res) => {
+    res.json({ deleted: call(req, 'cleanup', 'SELECT wecare_backup_cleanup()') });
+  });
+
+  return router;
+}
+
+module.exports = { backupRouter, RESTORE_CONFIRMATION };

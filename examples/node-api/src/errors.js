@@ -1,0 +1,38 @@
+'use strict';
+// Errors that know their HTTP status, and the mapping from the extension's SQL
+// errors to statuses. The extension's messages start with the function name and
+// say what was wrong (docs/DESIGN.md), so the message is passed on unchanged and
+// only the status is derived from it.
+
+class HttpError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.name = 'HttpError';
+    this.status = status;
+  }
+}
+
+// Checked in order; the first rule whose pattern matches the message wins.
+const EXTENSION_ERROR_RULES = [
+  { status: 400, pattern: /not a backup name|invalid|the backup name|confirmation|does not match/i },
+  { status: 404, pattern: /no backup named|not found|does not exist/i },
+  { status: 409, pattern: /busy|locked|in progress/i },
+];
+
+// better-sqlite3 reports extended result codes, e.g. SQLITE_BUSY_SNAPSHOT.
+const CONFLICT_CODE = /^SQLITE_(BUSY|LOCKED)/;
+
+function isExtensionError(err) {
+  return Boolean(err) && typeof err.code === 'string' && err.code.startsWith('SQLITE_');
+}
+
+function statusForExtensionError(err) {
+  const message = String(err && err.message);
+  for (const rule of EXTENSION_ERROR_RULES) {
+    if (rule.pattern.test(message)) return rule.status;
+  }
+  if (CONFLICT_CODE.test(String(err && err.code))) return 409;
+  return 500;
+}
+
+module.exports = { HttpError, isExtensionError, statusForExtensionError };

@@ -1,0 +1,90 @@
+'use strict';
+// The pure parts: role table, error-to-status mapping, configuration. No server.
+
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { describe, test } = require('node:test');
+const { canCall } = require('../src/auth');
+const { statusForExtensionError } = require('../src/errors');
+const { readConfig } = require('../src/server');
+const { EXAMPLE_DIR } = require('./helpers');
+
+describe('canCall follows the roles recipe of docs/DESIGN.md', () => {
+  const adminFunctions = ['create', 'list', 'stats', 'export', 'verify', 'cleanup', 'path', 'config', 'version'];
+
+  test('ADMIN may run everything but restore', () => {
+    for (const fn of adminFunctions) assert.ok(canCall('ADMIN', fn), fn);
+    assert.equal(canCall('ADMIN', 'restore'), false);
+    assert.equal(canCall('ADMIN', 'schedule'), false);
+  });
+
+  test('DEVELOPER may also restore', () => {
+    for (const fn of [...adminFunctions, 'restore']) assert.ok(canCall('DEVELOPER', fn), fn);
+  });
+
+  test('any other role, or none, may run nothing', () => {
+    for (const role of ['USER', 'admin', '', null, undefined, '__proto__', 'constructor', 'toString']) {
+      for (const fn of [...adminFunctions, 'restore']) assert.equal(canCall(role, fn), false, `${role} ${fn}`);
+    }
+  });
+});
+
+describe('extension errors map to HTTP statuses by their message', () => {
+  const sqlError = (message, code = 'SQLITE_ERROR') => Object.assign(new Error(message), { code });
+  const cases = [
+    ["wecare_backup_path: not a backup name: '../x'", 400],
+    ["wecare_backup_path: the backup name contains '/'", 400],
+    ['wecare_backup_verify: invalid name', 400],
+    ['wecare_backup_restore: confirmation phrase does not match', 400],
+    ["wecare_backup_path: no backup named 'x.db'", 404],
+    ['wecare_backup_verify: backup not found', 404],
+    ['wecare_backup_create: database is locked', 409],
+    ['wecare_backup_create: another backup is busy', 409],
+    ['wecare_backup_create: disk I/O error', 500],
+    ['no such function: wecare_backup_path', 500],
+  ];
+  for (const [message, status] of cases) {
+    test(`${status}: ${message}`, () => assert.equal(statusForExtensionError(sqlError(message)), status));
+  }
+  test('SQLITE_BUSY and SQLITE_LOCKED codes are conflicts whatever the message', () => {
+    assert.equal(statusForExtensionError(sqlError('x', 'SQLITE_BUSY')), 409);
+    assert.equal(statusForExtensionError(sqlError('x', 'SQLITE_LOCKED_SHAREDCACHE')), 409);
+  });
+});
+
+describe('readConfig', () => {
+  test('defaults are relative to the example folder', () => {
+    const config = readConfig({ JWT_SECRET: 's' });
+    assert.equal(config.port, 3000);
+    assert.equal(config.dbPath, path.join(EXAMPLE_DIR, 'data', 'wecare.db'));
+    assert.equal(config.extensionPath, path.resolve(EXAMPLE_DIR, '../../dist/wecare_backup'));
+    assert.equal(config.backupIntervalSeconds, 86400);
+    assert.equal(config.backupDir, undefined);
+  });
+
+  test('the environment overrides every default', () => {
+    const config = readConfig({
+      JWT_SECRET: 's',
+      PORT: '8080',
+      DB_PATH: '/tmp/x/app.db',
+      WECARE_BACKUP_EXT: '/opt/wecare_backup',
+      BACKUP_DIR: '/tmp/x/backups',
+      BACKUP_INTERVAL_SECONDS: '3600',
+    });
+    assert.deepEqual(config, {
+      jwtSecret: 's',
+      port: 8080,
+      dbPath: '/tmp/x/app.db',
+      extensionPath: '/opt/wecare_backup',
+      backupDir: '/tmp/x/backups',
+      backupIntervalSeconds: 3600,
+    });
+  });
+
+  test('refuses to run without a JWT secret or with a malformed number', () => {
+    assert.throws(() => readConfig({}), /JWT_SECRET/);
+    assert.throws(() => readConfig({ JWT_SECRET: 's', PORT: 'eighty' }), /PORT/);
+    assert.throws(() => readConfig({ JWT_SECRET: 's', PORT: '70000' }), /PORT/);
+    assert.throws(() => readConfig({ JWT_SECRET: 's', BACKUP_INTERVAL_SECONDS: '-5' }), /BACKUP_INTERVAL_SECONDS/);
+  });
+});
