@@ -167,7 +167,7 @@ std::vector<std::string> list_dir(int dir_fd) {
     return names;
 }
 
-DirLock::DirLock(int dir_fd, int64_t timeout_ms) {
+DirLock::DirLock(int dir_fd, int64_t timeout_ms, const std::atomic<bool>* cancel) {
     const int raw = ::openat(dir_fd, kLockFileName, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (raw < 0) throw system_error("cannot open the lock file in the backup directory", errno);
     fd_ = Fd(raw);
@@ -176,6 +176,7 @@ DirLock::DirLock(int dir_fd, int64_t timeout_ms) {
     for (;;) {
         if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0) return;
         if (errno != EWOULDBLOCK && errno != EINTR) throw system_error("cannot lock the backup directory", errno);
+        if (cancel && cancel->load()) throw Error("cancelled: the connection is closing");
         if (std::chrono::steady_clock::now() >= deadline)
             throw Error("another backup, cleanup or restore is running on this backup directory; try again when it "
                         "has finished (or raise busy_timeout_ms)",

@@ -3,6 +3,7 @@
 // directory descriptor (openat, renameat, unlinkat), never a joined path, and
 // opens with O_NOFOLLOW: a symbolic link planted there is never followed.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,7 +44,8 @@ bool is_temp_name(const std::string& entry, const std::string& prefix);
 // open file exclude each other too). Waits up to `timeout_ms`.
 class DirLock {
   public:
-    DirLock(int dir_fd, int64_t timeout_ms);
+    // `cancel` (optional) gives up the wait early, e.g. when the connection closes.
+    DirLock(int dir_fd, int64_t timeout_ms, const std::atomic<bool>* cancel = nullptr);
 
   private:
     Fd fd_;

@@ -166,7 +166,7 @@ std::optional<std::string> create_backup(const OperationContext& ctx, const std:
     Progress progress(ctx.settings.dir, "create", ctx.interactive);
     try {
         Fd dir = open_backup_dir(ctx.settings.dir, true);
-        DirLock lock(dir.get(), ctx.settings.busy_timeout_ms);
+        DirLock lock(dir.get(), ctx.settings.busy_timeout_ms, ctx.cancel);
         remove_leftovers(dir.get(), ctx.settings.prefix);
         if (skip_if_newer_than > 0) {
             const auto newest = newest_regular_time(scan_catalog(dir.get(), ctx.settings.prefix));
