@@ -31,12 +31,15 @@ enum Column {
     kVerifyOk,
     kRetainReason,
     kCreatedNs,
+    kOffsiteAt,
+    kOffsiteOk,
+    kLocation,
 };
 
 constexpr const char* kSchema =
     "CREATE TABLE x(name TEXT, path TEXT, kind TEXT, label TEXT, created_at TEXT, size_bytes INTEGER, "
     "checksum TEXT, page_count INTEGER, verified_at TEXT, verify_ok INTEGER, retain_reason TEXT, "
-    "created_ns INTEGER)";
+    "created_ns INTEGER, offsite_at TEXT, offsite_ok INTEGER, location TEXT)";
 
 struct ListTable {
     sqlite3_vtab base;  // must come first
@@ -118,7 +121,9 @@ int list_column(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int column) {
     const BackupRecord* r = e.record ? &*e.record : nullptr;
     switch (column) {
     case kName: result_text(ctx, e.name); break;
-    case kPath: result_text(ctx, row.path); break;
+    case kPath:
+        if (!row.path.empty()) result_text(ctx, row.path);  // NULL: only off-site
+        break;
     case kKind: result_text(ctx, e.kind()); break;
     case kLabel:
         if (r && r->label) result_text(ctx, *r->label);
@@ -144,6 +149,13 @@ int list_column(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int column) {
     case kCreatedNs:
         if (r && r->created_ns) sqlite3_result_int64(ctx, r->created_ns);
         break;
+    case kOffsiteAt:
+        if (r && r->offsite_at) result_text(ctx, iso_utc(*r->offsite_at));
+        break;
+    case kOffsiteOk:
+        if (r && r->offsite_ok) sqlite3_result_int(ctx, *r->offsite_ok ? 1 : 0);
+        break;
+    case kLocation: result_text(ctx, row.location); break;
     default: break;
     }
     return SQLITE_OK;

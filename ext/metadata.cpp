@@ -96,6 +96,9 @@ std::string serialize_record(const BackupRecord& r) {
     if (r.verified_at) put(out, "verified_at", std::to_string(*r.verified_at));
     if (r.verify_ok) put(out, "verify_ok", *r.verify_ok ? "1" : "0");
     if (!r.verify_error.empty()) put(out, "verify_error", r.verify_error);
+    if (r.offsite_at) put(out, "offsite_at", std::to_string(*r.offsite_at));
+    if (r.offsite_ok) put(out, "offsite_ok", *r.offsite_ok ? "1" : "0");
+    if (!r.offsite_error.empty()) put(out, "offsite_error", r.offsite_error);
     return out;
 }
 
@@ -126,7 +129,8 @@ BackupRecord parse_record(std::string_view text) {
             r.name = value;
             have_name = true;
         } else if (key == "kind") {
-            if (value != "manual" && value != "auto" && value != "safety") throw Error("metadata: unknown kind");
+            if (!value.empty() && value != "manual" && value != "auto" && value != "safety")
+                throw Error("metadata: unknown kind");
             r.kind = value;
         } else if (key == "label") {
             r.label = value;
@@ -151,6 +155,13 @@ BackupRecord parse_record(std::string_view text) {
             r.verify_ok = value == "1";
         } else if (key == "verify_error") {
             r.verify_error = value;
+        } else if (key == "offsite_at") {
+            r.offsite_at = parse_int(key, value);
+        } else if (key == "offsite_ok") {
+            if (value != "0" && value != "1") throw Error("metadata: bad offsite_ok");
+            r.offsite_ok = value == "1";
+        } else if (key == "offsite_error") {
+            r.offsite_error = value;
         }
     }
     if (!have_name) throw Error("metadata: record without a name");

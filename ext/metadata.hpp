@@ -37,6 +37,10 @@ struct BackupRecord {
     std::optional<int64_t> verified_at;  // UTC seconds
     std::optional<bool> verify_ok;
     std::string verify_error;  // the first problem of the last failed verification
+    // The last copy off-site (offsite_sync.hpp): when, whether it was read back ok, and why not.
+    std::optional<int64_t> offsite_at;  // UTC seconds
+    std::optional<bool> offsite_ok;
+    std::string offsite_error;
 };
 
 std::string serialize_record(const BackupRecord& record);

@@ -7,6 +7,7 @@
 
 #include "checksum.hpp"
 #include "fsutil.hpp"
+#include "offsite_sync.hpp"
 #include "restore.hpp"
 #include "retention.hpp"
 #include "snapshot.hpp"
@@ -26,13 +27,15 @@ std::vector<std::string> reasons_for(const std::vector<CatalogEntry>& entries, c
     return retention_reasons(items, policy_of(s));
 }
 
-// Applies retention; the caller holds the directory lock.
-int64_t cleanup_locked(const OperationContext& ctx, int dir_fd) {
+// Applies retention; the caller holds the directory lock. `just_made` is never
+// deleted: a create or restore must not remove what it returns, even when other
+// backups carry later dates (a clock set back).
+int64_t cleanup_locked(const OperationContext& ctx, int dir_fd, const std::string& just_made = "") {
     const auto entries = scan_catalog(dir_fd, ctx.settings.prefix);
     const auto reasons = reasons_for(entries, ctx.settings);
     int64_t deleted = 0;
     for (size_t i = 0; i < entries.size(); ++i) {
-        if (!reasons[i].empty()) continue;
+        if (!reasons[i].empty() || entries[i].name == just_made) continue;
         const std::string& name = entries[i].name;
         if (::unlinkat(dir_fd, name.c_str(), 0) != 0) {
             if (errno == ENOENT) continue;
@@ -95,7 +98,10 @@ std::string create_locked(const OperationContext& ctx, int dir_fd, const std::st
         record.journal_mode = snap.journal_mode;
         record.tables = snap.tables;
 
-        if (ctx.settings.verify_on_create) {
+        // A safety backup is not held to verification: restoring is exactly what
+        // one does when the current database is damaged, and a damaged current
+        // database must not block it. Its checksum is recorded all the same.
+        if (ctx.settings.verify_on_create && kind != "safety") {
             progress.phase("verify");
             Fd fd = open_regular_at(dir_fd, temp);
             const VerifyOutcome outcome = verify_file(fd.get(), ctx.settings.dir + "/" + temp, &record,
@@ -118,10 +124,12 @@ std::string create_locked(const OperationContext& ctx, int dir_fd, const std::st
     }
 }
 
-std::optional<int64_t> newest_regular_time(const std::vector<CatalogEntry>& entries) {
+// Whether a regular backup was made within the last `seconds` (one dated in
+// the future, after the clock was set back, does not count).
+bool has_recent_backup(const std::vector<CatalogEntry>& entries, int64_t seconds, int64_t now) {
     for (const auto& e : entries)
-        if (!e.parsed.safety) return e.parsed.epoch_seconds;
-    return std::nullopt;
+        if (!e.parsed.safety && e.parsed.epoch_seconds > now - seconds && e.parsed.epoch_seconds <= now) return true;
+    return false;
 }
 
 void require_file_database(const OperationContext& ctx) {
@@ -164,23 +172,28 @@ std::optional<std::string> create_backup(const OperationContext& ctx, const std:
                                          const std::optional<std::string>& label, int64_t skip_if_newer_than) {
     require_file_database(ctx);
     Progress progress(ctx.settings.dir, "create", ctx.interactive);
+    std::optional<std::string> created;
     try {
         Fd dir = open_backup_dir(ctx.settings.dir, true);
         DirLock lock(dir.get(), ctx.settings.busy_timeout_ms, ctx.cancel);
         remove_leftovers(dir.get(), ctx.settings.prefix);
         if (skip_if_newer_than > 0) {
-            const auto newest = newest_regular_time(scan_catalog(dir.get(), ctx.settings.prefix));
-            if (newest && *newest > now_seconds() - skip_if_newer_than) return std::nullopt;
+            if (has_recent_backup(scan_catalog(dir.get(), ctx.settings.prefix), skip_if_newer_than, now_seconds()))
+                return std::nullopt;
         }
-        std::string name = create_locked(ctx, dir.get(), kind, label, progress);
+        created = create_locked(ctx, dir.get(), kind, label, progress);
         record_success(ctx.settings.dir, now_seconds());
         // Rotation only ever follows a successful backup.
-        cleanup_locked(ctx, dir.get());
-        return name;
+        cleanup_locked(ctx, dir.get(), *created);
     } catch (const Error& e) {
-        record_error(ctx.settings.dir, e.what(), now_seconds());
+        // A cancelled run (the connection closing) is not a failure to report.
+        if (!(ctx.cancel && ctx.cancel->load())) record_error(ctx.settings.dir, e.what(), now_seconds());
         throw;
     }
+    // Off-site copies, once the directory lock is released; a failure there is
+    // recorded, and the local backup stands (offsite_sync.hpp).
+    if (kind != "safety") sync_offsite(ctx);
+    return created;
 }
 
 int64_t cleanup_backups(const OperationContext& ctx) {
@@ -204,6 +217,7 @@ std::vector<ListedBackup> list_backups(const OperationContext& ctx) {
         const std::string path = ctx.settings.dir + "/" + entries[i].name;
         out.push_back({std::move(entries[i]), path, reasons[i]});
     }
+    merge_offsite_rows(ctx, dir.get(), out);
     return out;
 }
 
@@ -243,8 +257,10 @@ std::pair<std::string, VerifyOutcome> verify_backup(const OperationContext& ctx,
     try {
         fd = open_regular_at(dir.get(), arg);
     } catch (const Error& e) {
-        if (e.code() == kErrNotFound) throw Error(unknown_backup(arg), kErrNotFound);
-        throw;
+        if (e.code() != kErrNotFound) throw;
+        // Perhaps only off-site: checked by streaming it (offsite_sync.hpp).
+        if (auto offsite = verify_offsite_copy(ctx, arg)) return {arg, *offsite};
+        throw Error(unknown_backup(arg), kErrNotFound);
     }
     bool damaged = false;
     std::optional<BackupRecord> record = read_record(dir.get(), arg, &damaged);
@@ -261,10 +277,8 @@ std::pair<std::string, VerifyOutcome> verify_backup(const OperationContext& ctx,
     DirLock lock(dir.get(), ctx.settings.busy_timeout_ms);
     if (exists_at(dir.get(), arg)) {
         BackupRecord updated = read_record(dir.get(), arg).value_or(BackupRecord{});
-        if (updated.name.empty()) {
-            updated.name = arg;
-            updated.kind = parse_backup_name(ctx.settings.prefix, arg)->safety ? "safety" : "manual";
-        }
+        if (updated.name.empty()) updated.name = arg;
+        if (updated.kind.empty()) updated.kind = parse_backup_name(ctx.settings.prefix, arg)->safety ? "safety" : "manual";
         updated.verified_at = now_seconds();
         updated.verify_ok = outcome.ok;
         updated.verify_error = outcome.ok ? "" : outcome.errors.front();
@@ -288,6 +302,10 @@ RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& na
     try {
         fd = open_regular_at(dir.get(), name);
     } catch (const Error& e) {
+        if (e.code() == kErrNotFound && known_offsite(ctx, dir.get(), name))
+            throw Error("the backup '" + name + "' is only off-site; fetch it first with wecare_backup_fetch('" + name +
+                            "'), then restore it",
+                        kErrNotFound);
         if (e.code() == kErrNotFound) throw Error(unknown_backup(name), kErrNotFound);
         throw;
     }
@@ -309,7 +327,7 @@ RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& na
     result.safety_backup = create_locked(ctx, dir.get(), "safety", std::string("before restoring ") + name, progress);
     progress.phase("restore");
     result.pages = restore_into(ctx.db_path, path, ctx.settings.busy_timeout_ms, &progress);
-    cleanup_locked(ctx, dir.get());
+    cleanup_locked(ctx, dir.get(), result.safety_backup);
     return result;
 }
 

@@ -29,6 +29,7 @@ struct ListedBackup {
     CatalogEntry entry;
     std::string path;
     std::string retain_reason;  // "" = the next cleanup deletes it
+    std::string location = "local";  // "local", "offsite" (path ""), "both": see offsite_sync.hpp
 };
 
 // Creates a backup of kind "manual", "auto" or "safety" and returns its name;

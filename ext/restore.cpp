@@ -41,6 +41,9 @@ int64_t restore_into(const std::string& db_path, const std::string& backup_path,
         throw Error("the restore failed and was rolled back, the database is unchanged: " + why,
                     (rc != SQLITE_DONE ? rc : finish_rc) & 0xff);
     }
+    // In WAL mode the restored pages sit in the write-ahead log; move them into
+    // the database now, so the application's next commit does not pay for it.
+    sqlite3_wal_checkpoint_v2(dest.get(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     return pages;
 }
 

@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "naming.hpp"
+#include "offsite_settings.hpp"
 
 namespace wb {
 
@@ -47,7 +48,8 @@ const std::vector<std::string>& setting_keys() {
     static const std::vector<std::string> keys = {
         "dir",          "prefix",       "keep_last",        "keep_daily",      "keep_weekly",
         "keep_monthly", "keep_safety",  "verify_on_create", "critical_tables", "max_snapshot_seconds",
-        "busy_timeout_ms"};
+        "busy_timeout_ms", "offsite", "s3_endpoint", "s3_region", "s3_credentials_file", "compress",
+        "encrypt_key_file", "offsite_keep_last", "offsite_keep_daily", "offsite_keep_weekly", "offsite_keep_monthly"};
     return keys;
 }
 
@@ -86,6 +88,16 @@ std::string get_setting(const Settings& s, const std::string& key) {
     if (key == "critical_tables") return join(s.critical_tables, ",");
     if (key == "max_snapshot_seconds") return std::to_string(s.max_snapshot_seconds);
     if (key == "busy_timeout_ms") return std::to_string(s.busy_timeout_ms);
+    if (key == "offsite") return s.offsite;
+    if (key == "s3_endpoint") return s.s3_endpoint;
+    if (key == "s3_region") return s.s3_region;
+    if (key == "s3_credentials_file") return s.s3_credentials_file;
+    if (key == "compress") return s.compress;
+    if (key == "encrypt_key_file") return s.encrypt_key_file;
+    if (key == "offsite_keep_last") return std::to_string(s.offsite_keep_last);
+    if (key == "offsite_keep_daily") return std::to_string(s.offsite_keep_daily);
+    if (key == "offsite_keep_weekly") return std::to_string(s.offsite_keep_weekly);
+    if (key == "offsite_keep_monthly") return std::to_string(s.offsite_keep_monthly);
     throw Error("unknown setting '" + key + "'; valid settings are: " + join(setting_keys(), ", "));
 }
 
@@ -120,6 +132,26 @@ void set_setting(Settings& s, const std::string& key, const std::string& value) 
         next.max_snapshot_seconds = parse_integer(key, value, 1, 7 * 86400);
     } else if (key == "busy_timeout_ms") {
         next.busy_timeout_ms = parse_integer(key, value, 0, 3600 * 1000);
+    } else if (key == "offsite") {
+        next.offsite = check_offsite_spec(value);
+    } else if (key == "s3_endpoint") {
+        next.s3_endpoint = check_s3_endpoint(value);
+    } else if (key == "s3_region") {
+        next.s3_region = check_s3_region(value);
+    } else if (key == "s3_credentials_file") {
+        next.s3_credentials_file = check_absolute_file(key, value);
+    } else if (key == "compress") {
+        next.compress = check_compress(value);
+    } else if (key == "encrypt_key_file") {
+        next.encrypt_key_file = check_absolute_file(key, value);
+    } else if (key == "offsite_keep_last") {
+        next.offsite_keep_last = parse_integer(key, value, 0, kMaxKeep);
+    } else if (key == "offsite_keep_daily") {
+        next.offsite_keep_daily = parse_integer(key, value, 0, kMaxKeep);
+    } else if (key == "offsite_keep_weekly") {
+        next.offsite_keep_weekly = parse_integer(key, value, 0, kMaxKeep);
+    } else if (key == "offsite_keep_monthly") {
+        next.offsite_keep_monthly = parse_integer(key, value, 0, kMaxKeep);
     } else {
         throw Error("unknown setting '" + key + "'; valid settings are: " + join(setting_keys(), ", "));
     }

@@ -20,6 +20,17 @@ struct Settings {
     std::vector<std::string> critical_tables;
     int64_t max_snapshot_seconds = 3600;  // bounds how long a read snapshot holds back checkpoints
     int64_t busy_timeout_ms = 10000;      // waits for other writers and for the backup lock
+    // Off-site copies (offsite_settings.hpp, offsite_sync.hpp); "" = off / default.
+    std::string offsite;
+    std::string s3_endpoint;
+    std::string s3_region;
+    std::string s3_credentials_file;
+    std::string compress = "zstd:3";
+    std::string encrypt_key_file;
+    int64_t offsite_keep_last = 7;
+    int64_t offsite_keep_daily = 0;
+    int64_t offsite_keep_weekly = 0;
+    int64_t offsite_keep_monthly = 0;
 };
 
 // The keys, in the order the documentation lists them.

@@ -5,6 +5,7 @@
 
 #include "connection_state.hpp"
 #include "json.hpp"
+#include "offsite_sync.hpp"
 #include "sql_guard.hpp"
 #include "sql_registry.hpp"
 
@@ -106,6 +107,9 @@ void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
                         static_cast<size_t>(sqlite3_value_bytes(argv[1]))) != kRestorePhrase)
             throw Error(std::string("the confirmation phrase does not match; pass exactly '") + kRestorePhrase +
                         "' as the second argument");
+        if (sqlite3_db_readonly(state.db, "main") == 1)
+            throw Error("this connection opened the database read-only; restore from a read-write connection",
+                        kErrMisuse);
         if (!sqlite3_get_autocommit(state.db))
             throw Error("refusing to restore inside an open transaction; COMMIT or ROLLBACK first", kErrMisuse);
         const bool caller_reading = sqlite3_txn_state(state.db, "main") != SQLITE_TXN_NONE;
@@ -127,6 +131,17 @@ void fn_export(sqlite3_context* ctx, int, sqlite3_value** argv) {
         const std::string destination = text_arg(argv[1], "the destination", 4096);
         const std::string path = export_backup(state_of(ctx).context(kInteractive), name, destination);
         sqlite3_result_text(ctx, path.c_str(), -1, SQLITE_TRANSIENT);
+    });
+}
+
+void fn_fetch(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    guard(ctx, "wecare_backup_fetch", [&] {
+        const std::string name = name_arg(argv[0]);
+        const OperationContext op = state_of(ctx).context(kInteractive);
+        check_backup_name(op, name);
+        const std::string fetched = fetch_backup(op, name);
+        sqlite3_log(SQLITE_NOTICE, "wecare_backup_fetch: fetched %s", fetched.c_str());
+        sqlite3_result_text(ctx, fetched.c_str(), -1, SQLITE_TRANSIENT);
     });
 }
 
@@ -192,10 +207,14 @@ void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
     guard(ctx, "wecare_backup_stats", [&] {
         ConnectionState& state = state_of(ctx);
         const OperationContext op = state.context(false);
-        const auto backups = list_backups(op);
         int64_t total = 0;
         std::optional<std::string> oldest, newest;
         std::optional<int64_t> newest_regular;
+        std::vector<ListedBackup> local;
+        for (const auto& b : list_backups(op))
+            if (b.location != "offsite") local.push_back(b);
+        const auto& backups = local;
+        const OffsiteStatus offsite = offsite_status(op);
         for (const auto& b : backups) {
             total += b.entry.size_bytes;
             if (!b.entry.parsed.safety && !newest_regular) newest_regular = b.entry.parsed.epoch_seconds;
@@ -239,6 +258,16 @@ void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
                 .integer("schedule_seconds", state.scheduler.interval())
                 .text_or_null("next_run_at", iso(state.scheduler.next_run_at()))
                 .raw("progress", progress)
+                .text_or_null("offsite", offsite.target.empty() ? std::nullopt
+                                                                : std::optional<std::string>(offsite.target))
+                .integer("offsite_count", offsite.objects)
+                .text_or_null("offsite_last_success_at", iso(offsite.last_success_at))
+                .text_or_null("offsite_last_error", offsite.last_error.empty()
+                                                        ? std::nullopt
+                                                        : std::optional<std::string>(offsite.last_error))
+                .text_or_null("offsite_last_error_at", iso(offsite.last_error_at))
+                .text("compress", op.settings.compress)
+                .boolean("encrypted", !op.settings.encrypt_key_file.empty())
                 .text("checksum_algorithm", "xxh3t (XXH3-128 over 1 MiB block digests)")
                 .text("version", kVersion)
                 .str();
@@ -267,6 +296,7 @@ const std::vector<FunctionSpec>& function_specs() {
         {"wecare_backup_config", 1, kDirectOnly, fn_config},
         {"wecare_backup_config", 2, kDirectOnly, fn_config},
         {"wecare_backup_path", 1, kDirectOnly, fn_path},
+        {"wecare_backup_fetch", 1, kDirectOnly, fn_fetch},
     };
     return specs;
 }

@@ -93,6 +93,7 @@ VerifyOutcome verify_file(int fd, const std::string& path, const BackupRecord* e
         side_task();
     }
     if (side_failure) std::rethrow_exception(side_failure);
+    if (cancel && cancel->load()) throw Error("cancelled: the connection is closing");
 
     if (out.integrity != "ok") out.errors.push_back("integrity: " + out.integrity);
     if (!side.checksum_error.empty()) out.errors.push_back("reading the file failed: " + side.checksum_error);
