@@ -3,11 +3,11 @@ CXX       ?= g++
 CXXFLAGS  ?= -O2 -g
 WARN      := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
 BASEFLAGS := -std=c++17 -fPIC -fvisibility=hidden -MMD -MP $(WARN)
-LDLIBS    := -pthread
+LDLIBS    := -pthread -lcurl -lzstd -lsodium
 PYTHON    ?= /usr/bin/python3
 OBJDIR    ?= build/obj
 
-EXT_SOURCES := $(wildcard ext/*.cpp)
+EXT_SOURCES := $(wildcard ext/*.cpp) $(wildcard ext/offsite/*.cpp)
 EXT_OBJECTS := $(EXT_SOURCES:ext/%.cpp=$(OBJDIR)/%.o)
 DIST := dist/wecare_backup.so
 
@@ -16,12 +16,12 @@ DIST := dist/wecare_backup.so
 all: $(DIST)
 
 $(OBJDIR)/%.o: ext/%.cpp
-	@mkdir -p $(OBJDIR)
+	@mkdir -p $(@D)
 	$(CXX) $(BASEFLAGS) $(CXXFLAGS) -c -o $@ $<
 
 $(DIST): $(EXT_OBJECTS)
 	@mkdir -p dist
-	$(CXX) $(CXXFLAGS) -shared -o $@ $(EXT_OBJECTS) $(LDLIBS)
+	$(CXX) $(CXXFLAGS) -shared -Wl,--no-undefined -o $@ $(EXT_OBJECTS) $(LDLIBS)
 
 # Installs the Debian packages the build and the tests need (once).
 setup:
