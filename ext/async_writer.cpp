@@ -10,7 +10,10 @@ namespace wb {
 
 namespace {
 
-constexpr size_t kBuffers = 4;
+#ifndef WECARE_WRITE_BUFFERS
+#define WECARE_WRITE_BUFFERS 4
+#endif
+constexpr size_t kBuffers = WECARE_WRITE_BUFFERS;
 constexpr size_t kDirectAlign = 4096;
 constexpr uint64_t kPaceWindow = 8 << 20;
 
@@ -69,6 +72,9 @@ void AsyncWriter::release(uint8_t* buffer) {
 }
 
 void AsyncWriter::submit(uint8_t* buffer, size_t length, uint64_t offset) {
+    // Checksummed here, on the copying thread, while the batch is still in the
+    // CPU cache; the writer thread only waits for the disk.
+    hasher_.update(offset, buffer, length);
     {
         std::lock_guard<std::mutex> lock(mu_);
         queue_.push_back({buffer, length, offset});
@@ -122,10 +128,7 @@ void AsyncWriter::run() {
         const bool failed_before = error_ != 0;
         lock.unlock();
         int err = 0;
-        if (!failed_before) {
-            err = write_job(job);
-            if (err == 0) hasher_.update(job.offset, job.buffer, job.length);
-        }
+        if (!failed_before) err = write_job(job);
         lock.lock();
         if (err && !error_) error_ = err;
         free_.push_back(job.buffer);

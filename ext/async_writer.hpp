@@ -7,7 +7,7 @@
 // another process's fsync would have to wait for. Otherwise (or for a batch
 // that is not 4 KiB aligned) writes are buffered and the writeback is paced
 // with sync_file_range: at most ~16 MiB of the backup is dirty at any time.
-// Each batch is fed to the block checksum on the writer thread, in file order.
+// Each batch is fed to the block checksum as it is submitted, in file order.
 #pragma once
 #include <condition_variable>
 #include <cstddef>
@@ -21,7 +21,10 @@
 
 namespace wb {
 
-constexpr size_t kBatchBytes = 1 << 20;
+#ifndef WECARE_BATCH_MIB
+#define WECARE_BATCH_MIB 1
+#endif
+constexpr size_t kBatchBytes = static_cast<size_t>(WECARE_BATCH_MIB) << 20;
 
 class AsyncWriter {
   public:
