@@ -203,8 +203,11 @@ def test_a_failed_restore_leaves_the_database_unchanged(conn, backup_dir):
     msg = sql_error(conn, "SELECT wecare_backup_restore(?, ?)", name, PHRASE)
     assert msg.startswith("wecare_backup_restore: ")
     assert "unchanged" in msg
+    assert "journal_mode=DELETE" in msg  # it says what to do
     assert patients(conn) == 7
     assert one(conn, "PRAGMA integrity_check") == "ok"
+    # Refused before any work: no safety backup was taken for nothing.
+    assert not [n for n in names(conn) if "_safety_" in n]
 
 
 def test_the_safety_backup_named_by_a_restore_exists(conn):
