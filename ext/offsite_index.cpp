@@ -9,8 +9,12 @@ namespace {
 
 constexpr std::string_view kMagic = "wecare_offsite_index 1";
 
-std::string field(const std::string& text) { return text.empty() ? "-" : escape_value(text); }
-std::string unfield(std::string_view text) { return text == "-" ? "" : unescape_value(text); }
+std::string field(const std::string& text) {
+    return text.empty() ? "-" : escape_value(text);
+}
+std::string unfield(std::string_view text) {
+    return text == "-" ? "" : unescape_value(text);
+}
 
 int64_t number(std::string_view text) {
     if (text.empty() || text.size() > 19) throw Error("offsite index: bad number");
@@ -34,7 +38,7 @@ std::vector<std::string_view> split_spaces(std::string_view text) {
     return out;
 }
 
-}  // namespace
+} // namespace
 
 const OffsiteObject* OffsiteIndex::find(const std::string& name) const {
     for (const auto& o : objects)
@@ -42,7 +46,9 @@ const OffsiteObject* OffsiteIndex::find(const std::string& name) const {
     return nullptr;
 }
 
-std::string offsite_index_file_name(const std::string& prefix) { return ".wecare_offsite_index_" + prefix; }
+std::string offsite_index_file_name(const std::string& prefix) {
+    return ".wecare_offsite_index_" + prefix;
+}
 
 std::string serialize_offsite_index(const OffsiteIndex& index) {
     std::string out(kMagic);
@@ -52,14 +58,15 @@ std::string serialize_offsite_index(const OffsiteIndex& index) {
     if (index.last_error_at) out += "last_error_at=" + std::to_string(*index.last_error_at) + "\n";
     for (const auto& o : index.objects) {
         out += "object=" + field(o.name) + " " + std::to_string(o.object_bytes) + " " +
-               std::to_string(o.original_bytes) + " " + std::to_string(o.created_ns) + " " + field(o.kind) + " " +
-               field(o.checksum) + " " + std::to_string(o.uploaded_at) + "\n";
+               std::to_string(o.original_bytes) + " " + std::to_string(o.created_ns) + " " + field(o.kind) +
+               " " + field(o.checksum) + " " + std::to_string(o.uploaded_at) + "\n";
     }
     return out;
 }
 
 OffsiteIndex parse_offsite_index(std::string_view text) {
-    if (text.substr(0, kMagic.size()) != kMagic || text.size() == kMagic.size() || text[kMagic.size()] != '\n')
+    if (text.substr(0, kMagic.size()) != kMagic || text.size() == kMagic.size() ||
+        text[kMagic.size()] != '\n')
         throw Error("offsite index: not a wecare_backup off-site index");
     text.remove_prefix(kMagic.size() + 1);
     OffsiteIndex index;
@@ -97,4 +104,4 @@ OffsiteIndex parse_offsite_index(std::string_view text) {
     return index;
 }
 
-}  // namespace wb
+} // namespace wb

@@ -45,4 +45,4 @@ std::string serialize_offsite_index(const OffsiteIndex& index);
 // Throws Error when `text` is not an index this version can read.
 OffsiteIndex parse_offsite_index(std::string_view text);
 
-}  // namespace wb
+} // namespace wb

@@ -7,20 +7,25 @@ namespace wb {
 
 namespace {
 
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool is_alnum(char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
+bool is_lower_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool is_alnum(char c) {
+    return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
 
 bool plain_path(const std::string& value) {
-    return !value.empty() && value[0] == '/' && value.size() <= 4096 && value.find('\0') == std::string::npos &&
-           is_valid_utf8(value);
+    return !value.empty() && value[0] == '/' && value.size() <= 4096 &&
+           value.find('\0') == std::string::npos && is_valid_utf8(value);
 }
 
 std::string strip_trailing_slashes(std::string value) {
-    while (value.size() > 1 && value.back() == '/') value.pop_back();
+    while (value.size() > 1 && value.back() == '/')
+        value.pop_back();
     return value;
 }
 
-}  // namespace
+} // namespace
 
 std::string check_offsite_spec(const std::string& value) {
     static const std::string valid =
@@ -34,11 +39,14 @@ std::string check_offsite_spec(const std::string& value) {
         std::string prefix = slash == std::string::npos ? "" : rest.substr(slash + 1);
         bool ok = bucket.size() >= 3 && bucket.size() <= 63 && is_lower_alnum(bucket.front()) &&
                   is_lower_alnum(bucket.back());
-        for (char c : bucket) ok = ok && (is_lower_alnum(c) || c == '.' || c == '-');
-        while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+        for (char c : bucket)
+            ok = ok && (is_lower_alnum(c) || c == '.' || c == '-');
+        while (!prefix.empty() && prefix.back() == '/')
+            prefix.pop_back();
         ok = ok && prefix.size() <= 512 && (prefix.empty() || prefix[0] != '/') &&
              prefix.find("//") == std::string::npos && prefix.find("..") == std::string::npos;
-        for (char c : prefix) ok = ok && (is_alnum(c) || c == '.' || c == '_' || c == '-' || c == '/');
+        for (char c : prefix)
+            ok = ok && (is_alnum(c) || c == '.' || c == '_' || c == '-' || c == '/');
         if (!ok) throw Error(valid);
         return "s3://" + bucket + (prefix.empty() ? "" : "/" + prefix);
     }
@@ -49,18 +57,24 @@ std::string check_offsite_spec(const std::string& value) {
 std::string check_s3_endpoint(const std::string& value) {
     static const std::string valid =
         "s3_endpoint must be '' (AWS) or http(s)://host[:port] of an S3-compatible store, e.g. "
-        "http://127.0.0.1:9000 (no user name, password, path or query: credentials come from the environment or "
+        "http://127.0.0.1:9000 (no user name, password, path or query: credentials come from the environment "
+        "or "
         "s3_credentials_file)";
     if (value.empty()) return value;
     std::string rest;
-    if (value.compare(0, 7, "http://") == 0) rest = value.substr(7);
-    else if (value.compare(0, 8, "https://") == 0) rest = value.substr(8);
-    else throw Error(valid);
-    while (!rest.empty() && rest.back() == '/') rest.pop_back();
+    if (value.compare(0, 7, "http://") == 0)
+        rest = value.substr(7);
+    else if (value.compare(0, 8, "https://") == 0)
+        rest = value.substr(8);
+    else
+        throw Error(valid);
+    while (!rest.empty() && rest.back() == '/')
+        rest.pop_back();
     const size_t colon = rest.find(':');
     const std::string host = rest.substr(0, colon);
     bool ok = !host.empty() && host.size() <= 253;
-    for (char c : host) ok = ok && (is_alnum(c) || c == '.' || c == '-');
+    for (char c : host)
+        ok = ok && (is_alnum(c) || c == '.' || c == '-');
     if (colon != std::string::npos) {
         const std::string port = rest.substr(colon + 1);
         long number = 0;
@@ -78,13 +92,17 @@ std::string check_s3_endpoint(const std::string& value) {
 
 std::string check_s3_region(const std::string& value) {
     bool ok = value.size() <= 64;
-    for (char c : value) ok = ok && (is_lower_alnum(c) || c == '-');
-    if (!ok) throw Error("s3_region must be '' (from AWS_REGION, else us-east-1) or a region name such as eu-west-1");
+    for (char c : value)
+        ok = ok && (is_lower_alnum(c) || c == '-');
+    if (!ok)
+        throw Error(
+            "s3_region must be '' (from AWS_REGION, else us-east-1) or a region name such as eu-west-1");
     return value;
 }
 
 std::string check_compress(const std::string& value) {
-    static const std::string valid = "compress must be 'none', 'zstd' (level 3) or 'zstd:N' with N from 1 to 19";
+    static const std::string valid =
+        "compress must be 'none', 'zstd' (level 3) or 'zstd:N' with N from 1 to 19";
     if (value == "none") return value;
     if (value == "zstd") return "zstd:" + std::to_string(kDefaultZstdLevel);
     if (value.compare(0, 5, "zstd:") != 0 || value.size() < 6 || value.size() > 7) throw Error(valid);
@@ -109,4 +127,4 @@ int zstd_level_of(const std::string& compress) {
     return std::stoi(compress.substr(5));
 }
 
-}  // namespace wb
+} // namespace wb

@@ -28,4 +28,4 @@ std::string check_absolute_file(const std::string& key, const std::string& value
 // The zstd level of a canonical `compress` value; 0 = no compression.
 int zstd_level_of(const std::string& compress);
 
-}  // namespace wb
+} // namespace wb

@@ -32,9 +32,13 @@ constexpr const char* kObjectSuffix = ".wcbk";
 constexpr const char* kOffsiteLockName = ".wecare_offsite.lock";
 constexpr size_t kMaxIndexBytes = 16 << 20;
 
-std::string object_name(const std::string& backup) { return backup + kObjectSuffix; }
+std::string object_name(const std::string& backup) {
+    return backup + kObjectSuffix;
+}
 
-bool is_s3(const Settings& s) { return s.offsite.compare(0, 5, "s3://") == 0; }
+bool is_s3(const Settings& s) {
+    return s.offsite.compare(0, 5, "s3://") == 0;
+}
 
 // The target as shown in stats and messages: the setting, and the endpoint of
 // an S3-compatible store. Neither can hold a secret (offsite_settings.hpp).
@@ -105,7 +109,8 @@ class OffsiteLock {
         fd_ = Fd(raw);
         for (;;) {
             if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0) return;
-            if (errno != EWOULDBLOCK && errno != EINTR) throw system_error("cannot lock the off-site copies", errno);
+            if (errno != EWOULDBLOCK && errno != EINTR)
+                throw system_error("cannot lock the off-site copies", errno);
             if (cancel && cancel->load()) throw Error("cancelled: the connection is closing");
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
@@ -124,7 +129,7 @@ OffsiteIndex read_index(int dir_fd, const Settings& s) {
         if (index.target != s.offsite) return {};
         return index;
     } catch (const Error&) {
-        return {};  // rewritten by the next sync
+        return {}; // rewritten by the next sync
     }
 }
 
@@ -157,7 +162,7 @@ void record_offsite_result(const OperationContext& ctx, int dir_fd, const std::s
 struct Decoded {
     os::Header header;
     uint64_t bytes = 0;
-    std::string checksum;  // xxh3t of the decoded bytes
+    std::string checksum; // xxh3t of the decoded bytes
 };
 
 // Streams an object through the decoder; `also` sees the plaintext (fetch
@@ -200,7 +205,7 @@ OffsiteObject send_one(const OperationContext& ctx, os::Target& target, int dir_
     Fd fd = open_regular_at(dir_fd, name, &st);
     const auto size = static_cast<uint64_t>(st.st_size);
     std::string expected = entry.record ? entry.record->checksum : "";
-    if (expected.empty()) expected = checksum_fd(fd.get(), size, {}, ctx.cancel);  // a backup placed by hand
+    if (expected.empty()) expected = checksum_fd(fd.get(), size, {}, ctx.cancel); // a backup placed by hand
 
     os::EncodeOptions options = base;
     options.original_checksum = expected;
@@ -221,17 +226,20 @@ OffsiteObject send_one(const OperationContext& ctx, os::Target& target, int dir_
     };
     const std::string object = object_name(name);
     os::EncodeResult encoded;
-    target.put_stream(object, [&](const os::Sink& out) { encoded = os::encode_stream(source, size, options, out); });
+    target.put_stream(object,
+                      [&](const os::Sink& out) { encoded = os::encode_stream(source, size, options, out); });
 
     // The object exists now: it is deleted unless it checks out.
     try {
         if (source_hash.finish(fd.get(), size) != expected)
             throw Error("the local backup '" + name +
-                        "' does not match its recorded checksum, so it was not sent; check it with wecare_backup_verify");
+                        "' does not match its recorded checksum, so it was not sent; check it with "
+                        "wecare_backup_verify");
         const auto stored = target.size(object);
         if (!stored || *stored != encoded.encoded_size)
-            throw Error("the off-site copy '" + object + "' has " + (stored ? std::to_string(*stored) : "no") +
-                        " bytes, " + std::to_string(encoded.encoded_size) + " were sent");
+            throw Error("the off-site copy '" + object + "' has " +
+                        (stored ? std::to_string(*stored) : "no") + " bytes, " +
+                        std::to_string(encoded.encoded_size) + " were sent");
         progress.phase("offsite-check");
         const Decoded back = decode_remote(ctx, target, object, key);
         if (back.checksum != expected || back.bytes != size)
@@ -257,7 +265,8 @@ OffsiteObject send_one(const OperationContext& ctx, os::Target& target, int dir_
 }
 
 std::string message_of(const std::exception& e) {
-    if (dynamic_cast<const DataProblem*>(&e)) return std::string("the copy read back is damaged: ") + e.what();
+    if (dynamic_cast<const DataProblem*>(&e))
+        return std::string("the copy read back is damaged: ") + e.what();
     return e.what();
 }
 
@@ -272,7 +281,8 @@ struct Candidate {
 };
 
 bool newer(const Candidate& a, const Candidate& b) {
-    if (a.parsed.epoch_seconds != b.parsed.epoch_seconds) return a.parsed.epoch_seconds > b.parsed.epoch_seconds;
+    if (a.parsed.epoch_seconds != b.parsed.epoch_seconds)
+        return a.parsed.epoch_seconds > b.parsed.epoch_seconds;
     if (a.created_ns != b.created_ns) return a.created_ns > b.created_ns;
     if (a.parsed.sequence != b.parsed.sequence) return a.parsed.sequence > b.parsed.sequence;
     return a.name > b.name;
@@ -297,7 +307,8 @@ OffsiteSyncResult run_sync(const OperationContext& ctx, int dir_fd, OffsiteIndex
         throw Error("cannot list the off-site copies in " + where + ": " + e.what(), kErrIo);
     }
     std::unordered_map<std::string, OffsiteObject> known;
-    for (auto& o : index.objects) known.emplace(o.name, o);
+    for (auto& o : index.objects)
+        known.emplace(o.name, o);
 
     std::vector<Candidate> candidates;
     std::unordered_map<std::string, size_t> position;
@@ -305,7 +316,7 @@ OffsiteSyncResult run_sync(const OperationContext& ctx, int dir_fd, OffsiteIndex
         if (info.name.size() <= 5 || info.name.compare(info.name.size() - 5, 5, kObjectSuffix) != 0) continue;
         const std::string name = info.name.substr(0, info.name.size() - 5);
         const auto parsed = parse_backup_name(s.prefix, name);
-        if (!parsed || parsed->safety) continue;  // not ours: never touched
+        if (!parsed || parsed->safety) continue; // not ours: never touched
         OffsiteObject o;
         if (auto it = known.find(name); it != known.end()) o = it->second;
         o.name = name;
@@ -323,7 +334,7 @@ OffsiteSyncResult run_sync(const OperationContext& ctx, int dir_fd, OffsiteIndex
         if (entry.parsed.safety) continue;
         auto it = position.find(entry.name);
         if (it == position.end()) {
-            if (entry.verify_ok() == std::optional<bool>(false)) continue;  // a failed backup is never sent
+            if (entry.verify_ok() == std::optional<bool>(false)) continue; // a failed backup is never sent
             Candidate c;
             c.name = entry.name;
             c.parsed = entry.parsed;
@@ -340,7 +351,8 @@ OffsiteSyncResult run_sync(const OperationContext& ctx, int dir_fd, OffsiteIndex
 
     // The off-site policy over the union: what it would delete is never sent.
     std::vector<RetentionItem> items;
-    for (const auto& c : candidates) items.push_back({false, c.parsed.epoch_seconds, c.verify_ok});
+    for (const auto& c : candidates)
+        items.push_back({false, c.parsed.epoch_seconds, c.verify_ok});
     const auto reasons = retention_reasons(items, offsite_policy(s));
 
     OffsiteSyncResult result;
@@ -365,7 +377,8 @@ OffsiteSyncResult run_sync(const OperationContext& ctx, int dir_fd, OffsiteIndex
             const bool target_problem = offsite && (offsite->kind() == os::ErrorKind::network ||
                                                     offsite->kind() == os::ErrorKind::remote ||
                                                     offsite->kind() == os::ErrorKind::config);
-            if (target_problem || (ctx.cancel && ctx.cancel->load())) break;  // the rest would fail the same way
+            if (target_problem || (ctx.cancel && ctx.cancel->load()))
+                break; // the rest would fail the same way
         }
     }
 
@@ -379,7 +392,8 @@ OffsiteSyncResult run_sync(const OperationContext& ctx, int dir_fd, OffsiteIndex
                 c.remote.reset();
                 ++result.deleted;
             } catch (const os::OffsiteError& e) {
-                result.error = "deleting the old off-site copy '" + object_name(c.name) + "' failed: " + e.what();
+                result.error =
+                    "deleting the old off-site copy '" + object_name(c.name) + "' failed: " + e.what();
                 break;
             }
         }
@@ -420,7 +434,7 @@ int64_t page_size_of(int fd) {
     return v == 1 ? 65536 : v;
 }
 
-}  // namespace
+} // namespace
 
 OffsiteSyncResult sync_offsite(const OperationContext& ctx) noexcept {
     OffsiteSyncResult result;
@@ -437,10 +451,13 @@ OffsiteSyncResult sync_offsite(const OperationContext& ctx) noexcept {
         } catch (const std::exception& e) {
             result.error = e.what();
         }
+        const bool cancelled = ctx.cancel && ctx.cancel->load();
         if (result.error.empty()) {
             index.last_success_at = now_seconds();
             index.last_error.clear();
             index.last_error_at.reset();
+        } else if (cancelled) {
+            return result; // the connection is closing: not a failure to report; the next run sends it
         } else {
             index.last_error = result.error;
             index.last_error_at = now_seconds();
@@ -463,7 +480,8 @@ std::string fetch_backup(const OperationContext& ctx, const std::string& name) {
         throw Error("the main database is in memory or temporary; open a database file to fetch its backups",
                     kErrMisuse);
     if (s.offsite.empty())
-        throw Error("no off-site target is set; set it first with wecare_backup_config('offsite', ...)", kErrMisuse);
+        throw Error("no off-site target is set; set it first with wecare_backup_config('offsite', ...)",
+                    kErrMisuse);
     const std::optional<os::Key> key = load_key(s);
     auto target = open_offsite_target(s);
     const std::string where = describe_target(s);
@@ -471,7 +489,8 @@ std::string fetch_backup(const OperationContext& ctx, const std::string& name) {
     Fd dir = open_backup_dir(s.dir, true);
     DirLock lock(dir.get(), s.busy_timeout_ms, ctx.cancel);
     if (exists_at(dir.get(), name))
-        throw Error("a backup named '" + name + "' is already in the backup directory; verify or restore it directly",
+        throw Error("a backup named '" + name +
+                        "' is already in the backup directory; verify or restore it directly",
                     kErrCantOpen);
     const OffsiteIndex index = read_index(dir.get(), s);
     const OffsiteObject* known = index.find(name);
@@ -485,12 +504,14 @@ std::string fetch_backup(const OperationContext& ctx, const std::string& name) {
         Fd out = create_exclusive_at(dir.get(), temp);
         Decoded got;
         try {
-            got = decode_remote(ctx, *target, object_name(name), key, [&](const uint8_t* p, size_t n, uint64_t at) {
-                write_all_at(out.get(), p, n, at, "writing the fetched backup failed");
-                progress.update(static_cast<int64_t>(at + n), 0);
-            });
+            got = decode_remote(ctx, *target, object_name(name), key,
+                                [&](const uint8_t* p, size_t n, uint64_t at) {
+                                    write_all_at(out.get(), p, n, at, "writing the fetched backup failed");
+                                    progress.update(static_cast<int64_t>(at + n), 0);
+                                });
         } catch (const DataProblem& e) {
-            throw Error("the off-site copy of '" + name + "' cannot be used: " + e.what() + "; nothing was fetched");
+            throw Error("the off-site copy of '" + name + "' cannot be used: " + e.what() +
+                        "; nothing was fetched");
         } catch (const os::OffsiteError& e) {
             if (e.kind() == os::ErrorKind::not_found)
                 throw Error("there is no off-site copy of '" + name + "' in " + where, kErrNotFound);
@@ -521,8 +542,8 @@ std::string fetch_backup(const OperationContext& ctx, const std::string& name) {
         const VerifyOutcome outcome =
             verify_file(out.get(), s.dir + "/" + temp, &record, s.critical_tables, &progress, ctx.cancel);
         if (!outcome.ok)
-            throw Error("the fetched backup '" + name + "' failed verification (" + join(outcome.errors, "; ") +
-                        "); it was not kept");
+            throw Error("the fetched backup '" + name + "' failed verification (" +
+                        join(outcome.errors, "; ") + "); it was not kept");
         record.page_count = outcome.page_count;
         record.tables = outcome.tables;
         record.verified_at = now_seconds();
@@ -557,18 +578,20 @@ std::optional<VerifyOutcome> verify_offsite_copy(const OperationContext& ctx, co
     }
     Progress progress(s.dir, "verify", ctx.interactive);
     VerifyOutcome out;
-    out.integrity = "not checked: the backup is only off-site (fetch it with wecare_backup_fetch to run integrity_check)";
+    out.integrity =
+        "not checked: the backup is only off-site (fetch it with wecare_backup_fetch to run integrity_check)";
     try {
-        const Decoded got = decode_remote(ctx, *target, object_name(name), key,
-                                          [&](const uint8_t*, size_t n, uint64_t at) {
-                                              progress.update(static_cast<int64_t>(at + n), 0);
-                                          });
+        const Decoded got =
+            decode_remote(ctx, *target, object_name(name), key, [&](const uint8_t*, size_t n, uint64_t at) {
+                progress.update(static_cast<int64_t>(at + n), 0);
+            });
         out.size_bytes = static_cast<int64_t>(got.bytes);
         out.checksum = got.checksum;
         std::string expected = got.header.original_checksum;
         if (known && !known->checksum.empty()) {
             if (!expected.empty() && expected != known->checksum)
-                out.errors.push_back("the checksum in the off-site copy's header is not the one recorded when it was sent");
+                out.errors.push_back(
+                    "the checksum in the off-site copy's header is not the one recorded when it was sent");
             expected = known->checksum;
         }
         if (expected.empty()) {
@@ -584,7 +607,8 @@ std::optional<VerifyOutcome> verify_offsite_copy(const OperationContext& ctx, co
         out.errors.push_back(std::string("off-site copy: ") + e.what());
     } catch (const os::OffsiteError& e) {
         if (e.kind() == os::ErrorKind::not_found) return std::nullopt;
-        throw Error("reading the off-site copy of '" + name + "' from " + describe_target(s) + " failed: " + e.what(),
+        throw Error("reading the off-site copy of '" + name + "' from " + describe_target(s) +
+                        " failed: " + e.what(),
                     kErrIo);
     }
     out.ok = out.errors.empty();
@@ -602,7 +626,8 @@ void merge_offsite_rows(const OperationContext& ctx, int dir_fd, std::vector<Lis
     const OffsiteIndex index = read_index(dir_fd, s);
     if (index.objects.empty()) return;
     std::unordered_set<std::string> local;
-    for (auto& row : rows) local.insert(row.entry.name);
+    for (auto& row : rows)
+        local.insert(row.entry.name);
     std::unordered_set<std::string> remote;
     // Off-site-only rows show the off-site rule that keeps them.
     std::vector<std::pair<const OffsiteObject*, ParsedName>> objects;
@@ -615,12 +640,14 @@ void merge_offsite_rows(const OperationContext& ctx, int dir_fd, std::vector<Lis
     for (auto& row : rows)
         if (remote.count(row.entry.name)) row.location = "both";
     std::sort(objects.begin(), objects.end(), [](const auto& a, const auto& b) {
-        if (a.second.epoch_seconds != b.second.epoch_seconds) return a.second.epoch_seconds > b.second.epoch_seconds;
+        if (a.second.epoch_seconds != b.second.epoch_seconds)
+            return a.second.epoch_seconds > b.second.epoch_seconds;
         if (a.first->created_ns != b.first->created_ns) return a.first->created_ns > b.first->created_ns;
         return a.second.sequence > b.second.sequence;
     });
     std::vector<RetentionItem> items;
-    for (const auto& [o, parsed] : objects) items.push_back({false, parsed.epoch_seconds, std::nullopt});
+    for (const auto& [o, parsed] : objects)
+        items.push_back({false, parsed.epoch_seconds, std::nullopt});
     const auto reasons = retention_reasons(items, offsite_policy(s));
     bool added = false;
     for (size_t i = 0; i < objects.size(); ++i) {
@@ -632,7 +659,8 @@ void merge_offsite_rows(const OperationContext& ctx, int dir_fd, std::vector<Lis
     std::stable_sort(rows.begin(), rows.end(), [](const ListedBackup& a, const ListedBackup& b) {
         const auto& x = a.entry;
         const auto& y = b.entry;
-        if (x.parsed.epoch_seconds != y.parsed.epoch_seconds) return x.parsed.epoch_seconds > y.parsed.epoch_seconds;
+        if (x.parsed.epoch_seconds != y.parsed.epoch_seconds)
+            return x.parsed.epoch_seconds > y.parsed.epoch_seconds;
         const int64_t xn = x.record ? x.record->created_ns : 0;
         const int64_t yn = y.record ? y.record->created_ns : 0;
         if (xn != yn) return xn > yn;
@@ -657,4 +685,4 @@ OffsiteStatus offsite_status(const OperationContext& ctx) {
     return status;
 }
 
-}  // namespace wb
+} // namespace wb

@@ -39,8 +39,8 @@ namespace wb {
 struct OffsiteSyncResult {
     int64_t sent = 0;
     int64_t deleted = 0;
-    int64_t objects = 0;     // off-site copies of this database after the sync
-    std::string error;       // "" = everything sent and checked
+    int64_t objects = 0; // off-site copies of this database after the sync
+    std::string error;   // "" = everything sent and checked
 };
 
 // Sends what is missing, checks it, applies off-site retention. Does nothing
@@ -65,7 +65,7 @@ bool known_offsite(const OperationContext& ctx, int dir_fd, const std::string& n
 void merge_offsite_rows(const OperationContext& ctx, int dir_fd, std::vector<ListedBackup>& rows);
 
 struct OffsiteStatus {
-    std::string target;  // "" = off-site copies are off
+    std::string target; // "" = off-site copies are off
     std::optional<int64_t> last_success_at;
     std::string last_error;
     std::optional<int64_t> last_error_at;
@@ -73,4 +73,4 @@ struct OffsiteStatus {
 };
 OffsiteStatus offsite_status(const OperationContext& ctx);
 
-}  // namespace wb
+} // namespace wb

@@ -138,12 +138,27 @@ void require_file_database(const OperationContext& ctx) {
 }
 
 // Header bytes 18-19 say whether a database file is in WAL mode.
-bool is_wal_file(const std::string& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+struct HeaderFacts {
+    bool wal = false;
+    uint32_t page_size = 0;
+};
+
+HeaderFacts header_of(int fd) {
     unsigned char header[20] = {};
-    return fd && ::pread(fd.get(), header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
-           header[18] == 2;
+    HeaderFacts facts;
+    if (fd < 0 || ::pread(fd, header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) return facts;
+    facts.wal = header[18] == 2;
+    facts.page_size = static_cast<uint32_t>(header[16] << 8 | header[17]);
+    if (facts.page_size == 1) facts.page_size = 65536;
+    return facts;
 }
+
+HeaderFacts header_of(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    return header_of(fd.get());
+}
+
+bool is_wal_file(const std::string& path) { return header_of(path).wal; }
 
 std::string unknown_backup(const std::string& name) {
     return "there is no backup named '" + name + "'; see SELECT name FROM wecare_backup_list";
@@ -198,6 +213,8 @@ std::optional<std::string> create_backup(const OperationContext& ctx, const std:
 
 int64_t cleanup_backups(const OperationContext& ctx) {
     require_file_database(ctx);
+    struct stat st {};
+    if (::lstat(ctx.settings.dir.c_str(), &st) != 0 && errno == ENOENT) return 0;  // no backup made yet
     Fd dir = open_backup_dir(ctx.settings.dir, false);
     DirLock lock(dir.get(), ctx.settings.busy_timeout_ms);
     remove_leftovers(dir.get(), ctx.settings.prefix);
@@ -321,6 +338,14 @@ RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& na
     if (!outcome.ok)
         throw Error("the backup '" + name + "' failed verification (" + join(outcome.errors, "; ") +
                     "); it was not restored and the database is unchanged; choose another backup");
+    // SQLite cannot change the page size of a WAL database: say so before any work.
+    const HeaderFacts live = header_of(ctx.db_path);
+    const HeaderFacts backup = header_of(fd.get());
+    if (live.wal && live.page_size != backup.page_size)
+        throw Error("the backup has pages of " + std::to_string(backup.page_size) + " bytes and the database, in WAL "
+                    "mode, has pages of " + std::to_string(live.page_size) + "; the database is unchanged: switch "
+                    "it to PRAGMA journal_mode=DELETE for the restore, then back to WAL",
+                    kErrMisuse);
     progress.phase("safety");
     RestoreOutcome result;
     result.restored = name;
