@@ -1,0 +1,594 @@
+"""Off-site copies (README "Off-site copies"): S3 via a moto server on loopback, and a mounted directory.
+
+The moto server, boto3 and the aws CLI live in another Python (pyenv's here; MOTO_PYTHON overrides):
+the session fixture starts moto on a free port, and `Outside` checks the bucket through boto3 and the
+aws CLI, as an operator would.
+"""
+import http.client
+import http.server
+import json
+import os
+import pathlib
+import shutil
+import socket
+import sqlite3
+import stat
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from conftest import PHRASE, config, connect, create, listing, make_sample, one, sql_error, stats, verify
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY42"
+TOKEN = "FwoGZXIvYXdzSESSIONTOKENSECRET0123456789"
+KEY_HEX = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e7ab01"
+OTHER_KEY_HEX = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+MARKER = "WECARE-PLAINTEXT-MARKER"
+
+
+# --------------------------------------------------------------------------- moto and outside checks
+
+def _moto_python():
+    candidates = [os.environ.get("MOTO_PYTHON", "")]
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        candidates.append(os.path.join(d, "python3"))
+    candidates += [os.path.expanduser("~/.pyenv/shims/python3"), "/root/.pyenv/shims/python3"]
+    try:
+        candidates.append(subprocess.run(["bash", "-lc", "command -v python3"], capture_output=True, text=True,
+                                         timeout=20).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    for c in candidates:
+        if c and os.access(c, os.X_OK) and subprocess.run([c, "-c", "import moto, boto3"],
+                                                          capture_output=True).returncode == 0:
+            return c
+    return None
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _clean_env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    return env
+
+
+class Moto:
+    def __init__(self, python, port):
+        self.python, self.port = python, port
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen([python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_clean_env())
+        deadline = time.time() + 30
+        while True:
+            try:
+                urllib.request.urlopen(self.endpoint + "/", timeout=1).read()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("moto did not start")
+                time.sleep(0.1)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+HELPER = r"""
+import json, sys, boto3
+a = json.loads(sys.argv[1])
+s3 = boto3.client("s3", endpoint_url=a["endpoint"], region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+op, out = a["op"], None
+if op == "create_bucket":
+    s3.create_bucket(Bucket=a["bucket"])
+elif op == "list":
+    out = sorted([o["Key"], o["Size"]] for o in s3.list_objects_v2(Bucket=a["bucket"]).get("Contents", []))
+elif op == "get":
+    open(a["file"], "wb").write(s3.get_object(Bucket=a["bucket"], Key=a["key"])["Body"].read())
+elif op == "put":
+    s3.put_object(Bucket=a["bucket"], Key=a["key"], Body=open(a["file"], "rb").read())
+elif op == "uploads":
+    out = len(s3.list_multipart_uploads(Bucket=a["bucket"]).get("Uploads", []))
+print(json.dumps(out))
+"""
+
+
+class Outside:
+    """The bucket seen from outside the extension: boto3 and the aws CLI of the moto Python."""
+
+    def __init__(self, moto, bucket, tmp):
+        self.moto, self.bucket, self.tmp = moto, bucket, tmp
+
+    def call(self, op, **kw):
+        args = dict(kw, op=op, endpoint=self.moto.endpoint, bucket=self.bucket)
+        r = subprocess.run([self.moto.python, "-c", HELPER, json.dumps(args)], capture_output=True, text=True,
+                           env=_clean_env(), timeout=60)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    def keys(self):
+        return {k: size for k, size in self.call("list")}
+
+    def get(self, key):
+        f = self.tmp / "outside.get"
+        self.call("get", key=key, file=str(f))
+        return f.read_bytes()
+
+    def put(self, key, data):
+        f = self.tmp / "outside.put"
+        f.write_bytes(data)
+        self.call("put", key=key, file=str(f))
+
+    def aws_ls(self, prefix):
+        aws = shutil.which("aws", path=os.path.dirname(self.moto.python) + os.pathsep + os.environ.get("PATH", ""))
+        assert aws, "the aws CLI is needed"
+        r = subprocess.run([aws, "--endpoint-url", self.moto.endpoint, "s3", "ls", f"s3://{self.bucket}/{prefix}"],
+                           capture_output=True, text=True, env=_clean_env(), timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+
+@pytest.fixture(scope="session")
+def moto_python():
+    python = _moto_python()
+    if not python:
+        if os.environ.get("WECARE_REQUIRE_S3") == "1":
+            pytest.fail("WECARE_REQUIRE_S3=1 but no python3 with moto and boto3 was found (set MOTO_PYTHON)")
+        pytest.skip("no python3 with moto and boto3 found (PATH, ~/.pyenv/shims, MOTO_PYTHON): off-site S3 tests "
+                    "need the moto server")
+    return python
+
+
+@pytest.fixture(scope="session")
+def moto(moto_python):
+    server = Moto(moto_python, _free_port())
+    yield server
+    server.stop()
+
+
+_buckets = iter(range(1, 1000000))
+
+
+@pytest.fixture
+def s3(moto, tmp_path, monkeypatch):
+    """A fresh bucket, and credentials for the extension in the environment (as an application sets them)."""
+    bucket = f"wecare-{os.getpid()}-{next(_buckets)}"
+    outside = Outside(moto, bucket, tmp_path)
+    outside.call("create_bucket")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", TOKEN)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return outside
+
+
+def write_key(path, hex_key=KEY_HEX, mode=0o600):
+    path.write_text(hex_key + "\n")
+    path.chmod(mode)
+    return path
+
+
+def use_s3(conn, outside, key_file=None, prefix="db1", endpoint=None):
+    config(conn, "offsite", f"s3://{outside.bucket}/{prefix}")
+    config(conn, "s3_endpoint", endpoint or outside.moto.endpoint)
+    if key_file:
+        config(conn, "encrypt_key_file", str(key_file))
+
+
+def rows(conn):
+    return {r["name"]: r for r in listing(conn)}
+
+
+def drop_local(backup_dir, name):
+    (backup_dir / name).unlink()
+    (backup_dir / (name + ".meta")).unlink()
+
+
+def content(path):
+    c = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return {t: c.execute(f'SELECT * FROM "{t}" ORDER BY rowid').fetchall()
+                for (t,) in c.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")}
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def marked_db(db_path):
+    c = sqlite3.connect(str(db_path), isolation_level=None)
+    c.execute("INSERT INTO patients(name, notes) VALUES (?, ?)", (MARKER, MARKER * 20))
+    c.close()
+    return db_path
+
+
+# --------------------------------------------------------------------------- settings
+
+def test_offsite_settings_have_defaults_and_refuse_bad_values_naming_the_valid_ones(conn):
+    assert [config(conn, k) for k in ["offsite", "s3_endpoint", "s3_region", "s3_credentials_file",
+                                      "encrypt_key_file"]] == ["", "", "", "", ""]
+    assert config(conn, "compress") == "zstd:3"
+    assert [config(conn, k) for k in ["offsite_keep_last", "offsite_keep_daily", "offsite_keep_weekly",
+                                      "offsite_keep_monthly"]] == ["7", "0", "0", "0"]
+    assert config(conn, "compress", "zstd") == "zstd:3"
+    assert config(conn, "compress", "zstd:19") == "zstd:19"
+    assert config(conn, "compress", "none") == "none"
+    assert config(conn, "offsite", "s3://my-bucket/clinic/db/") == "s3://my-bucket/clinic/db"
+    bad = {"offsite": ["relative/dir", "s3://", "s3://UPPER/x", "s3://b", "ftp://x", "s3://bucket/a/../b"],
+           "compress": ["gzip", "zstd:0", "zstd:20", "zstd:3x", "ZSTD"],
+           "s3_endpoint": ["127.0.0.1:9000", "http://user:pw@host:9000", "http://host/path", "http://host:99999"],
+           "s3_region": ["EU WEST"], "encrypt_key_file": ["key.txt"], "s3_credentials_file": ["creds"],
+           "offsite_keep_last": ["-1", "x"]}
+    for key, values in bad.items():
+        for value in values:
+            before = config(conn, key)
+            message = sql_error(conn, "SELECT wecare_backup_config(?, ?)", key, value)
+            assert message.startswith("wecare_backup_config: " + key), message
+            assert config(conn, key) == before
+    assert "'none', 'zstd'" in sql_error(conn, "SELECT wecare_backup_config('compress', 'gzip')")
+    # A password in an endpoint is refused without being echoed.
+    assert "pw" not in sql_error(conn, "SELECT wecare_backup_config('s3_endpoint', 'http://user:pw@host:9000')")
+
+
+# --------------------------------------------------------------------------- S3
+
+def test_create_leaves_an_encrypted_compressed_copy_the_aws_cli_sees(marked_db, tmp_path, s3):
+    conn = connect(marked_db)
+    use_s3(conn, s3, write_key(tmp_path / "offsite.key"))
+    name = create(conn)
+
+    assert f"{name}.wcbk" in s3.aws_ls("db1/")
+    data = s3.get(f"db1/{name}.wcbk")
+    assert data[:5] == b"WCBK1" and data[8] == 1  # encrypted
+    assert MARKER.encode() not in data and b"patient 1" not in data
+    local = (marked_db.parent / "backups" / name).read_bytes()
+    assert MARKER.encode() in local and len(data) < len(local)  # compressed, then encrypted
+
+    row = rows(conn)[name]
+    assert (row["location"], row["offsite_ok"]) == ("both", 1) and row["offsite_at"].endswith("Z")
+    assert "offsite_ok=1" in (marked_db.parent / "backups" / (name + ".meta")).read_text()
+    st = stats(conn)
+    assert st["offsite"] == f"s3://{s3.bucket}/db1 at {s3.moto.endpoint}"
+    assert st["offsite_last_error"] is None and st["offsite_last_success_at"] and st["offsite_count"] == 1
+    assert st["encrypted"] is True and st["compress"] == "zstd:3"
+    # Safety backups stay local.
+    one(conn, "SELECT wecare_backup_restore(?, ?)", name, PHRASE)
+    assert list(s3.keys()) == [f"db1/{name}.wcbk"]
+
+
+def test_backups_only_off_site_are_listed_from_the_index_without_the_network(conn, backup_dir, s3):
+    use_s3(conn, s3)
+    first, second = create(conn), create(conn)
+    drop_local(backup_dir, first)
+    # Point the endpoint at nothing: listing must not need it.
+    config(conn, "s3_endpoint", f"http://127.0.0.1:{_free_port()}")
+    started = time.monotonic()
+    listed = rows(conn)
+    assert time.monotonic() - started < 5
+    assert (listed[first]["location"], listed[first]["path"], listed[first]["kind"]) == ("offsite", None, "manual")
+    assert listed[first]["offsite_ok"] == 1 and listed[first]["checksum"].startswith("xxh3t:")
+    assert listed[second]["location"] == "both" and listed[second]["path"] == str(backup_dir / second)
+    assert [r["name"] for r in listing(conn)] == [second, first]  # newest first, merged
+    assert stats(conn)["count"] == 1  # local backups only
+
+
+def test_listing_a_thousand_backups_with_an_offsite_index_stays_fast(conn, backup_dir, s3):
+    use_s3(conn, s3)
+    name = create(conn)
+    index = backup_dir / ".wecare_offsite_index_wecare"
+    text = index.read_text()
+    lines = [text]
+    for i in range(1000):
+        t = time.gmtime(1700000000 + i * 3600)
+        lines.append(f"object={time.strftime('wecare_backup_%Y-%m-%d_%H-%M-%S.db', t)} 1000 4096 0 auto - 0\n")
+    index.write_text("".join(lines))
+    best = min(_timed(lambda: conn.execute("SELECT * FROM wecare_backup_list").fetchall()) for _ in range(5))
+    assert len(listing(conn)) == 1001 and rows(conn)[name]["location"] == "both"
+    assert best < 0.020, f"listing took {best * 1000:.1f} ms"
+
+
+def _timed(fn):
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def test_fetch_brings_back_the_backup_byte_for_byte_and_restore_works_on_it(marked_db, tmp_path, s3):
+    conn = connect(marked_db)
+    backup_dir = marked_db.parent / "backups"
+    use_s3(conn, s3, write_key(tmp_path / "offsite.key"))
+    name = create(conn)
+    original = (backup_dir / name).read_bytes()
+    before = content(marked_db)
+    conn.execute("DELETE FROM patients")
+    drop_local(backup_dir, name)
+    assert "fetch it first with wecare_backup_fetch" in sql_error(
+        conn, "SELECT wecare_backup_restore(?, ?)", name, PHRASE)
+
+    assert one(conn, "SELECT wecare_backup_fetch(?)", name) == name
+    assert (backup_dir / name).read_bytes() == original
+    assert stat.S_IMODE((backup_dir / name).stat().st_mode) == 0o600
+    row = rows(conn)[name]
+    assert (row["location"], row["label"], row["verify_ok"]) == ("both", "fetched from off-site", 1)
+    assert verify(conn, name)["ok"] is True
+
+    one(conn, "SELECT wecare_backup_restore(?, ?)", name, PHRASE)
+    assert content(marked_db) == before
+    # Never over a local backup of that name.
+    assert "already in the backup directory" in sql_error(conn, "SELECT wecare_backup_fetch(?)", name)
+
+
+def test_fetch_checks_its_argument_and_needs_a_target(conn, s3):
+    assert "no off-site target" in sql_error(conn, "SELECT wecare_backup_fetch('wecare_backup_2026-01-01_00-00-00.db')")
+    use_s3(conn, s3)
+    for bad in ["../x.db", "a/b", ".hidden", "other_backup_2026-01-01_00-00-00.db"]:
+        assert sql_error(conn, "SELECT wecare_backup_fetch(?)", bad).startswith("wecare_backup_fetch: ")
+    assert "wecare_backup_fetch: there is no off-site copy" in sql_error(
+        conn, "SELECT wecare_backup_fetch('wecare_backup_2020-01-01_00-00-00.db')")
+    assert "must be text" in sql_error(conn, "SELECT wecare_backup_fetch(1)")
+
+
+def test_a_target_that_is_down_fails_only_the_offsite_copy_and_the_next_run_sends_what_is_missing(
+        conn, backup_dir, s3, moto_python):
+    port = _free_port()
+    use_s3(conn, s3, endpoint=f"http://127.0.0.1:{port}")
+    first = create(conn)  # the local backup succeeds
+    assert (backup_dir / first).exists()
+    st = stats(conn)
+    assert st["offsite_last_error"] and "127.0.0.1" in st["offsite_last_error"] and st["offsite_last_success_at"] is None
+    assert st["last_error"] is None
+    assert rows(conn)[first]["location"] == "local"
+
+    later = Moto(moto_python, port)
+    try:
+        Outside(later, s3.bucket, s3.tmp).call("create_bucket")
+        second = create(conn)
+        assert set(Outside(later, s3.bucket, s3.tmp).keys()) == {f"db1/{first}.wcbk", f"db1/{second}.wcbk"}
+        st = stats(conn)
+        assert st["offsite_last_error"] is None and st["offsite_last_success_at"] and st["offsite_count"] == 2
+        assert {r["location"] for r in listing(conn)} == {"both"}
+    finally:
+        later.stop()
+
+
+class FlakyProxy:
+    """Forwards to moto, answering the first upload of part 2 of any multipart upload with a 503."""
+
+    def __init__(self, upstream_port):
+        proxy = self
+        self.part2_attempts = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def forward(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.command == "PUT" and "partNumber=2" in self.path and "uploadId=" in self.path:
+                    proxy.part2_attempts += 1
+                    if proxy.part2_attempts == 1:
+                        err = b"<Error><Code>SlowDown</Code><Message>injected</Message></Error>"
+                        self.send_response(503)
+                        self.send_header("Content-Length", str(len(err)))
+                        self.end_headers()
+                        self.wfile.write(err)
+                        return
+                up = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("expect", "connection")}
+                up.request(self.command, self.path, body=body, headers=headers)
+                resp = up.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(k, v)
+                length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length or str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                up.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_part_upload_that_fails_once_is_retried(tmp_path, s3):
+    db = tmp_path / "big.db"
+    c = sqlite3.connect(str(db), isolation_level=None)
+    c.execute("CREATE TABLE blobs(id INTEGER PRIMARY KEY, data BLOB)")
+    c.execute("BEGIN")
+    for _ in range(12):
+        c.execute("INSERT INTO blobs(data) VALUES (randomblob(1000000))")  # incompressible: > one 8 MiB part
+    c.execute("COMMIT")
+    c.close()
+    proxy = FlakyProxy(s3.moto.port)
+    try:
+        conn = connect(db)
+        use_s3(conn, s3, endpoint=proxy.endpoint)
+        name = create(conn)
+        assert proxy.part2_attempts == 2  # failed once, sent again
+        assert stats(conn)["offsite_last_error"] is None
+        assert rows(conn)[name]["offsite_ok"] == 1
+        size = s3.keys()[f"db1/{name}.wcbk"]
+        assert size > 12_000_000
+        assert s3.call("uploads") == 0  # no multipart upload left open
+        drop_local(tmp_path / "backups", name)
+        assert verify(conn, name)["ok"] is True
+    finally:
+        proxy.stop()
+
+
+def test_offsite_retention_keeps_the_newest_and_never_sends_what_it_would_delete(conn, backup_dir, s3):
+    use_s3(conn, s3)
+    config(conn, "offsite_keep_last", 2)
+    made = [create(conn) for _ in range(4)]
+    assert set(s3.keys()) == {f"db1/{made[3]}.wcbk", f"db1/{made[2]}.wcbk"}
+    assert all((backup_dir / n).exists() for n in made)  # local retention is separate (keep_last 7)
+    listed = rows(conn)
+    assert [listed[n]["location"] for n in made] == ["local", "local", "both", "both"]
+    # Objects of other databases under the same prefix are never touched.
+    s3.put("db1/other_backup_2020-01-01_00-00-00.db.wcbk", b"x")
+    create(conn)
+    assert "db1/other_backup_2020-01-01_00-00-00.db.wcbk" in s3.keys()
+    assert len(s3.keys()) == 3
+
+
+def _damaged_setup(conn, backup_dir, s3, tmp_path):
+    use_s3(conn, s3, write_key(tmp_path / "offsite.key"))
+    name = create(conn)
+    drop_local(backup_dir, name)
+    return name, f"db1/{name}.wcbk", s3.get(f"db1/{name}.wcbk")
+
+
+def _assert_refused(conn, backup_dir, name, expected):
+    report = verify(conn, name)
+    assert report["ok"] is False and any(expected in e for e in report["errors"]), report
+    message = sql_error(conn, "SELECT wecare_backup_fetch(?)", name)
+    assert message.startswith("wecare_backup_fetch: ") and "nothing was fetched" in message, message
+    assert not [p for p in backup_dir.iterdir() if name in p.name]  # no file, no temp file
+    assert "fetch it first" in sql_error(conn, "SELECT wecare_backup_restore(?, ?)", name, PHRASE)
+    return report
+
+
+def test_a_tampered_byte_is_found_by_verify_and_fetch_refuses_it(conn, backup_dir, s3, tmp_path):
+    name, key, data = _damaged_setup(conn, backup_dir, s3, tmp_path)
+    assert verify(conn, name)["ok"] is True and verify(conn, name)["checksum"] == "match"
+    tampered = bytearray(data)
+    tampered[len(data) // 2] ^= 0x01
+    s3.put(key, bytes(tampered))
+    _assert_refused(conn, backup_dir, name, "tampered")
+
+
+def test_a_truncated_object_is_found_by_verify_and_fetch_refuses_it(conn, backup_dir, s3, tmp_path):
+    name, key, data = _damaged_setup(conn, backup_dir, s3, tmp_path)
+    s3.put(key, data[:-100])
+    _assert_refused(conn, backup_dir, name, "truncated")
+
+
+def test_a_wrong_key_is_reported_and_no_key_cannot_read_it(conn, backup_dir, s3, tmp_path):
+    name, _, _ = _damaged_setup(conn, backup_dir, s3, tmp_path)
+    config(conn, "encrypt_key_file", str(write_key(tmp_path / "other.key", OTHER_KEY_HEX)))
+    _assert_refused(conn, backup_dir, name, "wrong key")
+    config(conn, "encrypt_key_file", "")
+    _assert_refused(conn, backup_dir, name, "encrypted")
+
+
+def test_a_key_file_others_can_read_is_an_error_never_a_plaintext_upload(conn, backup_dir, s3, tmp_path):
+    use_s3(conn, s3, write_key(tmp_path / "offsite.key", mode=0o644))
+    name = create(conn)  # the local backup stands
+    assert (backup_dir / name).exists() and s3.keys() == {}
+    error = stats(conn)["offsite_last_error"]
+    assert "encrypt_key_file" in error and "accessible by all users" in error
+    config(conn, "encrypt_key_file", str(tmp_path / "missing.key"))
+    create(conn)
+    assert s3.keys() == {} and "encrypt_key_file" in stats(conn)["offsite_last_error"]
+
+
+def test_s3_without_credentials_is_an_error(conn, s3, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    use_s3(conn, s3)
+    create(conn)
+    assert "no S3 credentials" in stats(conn)["offsite_last_error"] and s3.keys() == {}
+
+
+def test_credentials_from_a_file_and_the_secrets_appear_in_no_output(conn, backup_dir, s3, tmp_path, monkeypatch):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var)
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[default]\naws_access_key_id = testing\naws_secret_access_key = {SECRET}\n"
+                     f"aws_session_token = {TOKEN}\n")
+    creds.chmod(0o600)
+    key_file = write_key(tmp_path / "offsite.key")
+    use_s3(conn, s3, key_file)
+    config(conn, "s3_credentials_file", str(creds))
+    name = create(conn)
+    assert f"db1/{name}.wcbk" in s3.keys()
+
+    outputs = [json.dumps(stats(conn)), json.dumps(listing(conn)), json.dumps(verify(conn, name))]
+    outputs += [one(conn, "SELECT wecare_backup_config(value) FROM (SELECT ? AS value)", k)
+                for k in ["offsite", "s3_endpoint", "s3_region", "s3_credentials_file", "compress",
+                          "encrypt_key_file"]]
+    # Failures: target down, a bucket that does not exist, a world-readable key.
+    config(conn, "s3_endpoint", f"http://127.0.0.1:{_free_port()}")
+    create(conn)
+    outputs.append(json.dumps(stats(conn)))
+    config(conn, "s3_endpoint", s3.moto.endpoint)
+    config(conn, "offsite", "s3://no-such-bucket-here/x")
+    create(conn)
+    outputs.append(json.dumps(stats(conn)))
+    outputs.append(sql_error(conn, "SELECT wecare_backup_fetch(?)", name.replace(".db", "_9.db")))
+    outputs.append(sql_error(conn, "SELECT wecare_backup_verify('wecare_backup_2020-01-01_00-00-00.db')"))
+    outputs += [p.read_text(errors="replace") for p in backup_dir.iterdir() if p.is_file()]
+    outputs.append(s3.get(f"db1/{name}.wcbk").decode("latin-1"))
+    text = "\n".join(outputs)
+    assert "no-such-bucket-here" in text  # the failures were reported ...
+    for secret in (SECRET, TOKEN, KEY_HEX, KEY_HEX.upper(), bytes.fromhex(KEY_HEX).decode("latin-1")):
+        assert secret not in text  # ... without a secret
+
+
+# --------------------------------------------------------------------------- a mounted directory
+
+def test_a_mounted_directory_target_gets_copies_that_verify_fetch_and_restore(marked_db, tmp_path):
+    share = tmp_path / "nas"
+    share.mkdir()
+    conn = connect(marked_db)
+    backup_dir = marked_db.parent / "backups"
+    config(conn, "offsite", str(share))
+    config(conn, "compress", "none")
+    name = create(conn)
+    copy = share / f"{name}.wcbk"
+    assert copy.read_bytes()[:5] == b"WCBK1"
+    assert [p.name for p in share.iterdir()] == [copy.name]  # no temp file left
+    original = (backup_dir / name).read_bytes()
+    drop_local(backup_dir, name)
+    assert rows(conn)[name]["location"] == "offsite"
+    assert verify(conn, name)["ok"] is True
+    assert one(conn, "SELECT wecare_backup_fetch(?)", name) == name
+    assert (backup_dir / name).read_bytes() == original
+    one(conn, "SELECT wecare_backup_restore(?, ?)", name, PHRASE)
+
+
+def test_a_share_that_is_not_mounted_fails_the_offsite_copy_only(conn, backup_dir, tmp_path):
+    config(conn, "offsite", str(tmp_path / "not-mounted"))
+    name = create(conn)
+    assert (backup_dir / name).exists() and not (tmp_path / "not-mounted").exists()
+    assert "not-mounted" in stats(conn)["offsite_last_error"]
+    assert rows(conn)[name]["location"] == "local"
+
+
+def test_scheduled_backups_are_sent_too(conn, backup_dir, tmp_path):
+    share = tmp_path / "nas"
+    share.mkdir()
+    config(conn, "offsite", str(share))
+    assert one(conn, "SELECT wecare_backup_schedule(3600)") == 1
+    try:
+        deadline = time.time() + 30
+        while not list(share.glob("*.wcbk")) and time.time() < deadline:
+            time.sleep(0.05)
+        [copy] = list(share.glob("*.wcbk"))
+        name = copy.name[:-len(".wcbk")]
+        deadline = time.time() + 30
+        while rows(conn).get(name, {}).get("offsite_ok") != 1 and time.time() < deadline:
+            time.sleep(0.05)
+        assert rows(conn)[name]["kind"] == "auto" and rows(conn)[name]["location"] == "both"
+    finally:
+        one(conn, "SELECT wecare_backup_schedule(0)")
