@@ -540,7 +540,7 @@ std::string fetch_backup(const OperationContext& ctx, const std::string& name) {
         record.source = where;
         progress.phase("verify");
         const VerifyOutcome outcome =
-            verify_file(out.get(), s.dir + "/" + temp, &record, s.critical_tables, &progress, ctx.cancel);
+            verify_file(out.get(), s.dir + "/" + temp, &record, s.critical_tables, &progress, ctx.cancel, true);
         if (!outcome.ok)
             throw Error("the fetched backup '" + name + "' failed verification (" +
                         join(outcome.errors, "; ") + "); it was not kept");

@@ -105,7 +105,7 @@ std::string create_locked(const OperationContext& ctx, int dir_fd, const std::st
             progress.phase("verify");
             Fd fd = open_regular_at(dir_fd, temp);
             const VerifyOutcome outcome = verify_file(fd.get(), ctx.settings.dir + "/" + temp, &record,
-                                                      ctx.settings.critical_tables, &progress, ctx.cancel);
+                                                      ctx.settings.critical_tables, &progress, ctx.cancel, true);
             if (!outcome.ok)
                 throw Error("the new backup failed verification (" + join(outcome.errors, "; ") +
                             "); it was not published and no backup was deleted");

@@ -50,7 +50,7 @@ bool has_sqlite_header(int fd) {
 
 VerifyOutcome verify_file(int fd, const std::string& path, const BackupRecord* expected,
                           const std::vector<std::string>& critical_tables, Progress* progress,
-                          const std::atomic<bool>* cancel) {
+                          const std::atomic<bool>* cancel, bool own_new_file) {
     VerifyOutcome out;
     struct stat st {};
     if (::fstat(fd, &st) != 0) throw system_error("cannot examine the backup", errno);
@@ -76,6 +76,7 @@ VerifyOutcome verify_file(int fd, const std::string& path, const BackupRecord* e
     } else {
         try {
             Connection db(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
+            if (own_new_file) db.exec("PRAGMA mmap_size = 2147418112");
             out.page_count = db.query_int("PRAGMA page_count");
             Statement check(db.get(), "PRAGMA integrity_check(20)");
             std::string first;

@@ -33,9 +33,13 @@ struct VerifyOutcome {
 
 // `fd` is an open descriptor on the file at `path` (the checksum reads the
 // descriptor, so it checks the very file that was opened).
+// `own_new_file`: the file is one this process just wrote and nobody else can
+// name yet, so SQLite may read it through a memory map (about 15% faster).
+// Never for other files: one truncated while mapped would kill the process
+// with SIGBUS.
 VerifyOutcome verify_file(int fd, const std::string& path, const BackupRecord* expected,
                           const std::vector<std::string>& critical_tables, Progress* progress,
-                          const std::atomic<bool>* cancel = nullptr);
+                          const std::atomic<bool>* cancel = nullptr, bool own_new_file = false);
 
 std::string verify_outcome_json(const std::string& name, const VerifyOutcome& outcome);
 
