@@ -1,0 +1,66 @@
+// The pure parts of off-site copies: setting values and the index file.
+#include <gtest/gtest.h>
+
+#include "error.hpp"
+#include "offsite_index.hpp"
+#include "offsite_settings.hpp"
+
+using namespace wb;
+
+TEST(OffsiteSettings, CanonicalValues) {
+    EXPECT_EQ(check_offsite_spec(""), "");
+    EXPECT_EQ(check_offsite_spec("s3://bucket"), "s3://bucket");
+    EXPECT_EQ(check_offsite_spec("s3://my.bucket-1/a/b/"), "s3://my.bucket-1/a/b");
+    EXPECT_EQ(check_offsite_spec("/mnt/nas/wecare/"), "/mnt/nas/wecare");
+    EXPECT_EQ(check_compress("zstd"), "zstd:3");
+    EXPECT_EQ(check_compress("zstd:19"), "zstd:19");
+    EXPECT_EQ(check_compress("none"), "none");
+    EXPECT_EQ(zstd_level_of("zstd:7"), 7);
+    EXPECT_EQ(zstd_level_of("none"), 0);
+    EXPECT_EQ(check_s3_endpoint("https://s3.example.com/"), "https://s3.example.com");
+    EXPECT_EQ(check_s3_endpoint("http://127.0.0.1:9000"), "http://127.0.0.1:9000");
+}
+
+TEST(OffsiteSettings, BadValuesNameTheValidOnesAndNeverEchoAPassword) {
+    for (const char* v : {"rel/dir", "s3://", "s3://ab", "s3://Bucket/x", "s3://b-/x", "s3://bucket//x",
+                          "s3://bucket/../x", "s3://key:secret@bucket/x", "http://x"})
+        EXPECT_THROW(check_offsite_spec(v), Error) << v;
+    for (const char* v : {"zstd:0", "zstd:20", "zstd:03", "zstd:", "lz4", "zstd:1x"})
+        EXPECT_THROW(check_compress(v), Error) << v;
+    for (const char* v :
+         {"127.0.0.1", "ftp://h", "http://", "http://h:0", "http://h:65536", "http://h/p", "http://h?x"})
+        EXPECT_THROW(check_s3_endpoint(v), Error) << v;
+    try {
+        check_s3_endpoint("http://admin:hunter2@h:9000");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos);
+    }
+    EXPECT_THROW(check_s3_region("EU West"), Error);
+    EXPECT_THROW(check_absolute_file("encrypt_key_file", "key"), Error);
+    EXPECT_THROW(check_absolute_file("encrypt_key_file", std::string("/a\0b", 4)), Error);
+}
+
+TEST(OffsiteIndex, RoundTripsAndIgnoresUnknownKeys) {
+    OffsiteIndex index;
+    index.target = "s3://bucket/db";
+    index.last_success_at = 1700000000;
+    index.last_error = "a\nmulti-line error with 100% of the text";
+    index.last_error_at = 1700000001;
+    index.objects.push_back({"wecare_backup_2026-01-01_00-00-00.db", 123, 4096, 1767225600123456789, "auto",
+                             "xxh3t:00ff", 1767225601});
+    index.objects.push_back({"wecare_backup_2026-01-02_00-00-00.db", 5, 0, 0, "", "", 0});
+    const OffsiteIndex back = parse_offsite_index(serialize_offsite_index(index) + "future_key=1\n");
+    EXPECT_EQ(back.target, index.target);
+    EXPECT_EQ(back.last_success_at, index.last_success_at);
+    EXPECT_EQ(back.last_error, index.last_error);
+    EXPECT_EQ(back.last_error_at, index.last_error_at);
+    ASSERT_EQ(back.objects.size(), 2u);
+    EXPECT_EQ(back.objects[0].checksum, "xxh3t:00ff");
+    EXPECT_EQ(back.objects[0].created_ns, 1767225600123456789);
+    EXPECT_EQ(back.objects[1].kind, "");
+    ASSERT_NE(back.find("wecare_backup_2026-01-02_00-00-00.db"), nullptr);
+    EXPECT_EQ(back.find("nope"), nullptr);
+    EXPECT_THROW(parse_offsite_index("not an index\n"), Error);
+    EXPECT_THROW(parse_offsite_index("wecare_offsite_index 1\nobject=a 1\n"), Error);
+}
