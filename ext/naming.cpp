@@ -144,6 +144,34 @@ bool is_valid_utf8(std::string_view text) {
     return true;
 }
 
+std::string printable_utf8(std::string_view text) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(text.size());
+    size_t i = 0;
+    while (i < text.size()) {
+        // The longest valid sequence starting here (1 to 4 bytes), or none.
+        size_t take = 0;
+        for (size_t n = 1; n <= 4 && i + n <= text.size(); ++n) {
+            if (is_valid_utf8(text.substr(i, n))) {
+                take = n;
+                break;
+            }
+        }
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (take == 0 || c == 0) {
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+            ++i;
+        } else {
+            out.append(text.substr(i, take));
+            i += take;
+        }
+    }
+    return out;
+}
+
 std::string name_problem(const char* name, size_t length) {
     if (!name || length == 0) return "the backup name is empty";
     const std::string_view text(name, length);

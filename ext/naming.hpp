@@ -41,5 +41,8 @@ std::string prefix_problem(std::string_view prefix);
 
 bool is_sidecar_name(std::string_view name);
 bool is_valid_utf8(std::string_view text);
+// `text` with every byte that is not part of valid UTF-8 written as \xNN, so a
+// message that quotes hostile input is always valid text.
+std::string printable_utf8(std::string_view text);
 
 }  // namespace wb

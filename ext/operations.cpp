@@ -189,6 +189,12 @@ std::optional<std::string> create_backup(const OperationContext& ctx, const std:
     Progress progress(ctx.settings.dir, "create", ctx.interactive);
     std::optional<std::string> created;
     try {
+        struct stat st {};
+        if (!ctx.dir_is_default && ::lstat(ctx.settings.dir.c_str(), &st) != 0 && errno == ENOENT)
+            throw Error("the backup directory '" + ctx.settings.dir + "' does not exist; create it (mkdir -m 700) or "
+                        "mount its disk (a directory set with wecare_backup_config is never created, so backups "
+                        "never land on the disk under an unmounted one)",
+                        kErrCantOpen);
         Fd dir = open_backup_dir(ctx.settings.dir, true);
         DirLock lock(dir.get(), ctx.settings.busy_timeout_ms, ctx.cancel);
         remove_leftovers(dir.get(), ctx.settings.prefix);

@@ -22,6 +22,10 @@ struct OperationContext {
     Settings settings;  // resolved: dir and prefix filled in
     std::string db_path;
     bool interactive = false;  // draw progress on a terminal
+    // Only the default directory (beside the database) is created when
+    // missing: a configured one that is missing is often an unmounted disk,
+    // and backups must not land on the disk underneath it.
+    bool dir_is_default = true;
     const std::atomic<bool>* cancel = nullptr;
 };
 

@@ -1,5 +1,6 @@
 // The SQL functions: argument checking and result shaping only. The work is
 // in operations.cpp; the exception barrier is sql_guard.hpp.
+#include <cctype>
 #include <cmath>
 #include <string>
 
@@ -24,12 +25,60 @@ OperationContext ConnectionState::context_for(const std::string& path, bool inte
     {
         std::lock_guard<std::mutex> lock(mu);
         ctx.settings = resolve_settings(settings, ctx.db_path.empty() ? "./memory" : ctx.db_path);
+        ctx.dir_is_default = settings.dir.empty();
     }
     ctx.interactive = interactive;
     return ctx;
 }
 
 namespace {
+
+// SQLITE_DIRECTONLY keeps these functions out of views and triggers, but
+// SQLite 3.40 still lets a CHECK constraint in the database's own schema call
+// them. A function that reads or writes files must be named by the SQL that
+// the application is running; when no running statement names it, it was
+// called by schema code in the database, and it refuses.
+// (Statements prepared with the legacy sqlite3_prepare keep no SQL text; when
+// every running statement is such, there is nothing to check against.)
+// Whether the SQL text calls `function`: its name, not part of a longer
+// identifier, followed by '(' (an optional closing quote and spaces between).
+bool calls_function(const std::string& sql, const std::string& function) {
+    std::string lower(sql);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$'; };
+    for (size_t at = lower.find(function); at != std::string::npos; at = lower.find(function, at + 1)) {
+        if (at > 0 && ident(lower[at - 1])) continue;
+        size_t next = at + function.size();
+        if (next < lower.size() && (lower[next] == '"' || lower[next] == '`' || lower[next] == ']')) ++next;
+        while (next < lower.size() && std::isspace(static_cast<unsigned char>(lower[next]))) ++next;
+        if (next < lower.size() && lower[next] == '(') return true;
+    }
+    return false;
+}
+
+void require_direct_call(sqlite3_context* ctx, const char* function) {
+    sqlite3* db = sqlite3_context_db_handle(ctx);
+    bool any_text = false;
+    for (sqlite3_stmt* stmt = sqlite3_next_stmt(db, nullptr); stmt; stmt = sqlite3_next_stmt(db, stmt)) {
+        if (!sqlite3_stmt_busy(stmt)) continue;
+        const char* sql = sqlite3_sql(stmt);
+        if (!sql) continue;
+        any_text = true;
+        if (calls_function(sql, function)) return;
+    }
+    if (any_text)
+        throw Error("refused: it was called by code stored in the database's schema (a CHECK constraint), not by "
+                    "the SQL being run; call it directly",
+                    kErrAuth);
+}
+
+template <class Body>
+void guard_direct(sqlite3_context* ctx, const char* function, Body&& body) noexcept {
+    guard(ctx, function, [&] {
+        require_direct_call(ctx, function);
+        body();
+    });
+}
 
 ConnectionState& state_of(sqlite3_context* ctx) { return **static_cast<StateRef*>(sqlite3_user_data(ctx)); }
 
@@ -70,7 +119,7 @@ void fn_version(sqlite3_context* ctx, int, sqlite3_value**) {
 }
 
 void fn_create(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-    guard(ctx, "wecare_backup_create", [&] {
+    guard_direct(ctx, "wecare_backup_create", [&] {
         std::optional<std::string> label;
         if (argc == 1 && sqlite3_value_type(argv[0]) != SQLITE_NULL) {
             label = text_arg(argv[0], "the label", 1000);
@@ -83,12 +132,12 @@ void fn_create(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
 }
 
 void fn_cleanup(sqlite3_context* ctx, int, sqlite3_value**) {
-    guard(ctx, "wecare_backup_cleanup",
+    guard_direct(ctx, "wecare_backup_cleanup",
           [&] { sqlite3_result_int64(ctx, cleanup_backups(state_of(ctx).context(false))); });
 }
 
 void fn_verify(sqlite3_context* ctx, int, sqlite3_value** argv) {
-    guard(ctx, "wecare_backup_verify", [&] {
+    guard_direct(ctx, "wecare_backup_verify", [&] {
         const std::string arg = name_arg(argv[0]);
         const auto [name, outcome] = verify_backup(state_of(ctx).context(kInteractive), arg);
         const std::string json = verify_outcome_json(name, outcome);
@@ -97,7 +146,7 @@ void fn_verify(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 
 void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
-    guard(ctx, "wecare_backup_restore", [&] {
+    guard_direct(ctx, "wecare_backup_restore", [&] {
         const std::string name = name_arg(argv[0]);
         ConnectionState& state = state_of(ctx);
         const OperationContext op = state.context(kInteractive);
@@ -126,7 +175,7 @@ void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 
 void fn_export(sqlite3_context* ctx, int, sqlite3_value** argv) {
-    guard(ctx, "wecare_backup_export", [&] {
+    guard_direct(ctx, "wecare_backup_export", [&] {
         const std::string name = name_arg(argv[0]);
         const std::string destination = text_arg(argv[1], "the destination", 4096);
         const std::string path = export_backup(state_of(ctx).context(kInteractive), name, destination);
@@ -135,7 +184,7 @@ void fn_export(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 
 void fn_fetch(sqlite3_context* ctx, int, sqlite3_value** argv) {
-    guard(ctx, "wecare_backup_fetch", [&] {
+    guard_direct(ctx, "wecare_backup_fetch", [&] {
         const std::string name = name_arg(argv[0]);
         const OperationContext op = state_of(ctx).context(kInteractive);
         check_backup_name(op, name);
@@ -146,7 +195,7 @@ void fn_fetch(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 
 void fn_path(sqlite3_context* ctx, int, sqlite3_value** argv) {
-    guard(ctx, "wecare_backup_path", [&] {
+    guard_direct(ctx, "wecare_backup_path", [&] {
         const std::string name = name_arg(argv[0]);
         const std::string path = existing_backup_path(state_of(ctx).context(false), name);
         sqlite3_result_text(ctx, path.c_str(), -1, SQLITE_TRANSIENT);
@@ -154,7 +203,7 @@ void fn_path(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 
 void fn_schedule(sqlite3_context* ctx, int, sqlite3_value** argv) {
-    guard(ctx, "wecare_backup_schedule", [&] {
+    guard_direct(ctx, "wecare_backup_schedule", [&] {
         const int type = sqlite3_value_type(argv[0]);
         const double real = sqlite3_value_double(argv[0]);
         if (type != SQLITE_INTEGER && !(type == SQLITE_FLOAT && std::floor(real) == real))
@@ -181,7 +230,7 @@ void fn_schedule(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 
 void fn_config(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-    guard(ctx, "wecare_backup_config", [&] {
+    guard_direct(ctx, "wecare_backup_config", [&] {
         const std::string key = text_arg(argv[0], "the setting name", 256);
         ConnectionState& state = state_of(ctx);
         if (argc == 2) {
@@ -204,7 +253,7 @@ void fn_config(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
 }
 
 void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
-    guard(ctx, "wecare_backup_stats", [&] {
+    guard_direct(ctx, "wecare_backup_stats", [&] {
         ConnectionState& state = state_of(ctx);
         const OperationContext op = state.context(false);
         int64_t total = 0;

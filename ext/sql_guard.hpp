@@ -10,6 +10,7 @@
 #include <string>
 
 #include "error.hpp"
+#include "naming.hpp"
 #include "sqlite_api.hpp"
 
 namespace wb {
@@ -18,7 +19,8 @@ inline void log_error(const char* function, int code, const std::string& message
     sqlite3_log(code, "%s: %s", function, message.c_str());
 }
 
-inline void report_error(sqlite3_context* ctx, const char* function, int code, const std::string& message) {
+inline void report_error(sqlite3_context* ctx, const char* function, int code, const std::string& raw) {
+    const std::string message = printable_utf8(raw);  // it may quote hostile bytes
     const std::string text = std::string(function) + ": " + message;
     sqlite3_result_error(ctx, text.c_str(), -1);
     sqlite3_result_error_code(ctx, code);
@@ -44,7 +46,8 @@ void guard(sqlite3_context* ctx, const char* function, Body&& body) noexcept {
 // put their message in sqlite3_vtab::zErrMsg.
 template <class Body>
 int guard_vtab(sqlite3_vtab* vtab, const char* function, Body&& body) noexcept {
-    auto set_message = [&](int code, const std::string& message) {
+    auto set_message = [&](int code, const std::string& raw) {
+        const std::string message = printable_utf8(raw);
         sqlite3_free(vtab->zErrMsg);
         vtab->zErrMsg = sqlite3_mprintf("%s: %s", function, message.c_str());
         log_error(function, code, message);

@@ -46,16 +46,31 @@ def test_settings_belong_to_one_connection(conn, db_path):
 def test_a_relative_dir_is_relative_to_the_database_folder(conn, db_path, tmp_path, monkeypatch):
     monkeypatch.chdir("/")
     assert config(conn, "dir", "vault") == str(db_path.parent / "vault")
+    (db_path.parent / "vault").mkdir(mode=0o700)
     name = create(conn)
     assert (db_path.parent / "vault" / name).is_file()
 
 
 def test_an_absolute_dir_is_used_as_it_is(conn, tmp_path):
     target = tmp_path / "elsewhere" / "vault"
-    target.parent.mkdir()
+    target.mkdir(parents=True)
     config(conn, "dir", str(target))
     name = create(conn)
     assert (target / name).is_file()
+
+
+def test_a_configured_dir_that_does_not_exist_is_an_error_and_is_not_created(conn, tmp_path):
+    # An unmounted backup disk looks like a missing directory: backups must not
+    # land on the disk underneath it. Only the default directory is created.
+    target = tmp_path / "mnt" / "backupdisk"
+    target.parent.mkdir()
+    config(conn, "dir", str(target))
+    msg = sql_error(conn, "SELECT wecare_backup_create()")
+    assert msg.startswith("wecare_backup_create: the backup directory '%s' does not exist; create it" % target), msg
+    assert "mount its disk" in msg
+    assert not target.exists()
+    target.mkdir(mode=0o700)
+    assert (target / create(conn)).is_file()
 
 
 def test_a_custom_prefix_names_the_backups(conn):

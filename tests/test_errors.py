@@ -17,7 +17,7 @@ def test_a_missing_backup_directory_parent_is_a_clear_error(conn, tmp_path):
     msg = sql_error(conn, "SELECT wecare_backup_create()")
     assert msg.startswith("wecare_backup_create: ")
     assert str(missing) in msg
-    assert "parent must exist" in msg
+    assert "does not exist; create it" in msg
     assert not (tmp_path / "no").exists()
 
 

@@ -72,6 +72,7 @@ def test_list_follows_the_dir_setting(conn, tmp_path):
     first = create(conn)
     config(conn, "dir", str(tmp_path / "vault"))
     assert names(conn) == []
+    (tmp_path / "vault").mkdir(mode=0o700)
     second = create(conn)
     assert names(conn) == [second]
     config(conn, "dir", "")

@@ -65,6 +65,7 @@ def test_schedule_can_be_re_timed(conn):
 
 def test_scheduled_backups_obey_the_connections_settings(conn, tmp_path):
     config(conn, "dir", "vault")
+    (tmp_path / "vault").mkdir(mode=0o700)
     schedule(conn, 3600)
     assert poll(lambda: autos(conn))
     schedule(conn, 0)

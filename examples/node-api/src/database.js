@@ -72,7 +72,12 @@ function openDatabase({ dbPath, extensionPath, backupDir }) {
     db.pragma('busy_timeout = 10000');
     createSchema(db);
     loadBackupExtension(db, extensionPath);
-    if (backupDir) db.prepare("SELECT wecare_backup_config('dir', ?)").pluck().get(backupDir);
+    if (backupDir) {
+      // The extension never creates a configured directory (an unmounted disk
+      // looks like a missing one); the server creates its own at start-up.
+      fs.mkdirSync(backupDir, { recursive: true, mode: 0o700 });
+      db.prepare("SELECT wecare_backup_config('dir', ?)").pluck().get(backupDir);
+    }
     return db;
   } catch (err) {
     db.close();
