@@ -18,22 +18,6 @@ int hex_digit(char c) {
     return -1;
 }
 
-int64_t parse_int(std::string_view key, std::string_view v) {
-    bool negative = false;
-    if (!v.empty() && v[0] == '-') {
-        negative = true;
-        v.remove_prefix(1);
-    }
-    if (v.empty() || v.size() > 19) throw Error("metadata: bad number for " + std::string(key));
-    uint64_t out = 0;
-    for (char c : v) {
-        if (c < '0' || c > '9') throw Error("metadata: bad number for " + std::string(key));
-        out = out * 10 + static_cast<uint64_t>(c - '0');
-    }
-    if (out > static_cast<uint64_t>(INT64_MAX)) throw Error("metadata: number out of range for " + std::string(key));
-    return negative ? -static_cast<int64_t>(out) : static_cast<int64_t>(out);
-}
-
 void put(std::string& out, std::string_view key, std::string_view value) {
     out += key;
     out += '=';
@@ -41,7 +25,37 @@ void put(std::string& out, std::string_view key, std::string_view value) {
     out += '\n';
 }
 
+int64_t parse_int(std::string_view key, std::string_view v) {
+    return parse_int64(v, "metadata: " + std::string(key));
+}
+
 }  // namespace
+
+int64_t parse_int64(std::string_view v, std::string_view what) {
+    const bool negative = !v.empty() && v[0] == '-';
+    if (negative) v.remove_prefix(1);
+    if (v.empty() || v.size() > 19) throw Error(std::string(what) + ": bad number");
+    uint64_t out = 0;
+    for (char c : v) {
+        if (c < '0' || c > '9') throw Error(std::string(what) + ": bad number");
+        out = out * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (out > static_cast<uint64_t>(INT64_MAX)) throw Error(std::string(what) + ": number out of range");
+    return negative ? -static_cast<int64_t>(out) : static_cast<int64_t>(out);
+}
+
+void for_each_key_value(std::string_view text, std::string_view what,
+                        const std::function<void(std::string_view, std::string_view)>& on_line) {
+    while (!text.empty()) {
+        const size_t nl = text.find('\n');
+        if (nl == std::string_view::npos) throw Error(std::string(what) + ": truncated");
+        const std::string_view line = text.substr(0, nl);
+        text.remove_prefix(nl + 1);
+        const size_t eq = line.find('=');
+        if (eq == std::string_view::npos) throw Error(std::string(what) + ": malformed line");
+        on_line(line.substr(0, eq), line.substr(eq + 1));
+    }
+}
 
 std::string escape_value(std::string_view value) {
     static const char* hex = "0123456789ABCDEF";
@@ -109,20 +123,12 @@ BackupRecord parse_record(std::string_view text) {
     text.remove_prefix(kMagic.size() + 1);
     BackupRecord r;
     bool have_name = false;
-    while (!text.empty()) {
-        const size_t nl = text.find('\n');
-        if (nl == std::string_view::npos) throw Error("metadata: truncated record");
-        std::string_view line = text.substr(0, nl);
-        text.remove_prefix(nl + 1);
-        const size_t eq = line.find('=');
-        if (eq == std::string_view::npos) throw Error("metadata: malformed line");
-        const std::string_view key = line.substr(0, eq);
-        const std::string_view raw = line.substr(eq + 1);
+    for_each_key_value(text, "metadata", [&](std::string_view key, std::string_view raw) {
         if (key == "table") {
             const size_t space = raw.rfind(' ');
             if (space == std::string_view::npos) throw Error("metadata: malformed table line");
             r.tables.push_back({unescape_value(raw.substr(0, space)), parse_int(key, raw.substr(space + 1))});
-            continue;
+            return;
         }
         const std::string value = unescape_value(raw);
         if (key == "name") {
@@ -163,7 +169,7 @@ BackupRecord parse_record(std::string_view text) {
         } else if (key == "offsite_error") {
             r.offsite_error = value;
         }
-    }
+    });
     if (!have_name) throw Error("metadata: record without a name");
     return r;
 }

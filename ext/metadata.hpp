@@ -8,6 +8,7 @@
 // Unknown keys are ignored, so newer versions can add keys.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,5 +50,13 @@ BackupRecord parse_record(std::string_view text);
 
 std::string escape_value(std::string_view value);
 std::string unescape_value(std::string_view value);
+
+// The line format shared by the sidecar records and the off-site index.
+// A decimal integer that fits in 64 bits; throws Error("<what>: bad number").
+int64_t parse_int64(std::string_view text, std::string_view what);
+// Calls `on_line(key, raw value)` for each `key=value` line of `text` (the part
+// after the magic line); throws Error("<what>: ...") on a malformed line.
+void for_each_key_value(std::string_view text, std::string_view what,
+                        const std::function<void(std::string_view, std::string_view)>& on_line);
 
 }  // namespace wb

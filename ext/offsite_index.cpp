@@ -16,15 +16,7 @@ std::string unfield(std::string_view text) {
     return text == "-" ? "" : unescape_value(text);
 }
 
-int64_t number(std::string_view text) {
-    if (text.empty() || text.size() > 19) throw Error("offsite index: bad number");
-    int64_t out = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') throw Error("offsite index: bad number");
-        out = out * 10 + (c - '0');
-    }
-    return out;
-}
+int64_t number(std::string_view text) { return parse_int64(text, "offsite index"); }
 
 std::vector<std::string_view> split_spaces(std::string_view text) {
     std::vector<std::string_view> out;
@@ -70,15 +62,7 @@ OffsiteIndex parse_offsite_index(std::string_view text) {
         throw Error("offsite index: not a wecare_backup off-site index");
     text.remove_prefix(kMagic.size() + 1);
     OffsiteIndex index;
-    while (!text.empty()) {
-        const size_t nl = text.find('\n');
-        if (nl == std::string_view::npos) throw Error("offsite index: truncated");
-        const std::string_view line = text.substr(0, nl);
-        text.remove_prefix(nl + 1);
-        const size_t eq = line.find('=');
-        if (eq == std::string_view::npos) throw Error("offsite index: malformed line");
-        const std::string_view key = line.substr(0, eq);
-        const std::string_view value = line.substr(eq + 1);
+    for_each_key_value(text, "offsite index", [&](std::string_view key, std::string_view value) {
         if (key == "target") {
             index.target = unescape_value(value);
         } else if (key == "last_success_at") {
@@ -100,7 +84,7 @@ OffsiteIndex parse_offsite_index(std::string_view text) {
             o.uploaded_at = number(parts[6]);
             index.objects.push_back(std::move(o));
         }
-    }
+    });
     return index;
 }
 

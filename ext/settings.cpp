@@ -62,6 +62,30 @@ std::string join(const std::vector<std::string>& items, const std::string& separ
     return out;
 }
 
+std::string normalize_path(const std::string& path) {
+    const bool absolute = !path.empty() && path[0] == '/';
+    std::vector<std::string> parts;
+    size_t start = 0;
+    while (start <= path.size()) {
+        size_t slash = path.find('/', start);
+        if (slash == std::string::npos) slash = path.size();
+        const std::string part = path.substr(start, slash - start);
+        if (part == "..") {
+            if (!parts.empty() && parts.back() != "..") {
+                parts.pop_back();
+            } else if (!absolute) {
+                parts.push_back(part);  // a relative path may climb; "/.." is "/"
+            }
+        } else if (!part.empty() && part != ".") {
+            parts.push_back(part);
+        }
+        start = slash + 1;
+    }
+    const std::string joined = join(parts, "/");
+    if (absolute) return "/" + joined;
+    return joined.empty() ? "." : joined;
+}
+
 Settings resolve_settings(const Settings& settings, const std::string& db_path) {
     Settings out = settings;
     const size_t slash = db_path.find_last_of('/');
@@ -71,7 +95,7 @@ Settings resolve_settings(const Settings& settings, const std::string& db_path) 
     } else if (out.dir[0] != '/') {
         out.dir = db_dir + (db_dir == "/" ? "" : "/") + out.dir;
     }
-    while (out.dir.size() > 1 && out.dir.back() == '/') out.dir.pop_back();
+    out.dir = normalize_path(out.dir);
     if (out.prefix.empty()) out.prefix = default_prefix(db_path);
     return out;
 }

@@ -49,4 +49,8 @@ void set_setting(Settings& settings, const std::string& key, const std::string& 
 
 std::string join(const std::vector<std::string>& items, const std::string& separator);
 
+// `path` without "." components, repeated slashes and "dir/.." pairs
+// (lexically: symbolic links are not followed).
+std::string normalize_path(const std::string& path);
+
 }  // namespace wb

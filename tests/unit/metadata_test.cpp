@@ -133,21 +133,21 @@ TEST(Metadata, DamagedTextIsRefused) {
     EXPECT_EQ(parse_error("wecare_backup_meta 1"), "metadata: not a wecare_backup record");
     EXPECT_EQ(parse_error("wecare_backup_meta 2\nname=x\n"), "metadata: not a wecare_backup record");
     EXPECT_EQ(parse_error("wecare_backup_meta 1\r\nname=x\n"), "metadata: not a wecare_backup record");
-    EXPECT_EQ(parse_error("wecare_backup_meta 1\nname=x.db"), "metadata: truncated record");
+    EXPECT_EQ(parse_error("wecare_backup_meta 1\nname=x.db"), "metadata: truncated");
     EXPECT_EQ(parse_error("wecare_backup_meta 1\n"), "metadata: record without a name");
     EXPECT_EQ(parse_error(ok + "garbage\n"), "metadata: malformed line");
     EXPECT_EQ(parse_error(ok + "kind=weekly\n"), "metadata: unknown kind");
     EXPECT_EQ(parse_error(ok + "verify_ok=yes\n"), "metadata: bad verify_ok");
-    EXPECT_EQ(parse_error(ok + "size_bytes=12a\n"), "metadata: bad number for size_bytes");
-    EXPECT_EQ(parse_error(ok + "size_bytes=\n"), "metadata: bad number for size_bytes");
-    EXPECT_EQ(parse_error(ok + "size_bytes=-\n"), "metadata: bad number for size_bytes");
-    EXPECT_EQ(parse_error(ok + "size_bytes=99999999999999999999\n"), "metadata: bad number for size_bytes");
-    EXPECT_EQ(parse_error(ok + "size_bytes=9223372036854775808\n"), "metadata: number out of range for size_bytes");
+    EXPECT_EQ(parse_error(ok + "size_bytes=12a\n"), "metadata: size_bytes: bad number");
+    EXPECT_EQ(parse_error(ok + "size_bytes=\n"), "metadata: size_bytes: bad number");
+    EXPECT_EQ(parse_error(ok + "size_bytes=-\n"), "metadata: size_bytes: bad number");
+    EXPECT_EQ(parse_error(ok + "size_bytes=99999999999999999999\n"), "metadata: size_bytes: bad number");
+    EXPECT_EQ(parse_error(ok + "size_bytes=9223372036854775808\n"), "metadata: size_bytes: number out of range");
     EXPECT_EQ(parse_error(ok + "label=%4\n"), "metadata: bad escape");
     EXPECT_EQ(parse_error(ok + "label=%GG\n"), "metadata: bad escape");
     EXPECT_EQ(parse_error(ok + "label=%\n"), "metadata: bad escape");
     EXPECT_EQ(parse_error(ok + "table=nocount\n"), "metadata: malformed table line");
-    EXPECT_EQ(parse_error(ok + "table=t x\n"), "metadata: bad number for table");
+    EXPECT_EQ(parse_error(ok + "table=t x\n"), "metadata: table: bad number");
     EXPECT_EQ(parse_error(std::string(16 << 20, 'x') + "y"), "metadata: record too large");
 }
 

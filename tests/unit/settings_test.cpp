@@ -121,7 +121,7 @@ TEST(Settings, ResolveMakesDirAbsoluteBesideTheDatabase) {
     Settings s;
     EXPECT_EQ(resolve_settings(s, "/srv/app/wecare.db").dir, "/srv/app/backups");
     EXPECT_EQ(resolve_settings(s, "/wecare.db").dir, "/backups");
-    EXPECT_EQ(resolve_settings(s, "wecare.db").dir, "./backups");
+    EXPECT_EQ(resolve_settings(s, "wecare.db").dir, "backups");
     s.dir = "nightly/";
     EXPECT_EQ(resolve_settings(s, "/srv/app/wecare.db").dir, "/srv/app/nightly");
     s.dir = "/var/b///";
@@ -131,6 +131,18 @@ TEST(Settings, ResolveMakesDirAbsoluteBesideTheDatabase) {
     s.dir = "";
     s.prefix = "custom";
     EXPECT_EQ(resolve_settings(s, "/srv/app/wecare.db").prefix, "custom");
+}
+
+TEST(Settings, DirIsNormalised) {
+    Settings s;
+    s.dir = "..";
+    EXPECT_EQ(resolve_settings(s, "/srv/app/wecare.db").dir, "/srv");
+    s.dir = "./b/../c/./d/";
+    EXPECT_EQ(resolve_settings(s, "/srv/app/wecare.db").dir, "/srv/app/c/d");
+    s.dir = "/../../x";
+    EXPECT_EQ(resolve_settings(s, "/srv/app/wecare.db").dir, "/x");
+    EXPECT_EQ(normalize_path("a/../../b"), "../b");
+    EXPECT_EQ(normalize_path("a/.."), ".");
 }
 
 TEST(Settings, Join) {
