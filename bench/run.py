@@ -172,6 +172,7 @@ class Bench:
         return argv + [db] + list(commands)
 
     def ext_shell(self, db, settings, *sql):
+        ensure_backup_dir(settings)
         cmds = [".load " + self.ext]
         cmds += ["SELECT wecare_backup_config(%s, %s)" % (sql_quote(k), sql_quote(v))
                  for k, v in settings.items()]
@@ -529,6 +530,7 @@ def section_list(b, count=1000, reps=50):
 
     sync_all()
     conn = b.ext_connect(tiny)
+    ensure_backup_dir({"dir": ldir})
     conn.execute("SELECT wecare_backup_config('dir', ?)", (str(ldir),)).fetchall()
     times = []
     rows = []
@@ -554,8 +556,16 @@ def section_list(b, count=1000, reps=50):
     shutil.rmtree(ldir)
 
 
+def ensure_backup_dir(settings):
+    """The extension never creates a configured backup directory (it could be an
+    unmounted disk): the benchmark makes its own, mode 0700."""
+    if "dir" in settings:
+        os.makedirs(str(settings["dir"]), mode=0o700, exist_ok=True)
+
+
 def rss_during(b, db, sql, settings):
     """Peak RssAnon growth of an idle-then-busy sqlite3 shell running sql."""
+    ensure_backup_dir(settings)
     proc = subprocess.Popen(["sqlite3", "-batch", str(db)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, bufsize=1)

@@ -172,6 +172,37 @@ Fd open_dir_holding(const OperationContext& ctx, const std::string& name) {
     return open_backup_dir(ctx.settings.dir, false);
 }
 
+// Opens the local backup `name`. A missing one is unknown, or "only off-site"
+// when the off-site index has it.
+Fd open_named_backup(const OperationContext& ctx, int dir_fd, const std::string& name, struct stat* st = nullptr) {
+    try {
+        return open_regular_at(dir_fd, name, st);
+    } catch (const Error& e) {
+        if (e.code() != kErrNotFound) throw;
+        if (known_offsite(ctx, dir_fd, name))
+            throw Error("the backup '" + name + "' is only off-site; fetch it first with wecare_backup_fetch('" + name +
+                            "')",
+                        kErrNotFound);
+        throw Error(unknown_backup(name), kErrNotFound);
+    }
+}
+
+// Verifies the local backup open at `fd` against its record. A record that
+// exists but cannot be read fails verification (`damaged`): it is the evidence,
+// and it is never overwritten.
+VerifyOutcome verify_local(const OperationContext& ctx, int dir_fd, int fd, const std::string& name,
+                           Progress& progress, bool& damaged) {
+    const auto record = read_record(dir_fd, name, &damaged);
+    VerifyOutcome outcome = verify_file(fd, ctx.settings.dir + "/" + name, record ? &*record : nullptr,
+                                        ctx.settings.critical_tables, &progress, ctx.cancel);
+    if (damaged) {
+        outcome.errors.push_back("the recorded metadata '" + name + std::string(kSidecarSuffix) +
+                                 "' is damaged; the checksum cannot be compared");
+        outcome.ok = false;
+    }
+    return outcome;
+}
+
 }  // namespace
 
 void check_backup_name(const OperationContext& ctx, const std::string& name) {
@@ -276,26 +307,14 @@ std::pair<std::string, VerifyOutcome> verify_backup(const OperationContext& ctx,
     }
     check_backup_name(ctx, arg);
     Fd dir = open_dir_holding(ctx, arg);
-    Fd fd;
-    try {
-        fd = open_regular_at(dir.get(), arg);
-    } catch (const Error& e) {
-        if (e.code() != kErrNotFound) throw;
+    if (!exists_at(dir.get(), arg)) {
         // Perhaps only off-site: checked by streaming it (offsite_sync.hpp).
         if (auto offsite = verify_offsite_copy(ctx, arg)) return {arg, *offsite};
-        throw Error(unknown_backup(arg), kErrNotFound);
     }
+    Fd fd = open_named_backup(ctx, dir.get(), arg);
     bool damaged = false;
-    std::optional<BackupRecord> record = read_record(dir.get(), arg, &damaged);
-    VerifyOutcome outcome = verify_file(fd.get(), ctx.settings.dir + "/" + arg, record ? &*record : nullptr,
-                                        ctx.settings.critical_tables, &progress, ctx.cancel);
-    if (damaged) {
-        // Never overwrite a record we cannot read: it is the evidence.
-        outcome.errors.push_back("the recorded metadata '" + arg + std::string(kSidecarSuffix) +
-                                 "' is damaged; the checksum cannot be compared");
-        outcome.ok = false;
-        return {arg, outcome};
-    }
+    const VerifyOutcome outcome = verify_local(ctx, dir.get(), fd.get(), arg, progress, damaged);
+    if (damaged) return {arg, outcome};
     // Record the result, unless the backup was deleted meanwhile.
     DirLock lock(dir.get(), ctx.settings.busy_timeout_ms);
     if (exists_at(dir.get(), arg)) {
@@ -321,26 +340,9 @@ RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& na
     Progress progress(ctx.settings.dir, "verify", ctx.interactive);
     Fd dir = open_dir_holding(ctx, name);
     DirLock lock(dir.get(), ctx.settings.busy_timeout_ms);
-    Fd fd;
-    try {
-        fd = open_regular_at(dir.get(), name);
-    } catch (const Error& e) {
-        if (e.code() == kErrNotFound && known_offsite(ctx, dir.get(), name))
-            throw Error("the backup '" + name + "' is only off-site; fetch it first with wecare_backup_fetch('" + name +
-                            "'), then restore it",
-                        kErrNotFound);
-        if (e.code() == kErrNotFound) throw Error(unknown_backup(name), kErrNotFound);
-        throw;
-    }
+    Fd fd = open_named_backup(ctx, dir.get(), name);
     bool damaged = false;
-    const auto record = read_record(dir.get(), name, &damaged);
-    const std::string path = ctx.settings.dir + "/" + name;
-    VerifyOutcome outcome =
-        verify_file(fd.get(), path, record ? &*record : nullptr, ctx.settings.critical_tables, &progress, ctx.cancel);
-    if (damaged) {
-        outcome.errors.push_back("its recorded metadata is damaged");
-        outcome.ok = false;
-    }
+    const VerifyOutcome outcome = verify_local(ctx, dir.get(), fd.get(), name, progress, damaged);
     if (!outcome.ok)
         throw Error("the backup '" + name + "' failed verification (" + join(outcome.errors, "; ") +
                     "); it was not restored and the database is unchanged; choose another backup");
@@ -357,7 +359,7 @@ RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& na
     result.restored = name;
     result.safety_backup = create_locked(ctx, dir.get(), "safety", std::string("before restoring ") + name, progress);
     progress.phase("restore");
-    result.pages = restore_into(ctx.db_path, path, ctx.settings.busy_timeout_ms, &progress);
+    result.pages = restore_into(ctx.db_path, ctx.settings.dir + "/" + name, ctx.settings.busy_timeout_ms, &progress);
     cleanup_locked(ctx, dir.get(), result.safety_backup);
     return result;
 }
@@ -369,13 +371,7 @@ std::string export_backup(const OperationContext& ctx, const std::string& name, 
         throw Error("the destination must be a file or directory path");
     Fd dir = open_dir_holding(ctx, name);
     struct stat src_st {};
-    Fd src;
-    try {
-        src = open_regular_at(dir.get(), name, &src_st);
-    } catch (const Error& e) {
-        if (e.code() == kErrNotFound) throw Error(unknown_backup(name), kErrNotFound);
-        throw;
-    }
+    Fd src = open_named_backup(ctx, dir.get(), name, &src_st);
     const auto record = read_record(dir.get(), name);
 
     std::string target = destination;
