@@ -21,7 +21,7 @@ using namespace wb;
 
 namespace {
 
-// An independent reading of the definition in docs/DESIGN.md.
+// An independent reading of the definition in README.md ("The backup directory").
 std::string reference(const std::vector<uint8_t>& data) {
     std::vector<uint8_t> digests;
     for (size_t off = 0; off < data.size(); off += kHashBlock) {

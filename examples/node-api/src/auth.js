@@ -5,7 +5,7 @@
 // prints one). Two layers decide what a role may do:
 //   1. requireRole(...roles) on each route: the HTTP contract of the API.
 //   2. canCall(role, fn): the extension functions a role may run at all, from the
-//      "Roles (authorizer recipe)" in docs/DESIGN.md. better-sqlite3 cannot install
+//      "Roles with the authorizer" in the root README.md. better-sqlite3 cannot install
 //      an SQLite authorizer, so backupRoutes.js asks canCall() before every
 //      extension call instead: a route given the wrong roles by mistake still
 //      cannot make an ADMIN run a restore.

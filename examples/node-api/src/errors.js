@@ -1,7 +1,7 @@
 'use strict';
 // Errors that know their HTTP status, and the mapping from the extension's SQL
 // errors to statuses. The extension's messages start with the function name and
-// say what was wrong (docs/DESIGN.md), so the message is passed on unchanged and
+// say what was wrong (see the root README.md), so the message is passed on unchanged and
 // only the status is derived from it.
 
 class HttpError extends Error {

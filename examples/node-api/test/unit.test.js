@@ -9,7 +9,7 @@ const { statusForExtensionError } = require('../src/errors');
 const { readConfig } = require('../src/server');
 const { EXAMPLE_DIR } = require('./helpers');
 
-describe('canCall follows the roles recipe of docs/DESIGN.md', () => {
+describe('canCall follows the role table of the root README', () => {
   const adminFunctions = ['create', 'list', 'stats', 'export', 'verify', 'cleanup', 'path', 'config', 'version'];
 
   test('ADMIN may run everything but restore', () => {
