@@ -78,15 +78,15 @@ def test_stats_shows_the_schedule(conn):
     assert s["next_run_at"] is None
 
 
-def test_stats_shows_the_progress_of_a_running_backup(big_db):
-    worker = connect(big_db)
-    watcher = connect(big_db)
+def progress_seen_while(watcher, action):
+    """Runs `action` on a thread; returns every progress report that
+    wecare_backup_stats() showed on `watcher` meanwhile."""
     done = threading.Event()
     seen = []
 
     def run():
         try:
-            create(worker)
+            action()
         finally:
             done.set()
 
@@ -97,6 +97,13 @@ def test_stats_shows_the_progress_of_a_running_backup(big_db):
         if p is not None:
             seen.append(p)
     t.join()
+    return seen
+
+
+def test_stats_shows_the_progress_of_a_running_backup(big_db):
+    worker = connect(big_db)
+    watcher = connect(big_db)
+    seen = progress_seen_while(watcher, lambda: create(worker))
     assert seen, "no progress was ever reported while the backup ran"
     assert {p["op"] for p in seen} <= {"create", "verify"}
     assert any(p["pages_total"] > 0 and 0 <= p["pages_done"] <= p["pages_total"] for p in seen)
@@ -110,22 +117,7 @@ def test_stats_shows_the_progress_of_a_running_restore(big_db):
     watcher = connect(big_db)
     config(worker, "verify_on_create", 0)
     name = create(worker)
-    done = threading.Event()
-    seen = []
-
-    def run():
-        try:
-            one(worker, "SELECT wecare_backup_restore(?, ?)", name, PHRASE)
-        finally:
-            done.set()
-
-    t = threading.Thread(target=run)
-    t.start()
-    while not done.is_set():
-        p = json.loads(one(watcher, "SELECT wecare_backup_stats()"))["progress"]
-        if p is not None:
-            seen.append(p)
-    t.join()
+    seen = progress_seen_while(watcher, lambda: one(worker, "SELECT wecare_backup_restore(?, ?)", name, PHRASE))
     ops = {p["op"] for p in seen}
     assert "restore" in ops or "safety" in ops or "verify" in ops, seen[:3]
     assert any(p["pages_total"] > 0 for p in seen)
