@@ -13,9 +13,12 @@
 ** This file is only the entry point: it creates the per-connection state and
 ** registers the functions and the list table from the table in
 ** sql_registry.hpp. The layout of ext/:
-**   naming, settings, retention, metadata   pure policy (no files, no SQLite)
+**   naming, settings, retention, metadata,  pure policy (no files, no SQLite)
+**   offsite_settings, offsite_index
 **   checksum, fsutil, catalog, activity     file-system edges
-**   sink_vfs, snapshot, verify, restore     the copy, the checks, the restore
+**   sink_vfs, async_writer, snapshot,       the copy, the checks, the restore
+**   verify, restore
+**   offsite_sync, offsite/                  off-site copies (S3 or a mounted directory)
 **   operations, scheduler                   what each SQL function does
 **   sql_functions, list_vtab, sql_guard     the SQL boundary
 */
