@@ -21,7 +21,7 @@ Registry& registry() {
     return *r;
 }
 
-}  // namespace
+} // namespace
 
 int64_t now_seconds() {
     using namespace std::chrono;
@@ -84,7 +84,8 @@ void Progress::update(int64_t done, int64_t total) {
     last_percent_ = percent;
     char bar[31];
     const int filled = percent * 30 / 100;
-    for (int i = 0; i < 30; ++i) bar[i] = i < filled ? '#' : '.';
+    for (int i = 0; i < 30; ++i)
+        bar[i] = i < filled ? '#' : '.';
     bar[30] = '\0';
     std::fprintf(stderr, "\rwecare_backup %-8s [%s] %3d%% %lld/%lld", op_.c_str(), bar, percent,
                  static_cast<long long>(done), static_cast<long long>(total));
@@ -103,4 +104,4 @@ Progress::~Progress() {
     a.done = a.total = 0;
 }
 
-}  // namespace wb
+} // namespace wb

@@ -10,10 +10,10 @@
 namespace wb {
 
 struct ActivitySnapshot {
-    std::string op;  // "" = idle
+    std::string op; // "" = idle
     int64_t done = 0;
     int64_t total = 0;
-    std::optional<int64_t> last_success_at;  // UTC seconds
+    std::optional<int64_t> last_success_at; // UTC seconds
     std::string last_error;
     std::optional<int64_t> last_error_at;
 };
@@ -45,4 +45,4 @@ class Progress {
 int64_t now_seconds();
 int64_t now_nanoseconds();
 
-}  // namespace wb
+} // namespace wb

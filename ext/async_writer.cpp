@@ -29,14 +29,15 @@ int write_fully(int fd, const uint8_t* data, size_t length, uint64_t offset) {
     return 0;
 }
 
-}  // namespace
+} // namespace
 
 AsyncWriter::AsyncWriter(int buffered_fd, int direct_fd, BlockHasher& hasher)
     : buffered_fd_(buffered_fd), direct_fd_(direct_fd), hasher_(hasher) {
     for (size_t i = 0; i < kBuffers; ++i) {
         void* p = std::aligned_alloc(kDirectAlign, kBatchBytes);
         if (!p) {
-            for (auto* b : owned_) std::free(b);
+            for (auto* b : owned_)
+                std::free(b);
             throw std::bad_alloc();
         }
         owned_.push_back(static_cast<uint8_t*>(p));
@@ -52,7 +53,8 @@ AsyncWriter::~AsyncWriter() {
     }
     changed_.notify_all();
     thread_.join();
-    for (auto* b : owned_) std::free(b);
+    for (auto* b : owned_)
+        std::free(b);
 }
 
 uint8_t* AsyncWriter::acquire() {
@@ -91,8 +93,8 @@ int AsyncWriter::drain() {
 void AsyncWriter::pace(uint64_t end) {
     if (end < started_upto_ + kPaceWindow) return;
     // Start writeback of the newest window, then wait for the one before it.
-    ::sync_file_range(buffered_fd_, static_cast<off_t>(started_upto_), static_cast<off_t>(end - started_upto_),
-                      SYNC_FILE_RANGE_WRITE);
+    ::sync_file_range(buffered_fd_, static_cast<off_t>(started_upto_),
+                      static_cast<off_t>(end - started_upto_), SYNC_FILE_RANGE_WRITE);
     if (started_upto_ > waited_upto_) {
         ::sync_file_range(buffered_fd_, static_cast<off_t>(waited_upto_),
                           static_cast<off_t>(started_upto_ - waited_upto_),
@@ -110,7 +112,7 @@ int AsyncWriter::write_job(const Job& job) {
             if (err == 0) ++direct_writes_;
             return err;
         }
-        direct_fd_ = -1;  // this file system refuses O_DIRECT after all: buffered from now on
+        direct_fd_ = -1; // this file system refuses O_DIRECT after all: buffered from now on
     }
     const int err = write_fully(buffered_fd_, job.buffer, job.length, job.offset);
     if (err == 0) pace(job.offset + job.length);
@@ -121,7 +123,7 @@ void AsyncWriter::run() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
         changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping, and nothing left to write
+        if (queue_.empty()) return; // stopping, and nothing left to write
         const Job job = queue_.front();
         queue_.pop_front();
         busy_ = true;
@@ -137,4 +139,4 @@ void AsyncWriter::run() {
     }
 }
 
-}  // namespace wb
+} // namespace wb

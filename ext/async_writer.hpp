@@ -72,4 +72,4 @@ class AsyncWriter {
     std::thread thread_;
 };
 
-}  // namespace wb
+} // namespace wb

@@ -57,7 +57,8 @@ std::vector<CatalogEntry> scan_catalog(int dir_fd, const std::string& prefix) {
         out.push_back(std::move(e));
     }
     std::sort(out.begin(), out.end(), [](const CatalogEntry& a, const CatalogEntry& b) {
-        if (a.parsed.epoch_seconds != b.parsed.epoch_seconds) return a.parsed.epoch_seconds > b.parsed.epoch_seconds;
+        if (a.parsed.epoch_seconds != b.parsed.epoch_seconds)
+            return a.parsed.epoch_seconds > b.parsed.epoch_seconds;
         const int64_t an = a.record ? a.record->created_ns : 0;
         const int64_t bn = b.record ? b.record->created_ns : 0;
         if (an != bn) return an > bn;
@@ -77,9 +78,10 @@ void remove_leftovers(int dir_fd, const std::string& prefix) {
         }
         if (is_sidecar_name(name)) {
             const std::string backup = name.substr(0, name.size() - kSidecarSuffix.size());
-            if (parse_backup_name(prefix, backup) && !present.count(backup)) ::unlinkat(dir_fd, name.c_str(), 0);
+            if (parse_backup_name(prefix, backup) && !present.count(backup))
+                ::unlinkat(dir_fd, name.c_str(), 0);
         }
     }
 }
 
-}  // namespace wb
+} // namespace wb

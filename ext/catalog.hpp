@@ -37,4 +37,4 @@ void write_record(int dir_fd, const BackupRecord& record);
 // Only called while holding the directory lock.
 void remove_leftovers(int dir_fd, const std::string& prefix);
 
-}  // namespace wb
+} // namespace wb

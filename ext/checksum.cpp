@@ -52,20 +52,23 @@ std::string combine(const std::vector<std::array<uint8_t, 16>>& digests) {
     if (!state) throw std::bad_alloc();
     std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> owner(state, XXH3_freeState);
     XXH3_128bits_reset(state);
-    for (const auto& d : digests) XXH3_128bits_update(state, d.data(), d.size());
+    for (const auto& d : digests)
+        XXH3_128bits_update(state, d.data(), d.size());
     XXH128_canonical_t canon;
     XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(state));
     return std::string(kChecksumAlgorithm) + ":" + to_hex(canon.digest, 16);
 }
 
-}  // namespace
+} // namespace
 
 BlockHasher::BlockHasher() {
     stream_state_ = XXH3_createState();
     if (!stream_state_) throw std::bad_alloc();
 }
 
-BlockHasher::~BlockHasher() { XXH3_freeState(static_cast<XXH3_state_t*>(stream_state_)); }
+BlockHasher::~BlockHasher() {
+    XXH3_freeState(static_cast<XXH3_state_t*>(stream_state_));
+}
 
 BlockHasher::Block& BlockHasher::block(uint64_t index) {
     if (index >= blocks_.size()) blocks_.resize(index + 1);
@@ -76,7 +79,8 @@ void BlockHasher::invalidate(uint64_t from, uint64_t to) {
     if (to <= from) return;
     const uint64_t first = from / kHashBlock;
     const uint64_t last = (to - 1) / kHashBlock;
-    for (uint64_t b = first; b <= last; ++b) block(b).valid = false;
+    for (uint64_t b = first; b <= last; ++b)
+        block(b).valid = false;
     if (streaming_ && stream_block_ >= first && stream_block_ <= last) streaming_ = false;
 }
 
@@ -157,4 +161,4 @@ std::string checksum_fd(int fd, uint64_t size, const std::function<void(uint64_t
     return combine(digests);
 }
 
-}  // namespace wb
+} // namespace wb

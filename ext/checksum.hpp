@@ -36,7 +36,7 @@ class BlockHasher {
 
   private:
     struct Block {
-        uint64_t length = 0;  // bytes hashed; a block counts only when this matches the file
+        uint64_t length = 0; // bytes hashed; a block counts only when this matches the file
         uint8_t digest[16] = {};
         bool valid = false;
     };
@@ -45,9 +45,9 @@ class BlockHasher {
     Block& block(uint64_t index);
 
     std::vector<Block> blocks_;
-    void* stream_state_ = nullptr;  // XXH3 state of the block being streamed
+    void* stream_state_ = nullptr; // XXH3 state of the block being streamed
     uint64_t stream_block_ = 0;
-    uint64_t stream_pos_ = 0;       // absolute offset the stream expects next
+    uint64_t stream_pos_ = 0; // absolute offset the stream expects next
     bool streaming_ = false;
 };
 
@@ -56,4 +56,4 @@ class BlockHasher {
 std::string checksum_fd(int fd, uint64_t size, const std::function<void(uint64_t)>& on_progress = {},
                         const std::atomic<bool>* cancel = nullptr);
 
-}  // namespace wb
+} // namespace wb

@@ -17,9 +17,9 @@ struct ConnectionState {
     explicit ConnectionState(sqlite3* connection) : db(connection) {}
 
     sqlite3* db;
-    std::mutex mu;  // guards settings against the scheduler thread
+    std::mutex mu; // guards settings against the scheduler thread
     Settings settings;
-    Scheduler scheduler;  // declared last: stopped and joined first
+    Scheduler scheduler; // declared last: stopped and joined first
 
     // The main database file of the connection, or "" for memory/temp.
     std::string db_path() const;
@@ -30,4 +30,4 @@ struct ConnectionState {
 
 using StateRef = std::shared_ptr<ConnectionState>;
 
-}  // namespace wb
+} // namespace wb

@@ -8,13 +8,13 @@
 
 namespace wb {
 
-constexpr int kErrGeneric = 1;  // SQLITE_ERROR
-constexpr int kErrBusy = 5;     // SQLITE_BUSY
-constexpr int kErrIo = 10;      // SQLITE_IOERR
-constexpr int kErrFull = 13;    // SQLITE_FULL
+constexpr int kErrGeneric = 1;   // SQLITE_ERROR
+constexpr int kErrBusy = 5;      // SQLITE_BUSY
+constexpr int kErrIo = 10;       // SQLITE_IOERR
+constexpr int kErrFull = 13;     // SQLITE_FULL
 constexpr int kErrCantOpen = 14; // SQLITE_CANTOPEN
-constexpr int kErrMisuse = 21;  // SQLITE_MISUSE
-constexpr int kErrAuth = 23;    // SQLITE_AUTH
+constexpr int kErrMisuse = 21;   // SQLITE_MISUSE
+constexpr int kErrAuth = 23;     // SQLITE_AUTH
 constexpr int kErrNotFound = 12; // SQLITE_NOTFOUND
 
 class Error : public std::runtime_error {
@@ -34,4 +34,4 @@ std::string errno_text(int err);
 // tells a full disk apart from other I/O errors.
 Error system_error(const std::string& what, int err);
 
-}  // namespace wb
+} // namespace wb

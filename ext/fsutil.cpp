@@ -3,8 +3,8 @@
 #include <cerrno>
 #include <chrono>
 #include <dirent.h>
-#include <memory>
 #include <fcntl.h>
+#include <memory>
 #include <sys/file.h>
 #include <thread>
 #include <unistd.h>
@@ -14,17 +14,22 @@ namespace wb {
 Fd open_backup_dir(const std::string& dir, bool create) {
     struct stat st {};
     if (::lstat(dir.c_str(), &st) != 0) {
-        if (errno != ENOENT || !create) throw system_error("the backup directory '" + dir + "' is not usable", errno);
+        if (errno != ENOENT || !create)
+            throw system_error("the backup directory '" + dir + "' is not usable", errno);
         if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-            throw system_error("cannot create the backup directory '" + dir + "' (its parent must exist)", errno);
-        if (::lstat(dir.c_str(), &st) != 0) throw system_error("the backup directory '" + dir + "' vanished", errno);
+            throw system_error("cannot create the backup directory '" + dir + "' (its parent must exist)",
+                               errno);
+        if (::lstat(dir.c_str(), &st) != 0)
+            throw system_error("the backup directory '" + dir + "' vanished", errno);
     }
     if (S_ISLNK(st.st_mode))
-        throw Error("the backup directory '" + dir +
-                        "' is a symbolic link; set dir to the real directory with wecare_backup_config('dir', ...)",
-                    kErrCantOpen);
+        throw Error(
+            "the backup directory '" + dir +
+                "' is a symbolic link; set dir to the real directory with wecare_backup_config('dir', ...)",
+            kErrCantOpen);
     if (!S_ISDIR(st.st_mode))
-        throw Error("the backup directory '" + dir + "' is not a directory; remove that file or choose another dir",
+        throw Error("the backup directory '" + dir +
+                        "' is not a directory; remove that file or choose another dir",
                     kErrCantOpen);
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) throw system_error("cannot open the backup directory '" + dir + "'", errno);
@@ -59,17 +64,19 @@ std::string open_failure(const std::string& label, int err) {
     return label + ": " + errno_text(err);
 }
 
-}  // namespace
+} // namespace
 
 Fd open_regular_at(int dir_fd, const std::string& name, struct stat* st) {
     const int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) throw Error(open_failure("'" + name + "'", errno), errno == ENOENT ? kErrNotFound : kErrCantOpen);
+    if (fd < 0)
+        throw Error(open_failure("'" + name + "'", errno), errno == ENOENT ? kErrNotFound : kErrCantOpen);
     return check_regular(fd, "'" + name + "'", st);
 }
 
 Fd open_regular_path(const std::string& path, struct stat* st) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) throw Error(open_failure("'" + path + "'", errno), errno == ENOENT ? kErrNotFound : kErrCantOpen);
+    if (fd < 0)
+        throw Error(open_failure("'" + path + "'", errno), errno == ENOENT ? kErrNotFound : kErrCantOpen);
     return check_regular(fd, "'" + path + "'", st);
 }
 
@@ -108,8 +115,9 @@ std::string temp_name_for(const std::string& name) {
 }
 
 bool is_temp_name(const std::string& entry, const std::string& prefix) {
-    return entry.size() > prefix.size() + 2 && entry[0] == '.' && entry.compare(1, prefix.size(), prefix) == 0 &&
-           entry[prefix.size() + 1] == '_' && entry.find(".tmp-") != std::string::npos;
+    return entry.size() > prefix.size() + 2 && entry[0] == '.' &&
+           entry.compare(1, prefix.size(), prefix) == 0 && entry[prefix.size() + 1] == '_' &&
+           entry.find(".tmp-") != std::string::npos;
 }
 
 void write_file_atomic(int dir_fd, const std::string& name, const std::string& content) {
@@ -175,15 +183,17 @@ DirLock::DirLock(int dir_fd, int64_t timeout_ms, const std::atomic<bool>* cancel
     auto pause = std::chrono::milliseconds(1);
     for (;;) {
         if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0) return;
-        if (errno != EWOULDBLOCK && errno != EINTR) throw system_error("cannot lock the backup directory", errno);
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            throw system_error("cannot lock the backup directory", errno);
         if (cancel && cancel->load()) throw Error("cancelled: the connection is closing");
         if (std::chrono::steady_clock::now() >= deadline)
-            throw Error("another backup, cleanup or restore is running on this backup directory; try again when it "
-                        "has finished (or raise busy_timeout_ms)",
-                        kErrBusy);
+            throw Error(
+                "another backup, cleanup or restore is running on this backup directory; try again when it "
+                "has finished (or raise busy_timeout_ms)",
+                kErrBusy);
         std::this_thread::sleep_for(pause);
         pause = std::min(pause * 2, std::chrono::milliseconds(50));
     }
 }
 
-}  // namespace wb
+} // namespace wb

@@ -53,4 +53,4 @@ class DirLock {
 
 constexpr const char* kLockFileName = ".wecare_backup.lock";
 
-}  // namespace wb
+} // namespace wb

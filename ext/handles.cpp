@@ -45,7 +45,8 @@ Connection::Connection(const std::string& filename, int flags, const char* vfs) 
     if (rc != SQLITE_OK) {
         std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
         close();
-        throw Error("cannot open '" + filename + "': " + msg, rc == SQLITE_NOMEM ? SQLITE_NOMEM : SQLITE_CANTOPEN);
+        throw Error("cannot open '" + filename + "': " + msg,
+                    rc == SQLITE_NOMEM ? SQLITE_NOMEM : SQLITE_CANTOPEN);
     }
     sqlite3_extended_result_codes(db_, 1);
 }
@@ -85,7 +86,8 @@ bool Statement::step() {
 std::string Statement::column_text(int i) const {
     const auto* text = sqlite3_column_text(stmt_, i);
     if (!text) return {};
-    return std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(sqlite3_column_bytes(stmt_, i)));
+    return std::string(reinterpret_cast<const char*>(text),
+                       static_cast<size_t>(sqlite3_column_bytes(stmt_, i)));
 }
 
 std::string quote_identifier(const std::string& name) {
@@ -114,4 +116,4 @@ std::string readonly_uri(const std::string& path) {
     return out + "?mode=ro&immutable=1";
 }
 
-}  // namespace wb
+} // namespace wb

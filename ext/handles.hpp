@@ -92,4 +92,4 @@ std::string quote_identifier(const std::string& name);
 // -wal/-shm files created beside a backup that is only being read.
 std::string readonly_uri(const std::string& path);
 
-}  // namespace wb
+} // namespace wb

@@ -8,11 +8,21 @@ std::string json_string(const std::string& value) {
     std::string out = "\"";
     for (unsigned char c : value) {
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
         default:
             if (c < 0x20) {
                 char buf[8];
@@ -70,9 +80,10 @@ JsonObject& JsonObject::raw(const std::string& k, const std::string& json) {
 JsonObject& JsonObject::strings(const std::string& k, const std::vector<std::string>& values) {
     key(k);
     body_ += "[";
-    for (size_t i = 0; i < values.size(); ++i) body_ += (i ? "," : "") + json_string(values[i]);
+    for (size_t i = 0; i < values.size(); ++i)
+        body_ += (i ? "," : "") + json_string(values[i]);
     body_ += "]";
     return *this;
 }
 
-}  // namespace wb
+} // namespace wb

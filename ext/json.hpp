@@ -25,4 +25,4 @@ class JsonObject {
 
 std::string json_string(const std::string& value);
 
-}  // namespace wb
+} // namespace wb

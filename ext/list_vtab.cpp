@@ -42,12 +42,12 @@ constexpr const char* kSchema =
     "created_ns INTEGER, offsite_at TEXT, offsite_ok INTEGER, location TEXT)";
 
 struct ListTable {
-    sqlite3_vtab base;  // must come first
+    sqlite3_vtab base; // must come first
     StateRef state;
 };
 
 struct ListCursor {
-    sqlite3_vtab_cursor base;  // must come first
+    sqlite3_vtab_cursor base; // must come first
     std::vector<ListedBackup> rows;
     size_t index = 0;
 };
@@ -71,7 +71,7 @@ int list_disconnect(sqlite3_vtab* vtab) {
 }
 
 int list_best_index(sqlite3_vtab*, sqlite3_index_info* info) {
-    info->idxNum = 0;  // always a full scan; rows are already in order
+    info->idxNum = 0; // always a full scan; rows are already in order
     info->estimatedCost = 1000;
     info->estimatedRows = 100;
     return SQLITE_OK;
@@ -120,22 +120,32 @@ int list_column(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int column) {
     const CatalogEntry& e = row.entry;
     const BackupRecord* r = e.record ? &*e.record : nullptr;
     switch (column) {
-    case kName: result_text(ctx, e.name); break;
-    case kPath:
-        if (!row.path.empty()) result_text(ctx, row.path);  // NULL: only off-site
+    case kName:
+        result_text(ctx, e.name);
         break;
-    case kKind: result_text(ctx, e.kind()); break;
+    case kPath:
+        if (!row.path.empty()) result_text(ctx, row.path); // NULL: only off-site
+        break;
+    case kKind:
+        result_text(ctx, e.kind());
+        break;
     case kLabel:
         if (r && r->label) result_text(ctx, *r->label);
         break;
-    case kCreatedAt: result_text(ctx, iso_utc(e.parsed.epoch_seconds)); break;
-    case kSizeBytes: sqlite3_result_int64(ctx, e.size_bytes); break;
+    case kCreatedAt:
+        result_text(ctx, iso_utc(e.parsed.epoch_seconds));
+        break;
+    case kSizeBytes:
+        sqlite3_result_int64(ctx, e.size_bytes);
+        break;
     case kChecksum:
         if (r && !r->checksum.empty()) result_text(ctx, r->checksum);
         break;
     case kPageCount:
-        if (r && r->page_count > 0) sqlite3_result_int64(ctx, r->page_count);
-        else if (r && r->page_size > 0) sqlite3_result_int64(ctx, e.size_bytes / r->page_size);
+        if (r && r->page_count > 0)
+            sqlite3_result_int64(ctx, r->page_count);
+        else if (r && r->page_size > 0)
+            sqlite3_result_int64(ctx, e.size_bytes / r->page_size);
         break;
     case kVerifiedAt:
         if (r && r->verified_at) result_text(ctx, iso_utc(*r->verified_at));
@@ -155,8 +165,11 @@ int list_column(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int column) {
     case kOffsiteOk:
         if (r && r->offsite_ok) sqlite3_result_int(ctx, *r->offsite_ok ? 1 : 0);
         break;
-    case kLocation: result_text(ctx, row.location); break;
-    default: break;
+    case kLocation:
+        result_text(ctx, row.location);
+        break;
+    default:
+        break;
     }
     return SQLITE_OK;
 }
@@ -167,34 +180,36 @@ int list_rowid(sqlite3_vtab_cursor* cur, sqlite3_int64* rowid) {
 }
 
 const sqlite3_module kListModule = {
-    0,                /* iVersion */
-    nullptr,          /* xCreate: eponymous only, no CREATE VIRTUAL TABLE */
-    list_connect,     /* xConnect */
-    list_best_index,  /* xBestIndex */
-    list_disconnect,  /* xDisconnect */
-    nullptr,          /* xDestroy */
-    list_open,        /* xOpen */
-    list_close,       /* xClose */
-    list_filter,      /* xFilter */
-    list_next,        /* xNext */
-    list_eof,         /* xEof */
-    list_column,      /* xColumn */
-    list_rowid,       /* xRowid */
-    nullptr,          /* xUpdate */
-    nullptr,          /* xBegin */
-    nullptr,          /* xSync */
-    nullptr,          /* xCommit */
-    nullptr,          /* xRollback */
-    nullptr,          /* xFindFunction */
-    nullptr,          /* xRename */
-    nullptr,          /* xSavepoint */
-    nullptr,          /* xRelease */
-    nullptr,          /* xRollbackTo */
-    nullptr,          /* xShadowName */
+    0,               /* iVersion */
+    nullptr,         /* xCreate: eponymous only, no CREATE VIRTUAL TABLE */
+    list_connect,    /* xConnect */
+    list_best_index, /* xBestIndex */
+    list_disconnect, /* xDisconnect */
+    nullptr,         /* xDestroy */
+    list_open,       /* xOpen */
+    list_close,      /* xClose */
+    list_filter,     /* xFilter */
+    list_next,       /* xNext */
+    list_eof,        /* xEof */
+    list_column,     /* xColumn */
+    list_rowid,      /* xRowid */
+    nullptr,         /* xUpdate */
+    nullptr,         /* xBegin */
+    nullptr,         /* xSync */
+    nullptr,         /* xCommit */
+    nullptr,         /* xRollback */
+    nullptr,         /* xFindFunction */
+    nullptr,         /* xRename */
+    nullptr,         /* xSavepoint */
+    nullptr,         /* xRelease */
+    nullptr,         /* xRollbackTo */
+    nullptr,         /* xShadowName */
 };
 
-}  // namespace
+} // namespace
 
-const sqlite3_module& list_module() { return kListModule; }
+const sqlite3_module& list_module() {
+    return kListModule;
+}
 
-}  // namespace wb
+} // namespace wb

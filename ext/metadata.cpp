@@ -29,7 +29,7 @@ int64_t parse_int(std::string_view key, std::string_view v) {
     return parse_int64(v, "metadata: " + std::string(key));
 }
 
-}  // namespace
+} // namespace
 
 int64_t parse_int64(std::string_view v, std::string_view what) {
     const bool negative = !v.empty() && v[0] == '-';
@@ -118,7 +118,8 @@ std::string serialize_record(const BackupRecord& r) {
 
 BackupRecord parse_record(std::string_view text) {
     if (text.size() > kMaxRecordBytes) throw Error("metadata: record too large");
-    if (text.substr(0, kMagic.size()) != kMagic || text.size() == kMagic.size() || text[kMagic.size()] != '\n')
+    if (text.substr(0, kMagic.size()) != kMagic || text.size() == kMagic.size() ||
+        text[kMagic.size()] != '\n')
         throw Error("metadata: not a wecare_backup record");
     text.remove_prefix(kMagic.size() + 1);
     BackupRecord r;
@@ -174,4 +175,4 @@ BackupRecord parse_record(std::string_view text) {
     return r;
 }
 
-}  // namespace wb
+} // namespace wb

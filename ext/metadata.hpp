@@ -25,21 +25,21 @@ struct TableCount {
 
 struct BackupRecord {
     std::string name;
-    std::string kind;  // manual, auto, safety
+    std::string kind; // manual, auto, safety
     std::optional<std::string> label;
-    int64_t created_ns = 0;  // UTC nanoseconds since 1970, orders backups made within one second
+    int64_t created_ns = 0; // UTC nanoseconds since 1970, orders backups made within one second
     int64_t size_bytes = 0;
-    std::string checksum;  // "xxh3t:<hex>"
+    std::string checksum; // "xxh3t:<hex>"
     int64_t page_count = 0;
     int64_t page_size = 0;
-    std::string source;  // the database file it was taken from
+    std::string source; // the database file it was taken from
     std::string journal_mode;
     std::vector<TableCount> tables;
-    std::optional<int64_t> verified_at;  // UTC seconds
+    std::optional<int64_t> verified_at; // UTC seconds
     std::optional<bool> verify_ok;
-    std::string verify_error;  // the first problem of the last failed verification
+    std::string verify_error; // the first problem of the last failed verification
     // The last copy off-site (offsite_sync.hpp): when, whether it was read back ok, and why not.
-    std::optional<int64_t> offsite_at;  // UTC seconds
+    std::optional<int64_t> offsite_at; // UTC seconds
     std::optional<bool> offsite_ok;
     std::string offsite_error;
 };
@@ -59,4 +59,4 @@ int64_t parse_int64(std::string_view text, std::string_view what);
 void for_each_key_value(std::string_view text, std::string_view what,
                         const std::function<void(std::string_view, std::string_view)>& on_line);
 
-}  // namespace wb
+} // namespace wb

@@ -75,7 +75,7 @@ bool take(std::string_view& s, std::string_view lit) {
     return true;
 }
 
-}  // namespace
+} // namespace
 
 std::optional<ParsedName> parse_backup_name(std::string_view prefix, std::string_view name) {
     if (prefix.empty() || name.size() > kMaxNameBytes || !take(name, prefix)) return std::nullopt;
@@ -96,7 +96,8 @@ std::optional<ParsedName> parse_backup_name(std::string_view prefix, std::string
         if (name.empty() || name[0] == '0') return std::nullopt;
         int seq = 0;
         size_t n = 0;
-        while (n < name.size() && n < 6 && name[n] >= '0' && name[n] <= '9') seq = seq * 10 + (name[n++] - '0');
+        while (n < name.size() && n < 6 && name[n] >= '0' && name[n] <= '9')
+            seq = seq * 10 + (name[n++] - '0');
         if (n == 0 || n > 5 || seq < 2) return std::nullopt;
         name.remove_prefix(n);
         out.sequence = seq;
@@ -107,7 +108,7 @@ std::optional<ParsedName> parse_backup_name(std::string_view prefix, std::string
     int cy, cmon, cd, ch, cmi, cs;
     civil_from_seconds(days * 86400, cy, cmon, cd, ch, cmi, cs);
     if (cy != y || cmon != mon || cd != d) return std::nullopt;
-    out.epoch_seconds = days * 86400 + h * 3600 + mi * 60 + s;
+    out.epoch_seconds = days * 86400 + int64_t{h} * 3600 + int64_t{mi} * 60 + s;
     return out;
 }
 
@@ -134,7 +135,7 @@ bool is_valid_utf8(std::string_view text) {
         }
         if (extra == 2) {
             const auto c1 = static_cast<unsigned char>(text[i + 1]);
-            if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) return false;  // overlong, surrogates
+            if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) return false; // overlong, surrogates
         } else if (extra == 3) {
             const auto c1 = static_cast<unsigned char>(text[i + 1]);
             if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90)) return false;
@@ -190,7 +191,8 @@ std::string name_problem(const char* name, size_t length) {
 std::string default_prefix(std::string_view db_path) {
     const size_t slash = db_path.find_last_of('/');
     std::string_view base = slash == std::string_view::npos ? db_path : db_path.substr(slash + 1);
-    while (!base.empty() && base.front() == '.') base.remove_prefix(1);
+    while (!base.empty() && base.front() == '.')
+        base.remove_prefix(1);
     const size_t dot = base.find_last_of('.');
     if (dot != std::string_view::npos && dot > 0) base = base.substr(0, dot);
     std::string prefix(base.substr(0, kMaxPrefixBytes));
@@ -202,16 +204,13 @@ std::string prefix_problem(std::string_view prefix) {
     if (prefix.empty()) return "the prefix is empty";
     if (prefix.size() > kMaxPrefixBytes) return "the prefix is longer than 160 bytes";
     const std::string problem = name_problem(prefix.data(), prefix.size());
-    if (!problem.empty()) {
-        std::string out = problem;
-        const std::string from = "the backup name";
-        return "the prefix" + out.substr(from.size());
-    }
+    if (!problem.empty()) return "the prefix" + problem.substr(std::string_view("the backup name").size());
     return "";
 }
 
 bool is_sidecar_name(std::string_view name) {
-    return name.size() > kSidecarSuffix.size() && name.substr(name.size() - kSidecarSuffix.size()) == kSidecarSuffix;
+    return name.size() > kSidecarSuffix.size() &&
+           name.substr(name.size() - kSidecarSuffix.size()) == kSidecarSuffix;
 }
 
-}  // namespace wb
+} // namespace wb

@@ -14,8 +14,8 @@ namespace wb {
 
 struct ParsedName {
     bool safety = false;
-    int64_t epoch_seconds = 0;  // UTC, from the name
-    int sequence = 1;           // 1 = no suffix
+    int64_t epoch_seconds = 0; // UTC, from the name
+    int sequence = 1;          // 1 = no suffix
 };
 
 constexpr size_t kMaxNameBytes = 255;
@@ -25,7 +25,7 @@ constexpr std::string_view kSidecarSuffix = ".meta";
 // Civil UTC time <-> seconds since 1970, independent of the process's time zone.
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 void civil_from_seconds(int64_t epoch_seconds, int& y, int& mon, int& d, int& h, int& min, int& s);
-std::string iso_utc(int64_t epoch_seconds);  // 2026-11-26T09:00:00Z
+std::string iso_utc(int64_t epoch_seconds); // 2026-11-26T09:00:00Z
 
 std::string backup_name(std::string_view prefix, bool safety, int64_t epoch_seconds, int sequence);
 std::optional<ParsedName> parse_backup_name(std::string_view prefix, std::string_view name);
@@ -45,4 +45,4 @@ bool is_valid_utf8(std::string_view text);
 // message that quotes hostile input is always valid text.
 std::string printable_utf8(std::string_view text);
 
-}  // namespace wb
+} // namespace wb

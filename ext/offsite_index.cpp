@@ -16,7 +16,9 @@ std::string unfield(std::string_view text) {
     return text == "-" ? "" : unescape_value(text);
 }
 
-int64_t number(std::string_view text) { return parse_int64(text, "offsite index"); }
+int64_t number(std::string_view text) {
+    return parse_int64(text, "offsite index");
+}
 
 std::vector<std::string_view> split_spaces(std::string_view text) {
     std::vector<std::string_view> out;

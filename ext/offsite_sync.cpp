@@ -351,6 +351,7 @@ OffsiteSyncResult run_sync(const OperationContext& ctx, int dir_fd, OffsiteIndex
 
     // The off-site policy over the union: what it would delete is never sent.
     std::vector<RetentionItem> items;
+    items.reserve(candidates.size());
     for (const auto& c : candidates)
         items.push_back({false, c.parsed.epoch_seconds, c.verify_ok});
     const auto reasons = retention_reasons(items, offsite_policy(s));
@@ -539,8 +540,8 @@ std::string fetch_backup(const OperationContext& ctx, const std::string& name) {
         record.page_size = page_size_of(out.get());
         record.source = where;
         progress.phase("verify");
-        const VerifyOutcome outcome =
-            verify_file(out.get(), s.dir + "/" + temp, &record, s.critical_tables, &progress, ctx.cancel, true);
+        const VerifyOutcome outcome = verify_file(out.get(), s.dir + "/" + temp, &record, s.critical_tables,
+                                                  &progress, ctx.cancel, true);
         if (!outcome.ok)
             throw Error("the fetched backup '" + name + "' failed verification (" +
                         join(outcome.errors, "; ") + "); it was not kept");
@@ -646,6 +647,7 @@ void merge_offsite_rows(const OperationContext& ctx, int dir_fd, std::vector<Lis
         return a.second.sequence > b.second.sequence;
     });
     std::vector<RetentionItem> items;
+    items.reserve(objects.size());
     for (const auto& [o, parsed] : objects)
         items.push_back({false, parsed.epoch_seconds, std::nullopt});
     const auto reasons = retention_reasons(items, offsite_policy(s));

@@ -23,7 +23,8 @@ RetentionPolicy policy_of(const Settings& s) {
 std::vector<std::string> reasons_for(const std::vector<CatalogEntry>& entries, const Settings& s) {
     std::vector<RetentionItem> items;
     items.reserve(entries.size());
-    for (const auto& e : entries) items.push_back({e.parsed.safety, e.parsed.epoch_seconds, e.verify_ok()});
+    for (const auto& e : entries)
+        items.push_back({e.parsed.safety, e.parsed.epoch_seconds, e.verify_ok()});
     return retention_reasons(items, policy_of(s));
 }
 
@@ -53,13 +54,14 @@ int64_t cleanup_locked(const OperationContext& ctx, int dir_fd, const std::strin
 std::string allocate_name(int dir_fd, const std::string& prefix, bool safety, int64_t seconds) {
     int highest = 0;
     for (const auto& entry : list_dir(dir_fd)) {
-        const std::string base = is_sidecar_name(entry) ? entry.substr(0, entry.size() - kSidecarSuffix.size()) : entry;
+        const std::string base =
+            is_sidecar_name(entry) ? entry.substr(0, entry.size() - kSidecarSuffix.size()) : entry;
         const auto parsed = parse_backup_name(prefix, base);
         if (parsed && parsed->safety == safety && parsed->epoch_seconds == seconds)
             highest = std::max(highest, parsed->sequence);
     }
     for (int sequence = highest + 1; sequence < 100000; ++sequence) {
-        const std::string name = backup_name(prefix, safety, seconds, sequence);
+        std::string name = backup_name(prefix, safety, seconds, sequence);
         if (!exists_at(dir_fd, name) && !exists_at(dir_fd, name + std::string(kSidecarSuffix))) return name;
     }
     throw Error("too many backups within one second");
@@ -69,7 +71,7 @@ std::string allocate_name(int dir_fd, const std::string& prefix, bool safety, in
 std::string create_locked(const OperationContext& ctx, int dir_fd, const std::string& kind,
                           const std::optional<std::string>& label, Progress& progress) {
     const int64_t created_ns = now_nanoseconds();
-    const std::string name = allocate_name(dir_fd, ctx.settings.prefix, kind == "safety", created_ns / 1000000000);
+    std::string name = allocate_name(dir_fd, ctx.settings.prefix, kind == "safety", created_ns / 1000000000);
     const std::string temp = temp_name_for(name);
     const std::string sidecar = name + std::string(kSidecarSuffix);
     bool sidecar_written = false;
@@ -104,8 +106,9 @@ std::string create_locked(const OperationContext& ctx, int dir_fd, const std::st
         if (ctx.settings.verify_on_create && kind != "safety") {
             progress.phase("verify");
             Fd fd = open_regular_at(dir_fd, temp);
-            const VerifyOutcome outcome = verify_file(fd.get(), ctx.settings.dir + "/" + temp, &record,
-                                                      ctx.settings.critical_tables, &progress, ctx.cancel, true);
+            const VerifyOutcome outcome =
+                verify_file(fd.get(), ctx.settings.dir + "/" + temp, &record, ctx.settings.critical_tables,
+                            &progress, ctx.cancel, true);
             if (!outcome.ok)
                 throw Error("the new backup failed verification (" + join(outcome.errors, "; ") +
                             "); it was not published and no backup was deleted");
@@ -128,13 +131,15 @@ std::string create_locked(const OperationContext& ctx, int dir_fd, const std::st
 // the future, after the clock was set back, does not count).
 bool has_recent_backup(const std::vector<CatalogEntry>& entries, int64_t seconds, int64_t now) {
     for (const auto& e : entries)
-        if (!e.parsed.safety && e.parsed.epoch_seconds > now - seconds && e.parsed.epoch_seconds <= now) return true;
+        if (!e.parsed.safety && e.parsed.epoch_seconds > now - seconds && e.parsed.epoch_seconds <= now)
+            return true;
     return false;
 }
 
 void require_file_database(const OperationContext& ctx) {
     if (ctx.db_path.empty())
-        throw Error("the main database is in memory or temporary; open a database file to back it up", kErrMisuse);
+        throw Error("the main database is in memory or temporary; open a database file to back it up",
+                    kErrMisuse);
 }
 
 // Header bytes 18-19 say whether a database file is in WAL mode.
@@ -158,7 +163,9 @@ HeaderFacts header_of(const std::string& path) {
     return header_of(fd.get());
 }
 
-bool is_wal_file(const std::string& path) { return header_of(path).wal; }
+bool is_wal_file(const std::string& path) {
+    return header_of(path).wal;
+}
 
 std::string unknown_backup(const std::string& name) {
     return "there is no backup named '" + name + "'; see SELECT name FROM wecare_backup_list";
@@ -168,20 +175,22 @@ std::string unknown_backup(const std::string& name) {
 // that does not exist yet simply holds no backup of that name.
 Fd open_dir_holding(const OperationContext& ctx, const std::string& name) {
     struct stat st {};
-    if (::lstat(ctx.settings.dir.c_str(), &st) != 0 && errno == ENOENT) throw Error(unknown_backup(name), kErrNotFound);
+    if (::lstat(ctx.settings.dir.c_str(), &st) != 0 && errno == ENOENT)
+        throw Error(unknown_backup(name), kErrNotFound);
     return open_backup_dir(ctx.settings.dir, false);
 }
 
 // Opens the local backup `name`. A missing one is unknown, or "only off-site"
 // when the off-site index has it.
-Fd open_named_backup(const OperationContext& ctx, int dir_fd, const std::string& name, struct stat* st = nullptr) {
+Fd open_named_backup(const OperationContext& ctx, int dir_fd, const std::string& name,
+                     struct stat* st = nullptr) {
     try {
         return open_regular_at(dir_fd, name, st);
     } catch (const Error& e) {
         if (e.code() != kErrNotFound) throw;
         if (known_offsite(ctx, dir_fd, name))
-            throw Error("the backup '" + name + "' is only off-site; fetch it first with wecare_backup_fetch('" + name +
-                            "')",
+            throw Error("the backup '" + name +
+                            "' is only off-site; fetch it first with wecare_backup_fetch('" + name + "')",
                         kErrNotFound);
         throw Error(unknown_backup(name), kErrNotFound);
     }
@@ -222,7 +231,9 @@ VerifyOutcome verify_for_restore(const OperationContext& ctx, int dir_fd, int fd
     try {
         out.checksum = checksum_fd(
             fd, static_cast<uint64_t>(st.st_size),
-            [&](uint64_t done) { progress.update(static_cast<int64_t>(done), static_cast<int64_t>(st.st_size)); },
+            [&](uint64_t done) {
+                progress.update(static_cast<int64_t>(done), static_cast<int64_t>(st.st_size));
+            },
             ctx.cancel);
     } catch (const Error& e) {
         out.errors.push_back(std::string("reading the file failed: ") + e.what());
@@ -230,7 +241,8 @@ VerifyOutcome verify_for_restore(const OperationContext& ctx, int dir_fd, int fd
     out.checksum_status = out.checksum == record->checksum ? "match" : "mismatch";
     if (out.checksum_status == "mismatch")
         out.errors.push_back("checksum mismatch: the file is not the one recorded when the backup was made");
-    out.integrity = "ok (unchanged since it was verified at " + iso_utc(record->verified_at.value_or(0)) + ")";
+    out.integrity =
+        "ok (unchanged since it was verified at " + iso_utc(record->verified_at.value_or(0)) + ")";
     out.tables = record->tables;
     for (const auto& table : ctx.settings.critical_tables) {
         auto it = std::find_if(record->tables.begin(), record->tables.end(),
@@ -245,7 +257,7 @@ VerifyOutcome verify_for_restore(const OperationContext& ctx, int dir_fd, int fd
     return out;
 }
 
-}  // namespace
+} // namespace
 
 void check_backup_name(const OperationContext& ctx, const std::string& name) {
     const std::string problem = name_problem(name.data(), name.size());
@@ -257,22 +269,26 @@ void check_backup_name(const OperationContext& ctx, const std::string& name) {
 }
 
 std::optional<std::string> create_backup(const OperationContext& ctx, const std::string& kind,
-                                         const std::optional<std::string>& label, int64_t skip_if_newer_than) {
+                                         const std::optional<std::string>& label,
+                                         int64_t skip_if_newer_than) {
     require_file_database(ctx);
     Progress progress(ctx.settings.dir, "create", ctx.interactive);
     std::optional<std::string> created;
     try {
         struct stat st {};
         if (!ctx.dir_is_default && ::lstat(ctx.settings.dir.c_str(), &st) != 0 && errno == ENOENT)
-            throw Error("the backup directory '" + ctx.settings.dir + "' does not exist; create it (mkdir -m 700) or "
-                        "mount its disk (a directory set with wecare_backup_config is never created, so backups "
-                        "never land on the disk under an unmounted one)",
-                        kErrCantOpen);
+            throw Error(
+                "the backup directory '" + ctx.settings.dir +
+                    "' does not exist; create it (mkdir -m 700) or "
+                    "mount its disk (a directory set with wecare_backup_config is never created, so backups "
+                    "never land on the disk under an unmounted one)",
+                kErrCantOpen);
         Fd dir = open_backup_dir(ctx.settings.dir, true);
         DirLock lock(dir.get(), ctx.settings.busy_timeout_ms, ctx.cancel);
         remove_leftovers(dir.get(), ctx.settings.prefix);
         if (skip_if_newer_than > 0) {
-            if (has_recent_backup(scan_catalog(dir.get(), ctx.settings.prefix), skip_if_newer_than, now_seconds()))
+            if (has_recent_backup(scan_catalog(dir.get(), ctx.settings.prefix), skip_if_newer_than,
+                                  now_seconds()))
                 return std::nullopt;
         }
         created = create_locked(ctx, dir.get(), kind, label, progress);
@@ -293,7 +309,7 @@ std::optional<std::string> create_backup(const OperationContext& ctx, const std:
 int64_t cleanup_backups(const OperationContext& ctx) {
     require_file_database(ctx);
     struct stat st {};
-    if (::lstat(ctx.settings.dir.c_str(), &st) != 0 && errno == ENOENT) return 0;  // no backup made yet
+    if (::lstat(ctx.settings.dir.c_str(), &st) != 0 && errno == ENOENT) return 0; // no backup made yet
     Fd dir = open_backup_dir(ctx.settings.dir, false);
     DirLock lock(dir.get(), ctx.settings.busy_timeout_ms);
     remove_leftovers(dir.get(), ctx.settings.prefix);
@@ -303,7 +319,7 @@ int64_t cleanup_backups(const OperationContext& ctx) {
 std::vector<ListedBackup> list_backups(const OperationContext& ctx) {
     if (ctx.db_path.empty()) return {};
     struct stat st {};
-    if (::lstat(ctx.settings.dir.c_str(), &st) != 0 && errno == ENOENT) return {};  // no backup made yet
+    if (::lstat(ctx.settings.dir.c_str(), &st) != 0 && errno == ENOENT) return {}; // no backup made yet
     Fd dir = open_backup_dir(ctx.settings.dir, false);
     auto entries = scan_catalog(dir.get(), ctx.settings.prefix);
     const auto reasons = reasons_for(entries, ctx.settings);
@@ -321,8 +337,10 @@ std::string existing_backup_path(const OperationContext& ctx, const std::string&
     check_backup_name(ctx, name);
     Fd dir = open_dir_holding(ctx, name);
     struct stat st {};
-    if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw Error(unknown_backup(name), kErrNotFound);
-    if (!S_ISREG(st.st_mode)) throw Error("'" + name + "' is not a regular file; it cannot be a backup", kErrCantOpen);
+    if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        throw Error(unknown_backup(name), kErrNotFound);
+    if (!S_ISREG(st.st_mode))
+        throw Error("'" + name + "' is not a regular file; it cannot be a backup", kErrCantOpen);
     return ctx.settings.dir + "/" + name;
 }
 
@@ -362,7 +380,8 @@ std::pair<std::string, VerifyOutcome> verify_backup(const OperationContext& ctx,
     if (exists_at(dir.get(), arg)) {
         BackupRecord updated = read_record(dir.get(), arg).value_or(BackupRecord{});
         if (updated.name.empty()) updated.name = arg;
-        if (updated.kind.empty()) updated.kind = parse_backup_name(ctx.settings.prefix, arg)->safety ? "safety" : "manual";
+        if (updated.kind.empty())
+            updated.kind = parse_backup_name(ctx.settings.prefix, arg)->safety ? "safety" : "manual";
         updated.verified_at = now_seconds();
         updated.verify_ok = outcome.ok;
         updated.verify_error = outcome.ok ? "" : outcome.errors.front();
@@ -376,9 +395,10 @@ RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& na
     require_file_database(ctx);
     check_backup_name(ctx, name);
     if (caller_reading && !is_wal_file(ctx.db_path))
-        throw Error("the statement that calls it reads the database, which keeps a rollback-journal database locked; "
-                    "call it in a statement that reads no table, with the name as a literal or a bound parameter",
-                    kErrBusy);
+        throw Error(
+            "the statement that calls it reads the database, which keeps a rollback-journal database locked; "
+            "call it in a statement that reads no table, with the name as a literal or a bound parameter",
+            kErrBusy);
     Progress progress(ctx.settings.dir, "verify", ctx.interactive);
     Fd dir = open_dir_holding(ctx, name);
     DirLock lock(dir.get(), ctx.settings.busy_timeout_ms);
@@ -391,21 +411,27 @@ RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& na
     const HeaderFacts live = header_of(ctx.db_path);
     const HeaderFacts backup = header_of(fd.get());
     if (live.wal && live.page_size != backup.page_size)
-        throw Error("the backup has pages of " + std::to_string(backup.page_size) + " bytes and the database, in WAL "
-                    "mode, has pages of " + std::to_string(live.page_size) + "; the database is unchanged: switch "
-                    "it to PRAGMA journal_mode=DELETE for the restore, then back to WAL",
+        throw Error("the backup has pages of " + std::to_string(backup.page_size) +
+                        " bytes and the database, in WAL "
+                        "mode, has pages of " +
+                        std::to_string(live.page_size) +
+                        "; the database is unchanged: switch "
+                        "it to PRAGMA journal_mode=DELETE for the restore, then back to WAL",
                     kErrMisuse);
     progress.phase("safety");
     RestoreOutcome result;
     result.restored = name;
-    result.safety_backup = create_locked(ctx, dir.get(), "safety", std::string("before restoring ") + name, progress);
+    result.safety_backup =
+        create_locked(ctx, dir.get(), "safety", std::string("before restoring ") + name, progress);
     progress.phase("restore");
-    result.pages = restore_into(ctx.db_path, ctx.settings.dir + "/" + name, ctx.settings.busy_timeout_ms, &progress);
+    result.pages =
+        restore_into(ctx.db_path, ctx.settings.dir + "/" + name, ctx.settings.busy_timeout_ms, &progress);
     cleanup_locked(ctx, dir.get(), result.safety_backup);
     return result;
 }
 
-std::string export_backup(const OperationContext& ctx, const std::string& name, const std::string& destination) {
+std::string export_backup(const OperationContext& ctx, const std::string& name,
+                          const std::string& destination) {
     require_file_database(ctx);
     check_backup_name(ctx, name);
     if (destination.empty() || destination.find('\0') != std::string::npos || destination.size() > 4096)
@@ -418,16 +444,19 @@ std::string export_backup(const OperationContext& ctx, const std::string& name, 
     std::string target = destination;
     struct stat st {};
     if (::stat(destination.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) target = destination + "/" + name;
-    while (target.find("//") != std::string::npos) target.replace(target.find("//"), 2, "/");
+    while (target.find("//") != std::string::npos)
+        target.replace(target.find("//"), 2, "/");
     const size_t slash = target.find_last_of('/');
-    const std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : target.substr(0, slash));
+    const std::string parent =
+        slash == std::string::npos ? "." : (slash == 0 ? "/" : target.substr(0, slash));
     const std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
     if (base.empty()) throw Error("the destination '" + destination + "' has no file name");
     const int parent_raw = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (parent_raw < 0) throw system_error("the destination folder '" + parent + "' is not usable", errno);
     Fd parent_fd(parent_raw);
     if (exists_at(parent_fd.get(), base))
-        throw Error("'" + target + "' already exists; export to a new name or delete that file first", kErrCantOpen);
+        throw Error("'" + target + "' already exists; export to a new name or delete that file first",
+                    kErrCantOpen);
 
     Progress progress(ctx.settings.dir, "export", ctx.interactive);
     const std::string temp = "." + base + ".tmp-" + std::to_string(::getpid());
@@ -445,7 +474,8 @@ std::string export_backup(const OperationContext& ctx, const std::string& name, 
                 got = ::pread(src.get(), buf.data(), want, static_cast<off_t>(offset));
             } while (got < 0 && errno == EINTR);
             if (got < 0) throw system_error("reading the backup failed", errno);
-            if (static_cast<size_t>(got) != want) throw Error("the backup changed size while it was exported", kErrIo);
+            if (static_cast<size_t>(got) != want)
+                throw Error("the backup changed size while it was exported", kErrIo);
             hasher.update(offset, buf.data(), want);
             write_all_at(out.get(), buf.data(), want, offset, "writing the exported copy failed");
             offset += want;
@@ -453,7 +483,8 @@ std::string export_backup(const OperationContext& ctx, const std::string& name, 
         }
         const std::string source_sum = hasher.finish(src.get(), size);
         if (record && !record->checksum.empty() && source_sum != record->checksum)
-            throw Error("the backup '" + name + "' does not match its recorded checksum; it was not exported");
+            throw Error("the backup '" + name +
+                        "' does not match its recorded checksum; it was not exported");
         fsync_fd(out.get(), "writing the exported copy to disk failed");
         out.close_checked("writing the exported copy failed");
         if (::renameat2(parent_fd.get(), temp.c_str(), parent_fd.get(), base.c_str(), RENAME_NOREPLACE) != 0)
@@ -464,7 +495,8 @@ std::string export_backup(const OperationContext& ctx, const std::string& name, 
         ::posix_fadvise(check.get(), 0, 0, POSIX_FADV_DONTNEED);
         if (checksum_fd(check.get(), size) != source_sum) {
             ::unlinkat(parent_fd.get(), base.c_str(), 0);
-            throw Error("the exported copy at '" + target + "' reads back differently; it was removed", kErrIo);
+            throw Error("the exported copy at '" + target + "' reads back differently; it was removed",
+                        kErrIo);
         }
     } catch (...) {
         ::unlinkat(parent_fd.get(), temp.c_str(), 0);
@@ -473,4 +505,4 @@ std::string export_backup(const OperationContext& ctx, const std::string& name, 
     return target;
 }
 
-}  // namespace wb
+} // namespace wb

@@ -9,7 +9,8 @@ namespace wb {
 
 int64_t restore_into(const std::string& db_path, const std::string& backup_path, int64_t busy_timeout_ms,
                      Progress* progress) {
-    Connection source(readonly_uri(backup_path), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
+    Connection source(readonly_uri(backup_path),
+                      SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
     Connection dest(db_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
     sqlite3_busy_timeout(dest.get(), static_cast<int>(busy_timeout_ms));
     sqlite3_backup* backup = sqlite3_backup_init(dest.get(), "main", source.get(), "main");
@@ -29,11 +30,12 @@ int64_t restore_into(const std::string& db_path, const std::string& backup_path,
         break;
     }
     const int64_t pages = sqlite3_backup_pagecount(backup);
-    const int finish_rc = sqlite3_backup_finish(backup);  // rolls back unless the copy completed
+    const int finish_rc = sqlite3_backup_finish(backup); // rolls back unless the copy completed
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-        throw Error("the database is busy (another connection is writing or reading in a transaction); nothing was "
-                    "changed: try again when it is idle, or raise busy_timeout_ms",
-                    kErrBusy);
+        throw Error(
+            "the database is busy (another connection is writing or reading in a transaction); nothing was "
+            "changed: try again when it is idle, or raise busy_timeout_ms",
+            kErrBusy);
     if (rc != SQLITE_DONE || finish_rc != SQLITE_OK) {
         std::string why = dest.message();
         if ((rc & 0xff) == SQLITE_READONLY)
@@ -47,4 +49,4 @@ int64_t restore_into(const std::string& db_path, const std::string& backup_path,
     return pages;
 }
 
-}  // namespace wb
+} // namespace wb

@@ -21,4 +21,4 @@ namespace wb {
 int64_t restore_into(const std::string& db_path, const std::string& backup_path, int64_t busy_timeout_ms,
                      Progress* progress);
 
-}  // namespace wb
+} // namespace wb

@@ -6,11 +6,17 @@ namespace wb {
 
 namespace {
 
-int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+int64_t floor_div(int64_t a, int64_t b) {
+    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
-int64_t day_bucket(int64_t t) { return floor_div(t, 86400); }
+int64_t day_bucket(int64_t t) {
+    return floor_div(t, 86400);
+}
 // 1970-01-01 was a Thursday, so Monday-based weeks start 3 days before it.
-int64_t week_bucket(int64_t t) { return floor_div(day_bucket(t) + 3, 7); }
+int64_t week_bucket(int64_t t) {
+    return floor_div(day_bucket(t) + 3, 7);
+}
 int64_t month_bucket(int64_t t) {
     int y, mon, d, h, mi, s;
     civil_from_seconds(t, y, mon, d, h, mi, s);
@@ -35,9 +41,10 @@ struct BucketRule {
     }
 };
 
-}  // namespace
+} // namespace
 
-std::vector<std::string> retention_reasons(const std::vector<RetentionItem>& items, const RetentionPolicy& policy) {
+std::vector<std::string> retention_reasons(const std::vector<RetentionItem>& items,
+                                           const RetentionPolicy& policy) {
     std::vector<std::string> reasons(items.size());
     BucketRule daily{policy.keep_daily, day_bucket, 0, std::nullopt};
     BucketRule weekly{policy.keep_weekly, week_bucket, 0, std::nullopt};
@@ -76,4 +83,4 @@ std::vector<std::string> retention_reasons(const std::vector<RetentionItem>& ite
     return reasons;
 }
 
-}  // namespace wb
+} // namespace wb

@@ -21,8 +21,8 @@ namespace wb {
 
 struct RetentionItem {
     bool safety = false;
-    int64_t epoch_seconds = 0;       // creation time, UTC
-    std::optional<bool> verify_ok;   // nullopt = never verified
+    int64_t epoch_seconds = 0;     // creation time, UTC
+    std::optional<bool> verify_ok; // nullopt = never verified
 };
 
 struct RetentionPolicy {
@@ -37,4 +37,4 @@ struct RetentionPolicy {
 std::vector<std::string> retention_reasons(const std::vector<RetentionItem>& newest_first,
                                            const RetentionPolicy& policy);
 
-}  // namespace wb
+} // namespace wb

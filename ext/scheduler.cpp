@@ -24,7 +24,7 @@ void Scheduler::start(int64_t interval_seconds, ContextSource source) {
 void Scheduler::stop() {
     {
         std::lock_guard<std::mutex> lock(mu_);
-        stopping_ = true;  // also cancels a backup in progress
+        stopping_ = true; // also cancels a backup in progress
         interval_ = 0;
         next_run_at_.reset();
         wake_.notify_all();
@@ -62,7 +62,8 @@ void Scheduler::run_once() {
                         static_cast<long long>(interval));
         }
     } catch (const Error& e) {
-        if (!stopping_) sqlite3_log(e.code(), "wecare_backup_schedule: scheduled backup failed: %s", e.what());
+        if (!stopping_)
+            sqlite3_log(e.code(), "wecare_backup_schedule: scheduled backup failed: %s", e.what());
     } catch (const std::exception& e) {
         sqlite3_log(SQLITE_ERROR, "wecare_backup_schedule: scheduled backup failed: %s", e.what());
     }
@@ -76,7 +77,7 @@ void Scheduler::loop() {
         run_once();
         lock.lock();
         if (stopping_) break;
-        if (retimed_) continue;  // re-timed while running: run again at once
+        if (retimed_) continue; // re-timed while running: run again at once
         const int64_t due = now_seconds() + interval_;
         next_run_at_ = due;
         wake_.wait_until(lock, std::chrono::system_clock::time_point(std::chrono::seconds(due)),
@@ -84,4 +85,4 @@ void Scheduler::loop() {
     }
 }
 
-}  // namespace wb
+} // namespace wb

@@ -45,4 +45,4 @@ class Scheduler {
     ContextSource source_;
 };
 
-}  // namespace wb
+} // namespace wb

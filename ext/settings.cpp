@@ -15,7 +15,8 @@ int64_t parse_integer(const std::string& key, const std::string& value, int64_t 
     if (value.empty() || value.size() > 12) throw Error(key + " must be a whole number from " + range);
     int64_t v = 0;
     for (char c : value) {
-        if (c < '0' || c > '9') throw Error(key + " must be a whole number from " + range + ", not '" + value + "'");
+        if (c < '0' || c > '9')
+            throw Error(key + " must be a whole number from " + range + ", not '" + value + "'");
         v = v * 10 + (c - '0');
     }
     if (v < lo || v > hi) throw Error(key + " must be a whole number from " + range + ", not " + value);
@@ -42,14 +43,30 @@ std::vector<std::string> parse_table_list(const std::string& value) {
     return out;
 }
 
-}  // namespace
+} // namespace
 
 const std::vector<std::string>& setting_keys() {
-    static const std::vector<std::string> keys = {
-        "dir",          "prefix",       "keep_last",        "keep_daily",      "keep_weekly",
-        "keep_monthly", "keep_safety",  "verify_on_create", "critical_tables", "max_snapshot_seconds",
-        "busy_timeout_ms", "offsite", "s3_endpoint", "s3_region", "s3_credentials_file", "compress",
-        "encrypt_key_file", "offsite_keep_last", "offsite_keep_daily", "offsite_keep_weekly", "offsite_keep_monthly"};
+    static const std::vector<std::string> keys = {"dir",
+                                                  "prefix",
+                                                  "keep_last",
+                                                  "keep_daily",
+                                                  "keep_weekly",
+                                                  "keep_monthly",
+                                                  "keep_safety",
+                                                  "verify_on_create",
+                                                  "critical_tables",
+                                                  "max_snapshot_seconds",
+                                                  "busy_timeout_ms",
+                                                  "offsite",
+                                                  "s3_endpoint",
+                                                  "s3_region",
+                                                  "s3_credentials_file",
+                                                  "compress",
+                                                  "encrypt_key_file",
+                                                  "offsite_keep_last",
+                                                  "offsite_keep_daily",
+                                                  "offsite_keep_weekly",
+                                                  "offsite_keep_monthly"};
     return keys;
 }
 
@@ -74,7 +91,7 @@ std::string normalize_path(const std::string& path) {
             if (!parts.empty() && parts.back() != "..") {
                 parts.pop_back();
             } else if (!absolute) {
-                parts.push_back(part);  // a relative path may climb; "/.." is "/"
+                parts.push_back(part); // a relative path may climb; "/.." is "/"
             }
         } else if (!part.empty() && part != ".") {
             parts.push_back(part);
@@ -89,7 +106,8 @@ std::string normalize_path(const std::string& path) {
 Settings resolve_settings(const Settings& settings, const std::string& db_path) {
     Settings out = settings;
     const size_t slash = db_path.find_last_of('/');
-    const std::string db_dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : db_path.substr(0, slash));
+    const std::string db_dir =
+        slash == std::string::npos ? "." : (slash == 0 ? "/" : db_path.substr(0, slash));
     if (out.dir.empty()) {
         out.dir = db_dir + (db_dir == "/" ? "" : "/") + "backups";
     } else if (out.dir[0] != '/') {
@@ -134,7 +152,8 @@ void set_setting(Settings& s, const std::string& key, const std::string& value) 
     } else if (key == "prefix") {
         if (!value.empty()) {
             const std::string problem = prefix_problem(value);
-            if (!problem.empty()) throw Error(problem + "; use letters, digits, '_' or '-' ('' = the default)");
+            if (!problem.empty())
+                throw Error(problem + "; use letters, digits, '_' or '-' ('' = the default)");
         }
         next.prefix = value;
     } else if (key == "keep_last") {
@@ -153,9 +172,9 @@ void set_setting(Settings& s, const std::string& key, const std::string& value) 
     } else if (key == "critical_tables") {
         next.critical_tables = parse_table_list(value);
     } else if (key == "max_snapshot_seconds") {
-        next.max_snapshot_seconds = parse_integer(key, value, 1, 7 * 86400);
+        next.max_snapshot_seconds = parse_integer(key, value, 1, int64_t{7} * 86400);
     } else if (key == "busy_timeout_ms") {
-        next.busy_timeout_ms = parse_integer(key, value, 0, 3600 * 1000);
+        next.busy_timeout_ms = parse_integer(key, value, 0, int64_t{3600} * 1000);
     } else if (key == "offsite") {
         next.offsite = check_offsite_spec(value);
     } else if (key == "s3_endpoint") {
@@ -182,4 +201,4 @@ void set_setting(Settings& s, const std::string& key, const std::string& value) 
     s = std::move(next);
 }
 
-}  // namespace wb
+} // namespace wb

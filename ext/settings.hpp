@@ -9,8 +9,8 @@
 namespace wb {
 
 struct Settings {
-    std::string dir;     // "" = the folder `backups` beside the database file
-    std::string prefix;  // "" = the database file's name without extension
+    std::string dir;    // "" = the folder `backups` beside the database file
+    std::string prefix; // "" = the database file's name without extension
     int64_t keep_last = 7;
     int64_t keep_daily = 0;
     int64_t keep_weekly = 0;
@@ -18,8 +18,8 @@ struct Settings {
     int64_t keep_safety = 3;
     bool verify_on_create = true;
     std::vector<std::string> critical_tables;
-    int64_t max_snapshot_seconds = 3600;  // bounds how long a read snapshot holds back checkpoints
-    int64_t busy_timeout_ms = 10000;      // waits for other writers and for the backup lock
+    int64_t max_snapshot_seconds = 3600; // bounds how long a read snapshot holds back checkpoints
+    int64_t busy_timeout_ms = 10000;     // waits for other writers and for the backup lock
     // Off-site copies (offsite_settings.hpp, offsite_sync.hpp); "" = off / default.
     std::string offsite;
     std::string s3_endpoint;
@@ -53,4 +53,4 @@ std::string join(const std::vector<std::string>& items, const std::string& separ
 // (lexically: symbolic links are not followed).
 std::string normalize_path(const std::string& path);
 
-}  // namespace wb
+} // namespace wb

@@ -1,12 +1,12 @@
 #include "sink_vfs.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <unistd.h>
 #include <fcntl.h>
-#include <algorithm>
 #include <map>
 #include <mutex>
+#include <unistd.h>
 #include <vector>
 
 #include "sqlite_api.hpp"
@@ -14,7 +14,6 @@
 namespace wb {
 
 namespace {
-
 
 struct Contexts {
     std::mutex mu;
@@ -37,20 +36,26 @@ SinkContext* find_context(const char* uri_name) {
     return it == c.by_id.end() ? nullptr : it->second;
 }
 
-sqlite3_vfs* real_vfs(sqlite3_vfs* vfs) { return static_cast<sqlite3_vfs*>(vfs->pAppData); }
+sqlite3_vfs* real_vfs(sqlite3_vfs* vfs) {
+    return static_cast<sqlite3_vfs*>(vfs->pAppData);
+}
 
-struct SinkFile {  // SQLite allocates it with 8-byte alignment
+struct SinkFile { // SQLite allocates it with 8-byte alignment
     sqlite3_file base;
-    SinkContext* context;  // null for a file that only passes through
-    uint8_t* batch;        // the batch being filled (from the writer), or null
+    SinkContext* context; // null for a file that only passes through
+    uint8_t* batch;       // the batch being filled (from the writer), or null
     size_t batch_length;
     uint64_t batch_offset;
-    sqlite3_file* real() { return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(this) + sizeof(SinkFile)); }
+    sqlite3_file* real() {
+        return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(this) + sizeof(SinkFile));
+    }
 };
 
 static_assert(sizeof(SinkFile) % 8 == 0, "the real file must stay 8-byte aligned after SinkFile");
 
-SinkFile* sink(sqlite3_file* f) { return reinterpret_cast<SinkFile*>(f); }
+SinkFile* sink(sqlite3_file* f) {
+    return reinterpret_cast<SinkFile*>(f);
+}
 
 void submit_batch(SinkFile* f) {
     if (!f->batch) return;
@@ -132,7 +137,9 @@ int sink_file_size(sqlite3_file* file, sqlite3_int64* size) {
     return rc != SQLITE_OK ? rc : f->real()->pMethods->xFileSize(f->real(), size);
 }
 
-int sink_lock(sqlite3_file* file, int level) { return sink(file)->real()->pMethods->xLock(sink(file)->real(), level); }
+int sink_lock(sqlite3_file* file, int level) {
+    return sink(file)->real()->pMethods->xLock(sink(file)->real(), level);
+}
 int sink_unlock(sqlite3_file* file, int level) {
     return sink(file)->real()->pMethods->xUnlock(sink(file)->real(), level);
 }
@@ -148,7 +155,9 @@ int sink_file_control(sqlite3_file* file, int op, void* arg) {
     return f->real()->pMethods->xFileControl(f->real(), op, arg);
 }
 
-int sink_sector_size(sqlite3_file* file) { return sink(file)->real()->pMethods->xSectorSize(sink(file)->real()); }
+int sink_sector_size(sqlite3_file* file) {
+    return sink(file)->real()->pMethods->xSectorSize(sink(file)->real());
+}
 int sink_device_characteristics(sqlite3_file* file) {
     return sink(file)->real()->pMethods->xDeviceCharacteristics(sink(file)->real());
 }
@@ -156,25 +165,25 @@ int sink_device_characteristics(sqlite3_file* file) {
 // Version 1: no shared memory and no memory mapping, so every byte SQLite
 // reads or writes passes through the batch above.
 const sqlite3_io_methods kSinkMethods = {
-    1,                            /* iVersion */
-    sink_close,                   /* xClose */
-    sink_read,                    /* xRead */
-    sink_write,                   /* xWrite */
-    sink_truncate,                /* xTruncate */
-    sink_sync,                    /* xSync */
-    sink_file_size,               /* xFileSize */
-    sink_lock,                    /* xLock */
-    sink_unlock,                  /* xUnlock */
-    sink_check_reserved,          /* xCheckReservedLock */
-    sink_file_control,            /* xFileControl */
-    sink_sector_size,             /* xSectorSize */
-    sink_device_characteristics,  /* xDeviceCharacteristics */
-    nullptr,                      /* xShmMap */
-    nullptr,                      /* xShmLock */
-    nullptr,                      /* xShmBarrier */
-    nullptr,                      /* xShmUnmap */
-    nullptr,                      /* xFetch */
-    nullptr,                      /* xUnfetch */
+    1,                           /* iVersion */
+    sink_close,                  /* xClose */
+    sink_read,                   /* xRead */
+    sink_write,                  /* xWrite */
+    sink_truncate,               /* xTruncate */
+    sink_sync,                   /* xSync */
+    sink_file_size,              /* xFileSize */
+    sink_lock,                   /* xLock */
+    sink_unlock,                 /* xUnlock */
+    sink_check_reserved,         /* xCheckReservedLock */
+    sink_file_control,           /* xFileControl */
+    sink_sector_size,            /* xSectorSize */
+    sink_device_characteristics, /* xDeviceCharacteristics */
+    nullptr,                     /* xShmMap */
+    nullptr,                     /* xShmLock */
+    nullptr,                     /* xShmBarrier */
+    nullptr,                     /* xShmUnmap */
+    nullptr,                     /* xFetch */
+    nullptr,                     /* xUnfetch */
 };
 
 int sink_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, int* out_flags) {
@@ -193,20 +202,32 @@ int sink_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags,
     return SQLITE_OK;
 }
 
-int sink_delete(sqlite3_vfs* v, const char* n, int s) { return real_vfs(v)->xDelete(real_vfs(v), n, s); }
-int sink_access(sqlite3_vfs* v, const char* n, int f, int* o) { return real_vfs(v)->xAccess(real_vfs(v), n, f, o); }
+int sink_delete(sqlite3_vfs* v, const char* n, int s) {
+    return real_vfs(v)->xDelete(real_vfs(v), n, s);
+}
+int sink_access(sqlite3_vfs* v, const char* n, int f, int* o) {
+    return real_vfs(v)->xAccess(real_vfs(v), n, f, o);
+}
 int sink_full_pathname(sqlite3_vfs* v, const char* n, int size, char* out) {
     return real_vfs(v)->xFullPathname(real_vfs(v), n, size, out);
 }
-int sink_randomness(sqlite3_vfs* v, int n, char* out) { return real_vfs(v)->xRandomness(real_vfs(v), n, out); }
-int sink_sleep(sqlite3_vfs* v, int us) { return real_vfs(v)->xSleep(real_vfs(v), us); }
-int sink_current_time(sqlite3_vfs* v, double* t) { return real_vfs(v)->xCurrentTime(real_vfs(v), t); }
-int sink_last_error(sqlite3_vfs* v, int n, char* out) { return real_vfs(v)->xGetLastError(real_vfs(v), n, out); }
+int sink_randomness(sqlite3_vfs* v, int n, char* out) {
+    return real_vfs(v)->xRandomness(real_vfs(v), n, out);
+}
+int sink_sleep(sqlite3_vfs* v, int us) {
+    return real_vfs(v)->xSleep(real_vfs(v), us);
+}
+int sink_current_time(sqlite3_vfs* v, double* t) {
+    return real_vfs(v)->xCurrentTime(real_vfs(v), t);
+}
+int sink_last_error(sqlite3_vfs* v, int n, char* out) {
+    return real_vfs(v)->xGetLastError(real_vfs(v), n, out);
+}
 int sink_current_time64(sqlite3_vfs* v, sqlite3_int64* t) {
     return real_vfs(v)->xCurrentTimeInt64(real_vfs(v), t);
 }
 
-}  // namespace
+} // namespace
 
 int register_sink_vfs() {
     static std::mutex mu;
@@ -235,7 +256,7 @@ int register_sink_vfs() {
         delete vfs;
         return rc;
     }
-    registered = vfs;  // lives as long as the process: connections may outlive this library's users
+    registered = vfs; // lives as long as the process: connections may outlive this library's users
     return SQLITE_OK;
 }
 
@@ -252,6 +273,8 @@ SinkRegistration::~SinkRegistration() {
     c.by_id.erase(id_);
 }
 
-std::string SinkRegistration::uri_parameter() const { return "wecare_sink=" + std::to_string(id_); }
+std::string SinkRegistration::uri_parameter() const {
+    return "wecare_sink=" + std::to_string(id_);
+}
 
-}  // namespace wb
+} // namespace wb

@@ -30,8 +30,8 @@ constexpr int kSinkFlushOpcode = 0x57430001;
 
 struct SinkContext {
     BlockHasher hasher;
-    std::unique_ptr<AsyncWriter> writer;  // on our own descriptors of the destination
-    int write_errno = 0;                  // errno of a failed write, for the error message
+    std::unique_ptr<AsyncWriter> writer; // on our own descriptors of the destination
+    int write_errno = 0;                 // errno of a failed write, for the error message
 };
 
 // Registers the VFS once per process. Returns an SQLite result code.
@@ -50,4 +50,4 @@ class SinkRegistration {
     uint64_t id_;
 };
 
-}  // namespace wb
+} // namespace wb

@@ -30,7 +30,7 @@ Error write_failure(sqlite3* dest, const SinkContext& sink, int rc) {
     return Error(std::string("writing the backup failed: ") + sqlite3_errmsg(dest), rc & 0xff);
 }
 
-}  // namespace
+} // namespace
 
 std::string file_uri(const std::string& path, const std::string& query) {
     std::string uri = readonly_uri(path);
@@ -41,10 +41,10 @@ std::string file_uri(const std::string& path, const std::string& query) {
 std::vector<TableCount> count_rows(sqlite3* db) {
     std::vector<TableCount> out;
     {
-        Statement tables(db,
-                         "SELECT name FROM sqlite_schema WHERE type = 'table' AND rootpage > 0 "
-                         "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name");
-        while (tables.step()) out.push_back({tables.column_text(0), 0});
+        Statement tables(db, "SELECT name FROM sqlite_schema WHERE type = 'table' AND rootpage > 0 "
+                             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name");
+        while (tables.step())
+            out.push_back({tables.column_text(0), 0});
     }
     for (auto& t : out) {
         Statement count(db, "SELECT count(*) FROM main." + quote_identifier(t.name));
@@ -67,8 +67,9 @@ SnapshotResult snapshot_to(const SnapshotRequest& req) {
         result.page_count = source.query_int("SELECT count(*) FROM sqlite_schema");
     } catch (const Error& e) {
         if (e.code() == SQLITE_BUSY)
-            throw Error("the database is busy (a writer holds it locked); try again, or raise busy_timeout_ms",
-                        kErrBusy);
+            throw Error(
+                "the database is busy (a writer holds it locked); try again, or raise busy_timeout_ms",
+                kErrBusy);
         throw Error(std::string("cannot read the database: ") + e.what(), e.code());
     }
     {
@@ -107,9 +108,9 @@ SnapshotResult snapshot_to(const SnapshotRequest& req) {
             if (req.cancel && req.cancel->load()) throw Error("cancelled: the connection is closing");
             if (std::chrono::steady_clock::now() > snapshot_deadline)
                 throw Error("the copy took longer than max_snapshot_seconds (" +
-                                std::to_string(req.max_snapshot_seconds) +
-                                " s) and was abandoned, so the write-ahead log cannot grow without bound; "
-                                "raise max_snapshot_seconds for a database this large");
+                            std::to_string(req.max_snapshot_seconds) +
+                            " s) and was abandoned, so the write-ahead log cannot grow without bound; "
+                            "raise max_snapshot_seconds for a database this large");
         }
         result.page_count = sqlite3_backup_pagecount(backup.b);
         const int rc = sqlite3_backup_finish(backup.b);
@@ -120,7 +121,7 @@ SnapshotResult snapshot_to(const SnapshotRequest& req) {
     }
     result.tables = count_rows(source.get());
     result.page_size = source.query_int("PRAGMA page_size");
-    source.exec("COMMIT");  // release the snapshot before the slow part: the sync
+    source.exec("COMMIT"); // release the snapshot before the slow part: the sync
     source.close();
 
     if (const int err = sink.writer->drain()) throw system_error("writing the backup failed", err);
@@ -134,4 +135,4 @@ SnapshotResult snapshot_to(const SnapshotRequest& req) {
     return result;
 }
 
-}  // namespace wb
+} // namespace wb

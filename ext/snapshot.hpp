@@ -31,7 +31,7 @@ struct SnapshotRequest {
     std::string db_path;
     int dir_fd = -1;
     std::string dir_path;
-    std::string temp_name;  // created by snapshot_to inside dir_fd; removed on failure
+    std::string temp_name; // created by snapshot_to inside dir_fd; removed on failure
     int64_t busy_timeout_ms = 10000;
     int64_t max_snapshot_seconds = 3600;
     const std::atomic<bool>* cancel = nullptr;
@@ -55,4 +55,4 @@ std::string file_uri(const std::string& path, const std::string& query);
 // Row counts of every ordinary table, by name.
 std::vector<TableCount> count_rows(sqlite3* db);
 
-}  // namespace wb
+} // namespace wb

@@ -17,7 +17,9 @@ std::string ConnectionState::db_path() const {
     return path ? std::string(path) : std::string();
 }
 
-OperationContext ConnectionState::context(bool interactive) { return context_for(db_path(), interactive); }
+OperationContext ConnectionState::context(bool interactive) {
+    return context_for(db_path(), interactive);
+}
 
 OperationContext ConnectionState::context_for(const std::string& path, bool interactive) {
     OperationContext ctx;
@@ -44,13 +46,15 @@ namespace {
 // identifier, followed by '(' (an optional closing quote and spaces between).
 bool calls_function(const std::string& sql, const std::string& function) {
     std::string lower(sql);
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : lower)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$'; };
     for (size_t at = lower.find(function); at != std::string::npos; at = lower.find(function, at + 1)) {
         if (at > 0 && ident(lower[at - 1])) continue;
         size_t next = at + function.size();
         if (next < lower.size() && (lower[next] == '"' || lower[next] == '`' || lower[next] == ']')) ++next;
-        while (next < lower.size() && std::isspace(static_cast<unsigned char>(lower[next]))) ++next;
+        while (next < lower.size() && std::isspace(static_cast<unsigned char>(lower[next])))
+            ++next;
         if (next < lower.size() && lower[next] == '(') return true;
     }
     return false;
@@ -67,28 +71,36 @@ void require_direct_call(sqlite3_context* ctx, const char* function) {
         if (calls_function(sql, function)) return;
     }
     if (any_text)
-        throw Error("refused: it was called by code stored in the database's schema (a CHECK constraint), not by "
-                    "the SQL being run; call it directly",
-                    kErrAuth);
+        throw Error(
+            "refused: it was called by code stored in the database's schema (a CHECK constraint), not by "
+            "the SQL being run; call it directly",
+            kErrAuth);
 }
 
 template <class Body>
-void guard_direct(sqlite3_context* ctx, const char* function, Body&& body) noexcept {
+void guard_direct(sqlite3_context* ctx, const char* function, Body&& body) { // guard() is the barrier
     guard(ctx, function, [&] {
         require_direct_call(ctx, function);
         body();
     });
 }
 
-ConnectionState& state_of(sqlite3_context* ctx) { return **static_cast<StateRef*>(sqlite3_user_data(ctx)); }
+ConnectionState& state_of(sqlite3_context* ctx) {
+    return **static_cast<StateRef*>(sqlite3_user_data(ctx));
+}
 
 const char* type_name(int type) {
     switch (type) {
-    case SQLITE_INTEGER: return "an integer";
-    case SQLITE_FLOAT: return "a real number";
-    case SQLITE_BLOB: return "a blob";
-    case SQLITE_NULL: return "NULL";
-    default: return "text";
+    case SQLITE_INTEGER:
+        return "an integer";
+    case SQLITE_FLOAT:
+        return "a real number";
+    case SQLITE_BLOB:
+        return "a blob";
+    case SQLITE_NULL:
+        return "NULL";
+    default:
+        return "text";
     }
 }
 
@@ -133,7 +145,7 @@ void fn_create(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
 
 void fn_cleanup(sqlite3_context* ctx, int, sqlite3_value**) {
     guard_direct(ctx, "wecare_backup_cleanup",
-          [&] { sqlite3_result_int64(ctx, cleanup_backups(state_of(ctx).context(false))); });
+                 [&] { sqlite3_result_int64(ctx, cleanup_backups(state_of(ctx).context(false))); });
 }
 
 void fn_verify(sqlite3_context* ctx, int, sqlite3_value** argv) {
@@ -154,17 +166,18 @@ void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
         if (sqlite3_value_type(argv[1]) != SQLITE_TEXT ||
             std::string(reinterpret_cast<const char*>(sqlite3_value_text(argv[1])),
                         static_cast<size_t>(sqlite3_value_bytes(argv[1]))) != kRestorePhrase)
-            throw Error(std::string("the confirmation phrase does not match; pass exactly '") + kRestorePhrase +
-                        "' as the second argument");
+            throw Error(std::string("the confirmation phrase does not match; pass exactly '") +
+                        kRestorePhrase + "' as the second argument");
         if (sqlite3_db_readonly(state.db, "main") == 1)
             throw Error("this connection opened the database read-only; restore from a read-write connection",
                         kErrMisuse);
         if (!sqlite3_get_autocommit(state.db))
-            throw Error("refusing to restore inside an open transaction; COMMIT or ROLLBACK first", kErrMisuse);
+            throw Error("refusing to restore inside an open transaction; COMMIT or ROLLBACK first",
+                        kErrMisuse);
         const bool caller_reading = sqlite3_txn_state(state.db, "main") != SQLITE_TXN_NONE;
         const RestoreOutcome r = restore_backup(op, name, caller_reading);
-        sqlite3_log(SQLITE_NOTICE, "wecare_backup_restore: restored %s (safety backup %s)", r.restored.c_str(),
-                    r.safety_backup.c_str());
+        sqlite3_log(SQLITE_NOTICE, "wecare_backup_restore: restored %s (safety backup %s)",
+                    r.restored.c_str(), r.safety_backup.c_str());
         const std::string json = JsonObject()
                                      .text("restored", r.restored)
                                      .text("safety_backup", r.safety_backup)
@@ -207,7 +220,8 @@ void fn_schedule(sqlite3_context* ctx, int, sqlite3_value** argv) {
         const int type = sqlite3_value_type(argv[0]);
         const double real = sqlite3_value_double(argv[0]);
         if (type != SQLITE_INTEGER && !(type == SQLITE_FLOAT && std::floor(real) == real))
-            throw Error(std::string("the interval must be a whole number of seconds, not ") + type_name(type));
+            throw Error(std::string("the interval must be a whole number of seconds, not ") +
+                        type_name(type));
         const int64_t seconds = sqlite3_value_int64(argv[0]);
         if (seconds < 0 || seconds > 366LL * 86400)
             throw Error("the interval must be from 1 to 31622400 seconds, or 0 to stop");
@@ -221,7 +235,8 @@ void fn_schedule(sqlite3_context* ctx, int, sqlite3_value** argv) {
         if (path.empty())
             throw Error("the main database is in memory or temporary; open a database file to back it up",
                         kErrMisuse);
-        if (!sqlite3_threadsafe()) throw Error("this SQLite is built without thread support; run backups from cron");
+        if (!sqlite3_threadsafe())
+            throw Error("this SQLite is built without thread support; run backups from cron");
         // The thread gets the path now: it must not call into the user's connection.
         ConnectionState* raw = &state;
         state.scheduler.start(seconds, [raw, path] { return raw->context_for(path, false); });
@@ -274,7 +289,8 @@ void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
         }
         const ActivitySnapshot activity = activity_of(op.settings.dir);
         std::optional<int64_t> last_success = activity.last_success_at;
-        if (!last_success || (newest_regular && *newest_regular > *last_success)) last_success = newest_regular;
+        if (!last_success || (newest_regular && *newest_regular > *last_success))
+            last_success = newest_regular;
         auto iso = [](const std::optional<int64_t>& t) {
             return t ? std::optional<std::string>(iso_utc(*t)) : std::nullopt;
         };
@@ -324,7 +340,7 @@ void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
     });
 }
 
-}  // namespace
+} // namespace
 
 // Every function that reads or writes files, or changes what later calls do,
 // is DIRECTONLY: a view or trigger in an untrusted database can never call it.
@@ -350,4 +366,4 @@ const std::vector<FunctionSpec>& function_specs() {
     return specs;
 }
 
-}  // namespace wb
+} // namespace wb

@@ -20,15 +20,14 @@ inline void log_error(const char* function, int code, const std::string& message
 }
 
 inline void report_error(sqlite3_context* ctx, const char* function, int code, const std::string& raw) {
-    const std::string message = printable_utf8(raw);  // it may quote hostile bytes
+    const std::string message = printable_utf8(raw); // it may quote hostile bytes
     const std::string text = std::string(function) + ": " + message;
     sqlite3_result_error(ctx, text.c_str(), -1);
     sqlite3_result_error_code(ctx, code);
     log_error(function, code, message);
 }
 
-template <class Body>
-void guard(sqlite3_context* ctx, const char* function, Body&& body) noexcept {
+template <class Body> void guard(sqlite3_context* ctx, const char* function, Body&& body) noexcept {
     try {
         body();
     } catch (const Error& e) {
@@ -36,7 +35,8 @@ void guard(sqlite3_context* ctx, const char* function, Body&& body) noexcept {
     } catch (const std::bad_alloc&) {
         sqlite3_result_error_nomem(ctx);
     } catch (const std::exception& e) {
-        report_error(ctx, function, kErrGeneric, std::string("internal error (") + e.what() + "); please report it");
+        report_error(ctx, function, kErrGeneric,
+                     std::string("internal error (") + e.what() + "); please report it");
     } catch (...) {
         report_error(ctx, function, kErrGeneric, "internal error; please report it");
     }
@@ -44,8 +44,7 @@ void guard(sqlite3_context* ctx, const char* function, Body&& body) noexcept {
 
 // The same barrier for virtual-table callbacks, which return a result code and
 // put their message in sqlite3_vtab::zErrMsg.
-template <class Body>
-int guard_vtab(sqlite3_vtab* vtab, const char* function, Body&& body) noexcept {
+template <class Body> int guard_vtab(sqlite3_vtab* vtab, const char* function, Body&& body) noexcept {
     auto set_message = [&](int code, const std::string& raw) {
         const std::string message = printable_utf8(raw);
         sqlite3_free(vtab->zErrMsg);
@@ -66,4 +65,4 @@ int guard_vtab(sqlite3_vtab* vtab, const char* function, Body&& body) noexcept {
     }
 }
 
-}  // namespace wb
+} // namespace wb

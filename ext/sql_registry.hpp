@@ -20,4 +20,4 @@ const std::vector<FunctionSpec>& function_specs();
 const sqlite3_module& list_module();
 constexpr const char* kListTableName = "wecare_backup_list";
 
-}  // namespace wb
+} // namespace wb

@@ -27,7 +27,10 @@ void run_side_work(SideWork& out, int fd, uint64_t size, const std::string& uri,
                    const std::atomic<bool>* cancel) {
     try {
         out.checksum = checksum_fd(
-            fd, size, [&](uint64_t done) { if (progress) progress->update(static_cast<int64_t>(done), static_cast<int64_t>(size)); },
+            fd, size,
+            [&](uint64_t done) {
+                if (progress) progress->update(static_cast<int64_t>(done), static_cast<int64_t>(size));
+            },
             cancel);
     } catch (const std::exception& e) {
         out.checksum_error = e.what();
@@ -46,7 +49,7 @@ bool has_sqlite_header(int fd) {
            std::string(header, 16) == std::string("SQLite format 3\0", 16);
 }
 
-}  // namespace
+} // namespace
 
 VerifyOutcome verify_file(int fd, const std::string& path, const BackupRecord* expected,
                           const std::vector<std::string>& critical_tables, Progress* progress,
@@ -100,9 +103,11 @@ VerifyOutcome verify_file(int fd, const std::string& path, const BackupRecord* e
     if (!side.checksum_error.empty()) out.errors.push_back("reading the file failed: " + side.checksum_error);
     out.checksum = side.checksum;
     if (expected && !expected->checksum.empty()) {
-        out.checksum_status = (!side.checksum.empty() && side.checksum == expected->checksum) ? "match" : "mismatch";
+        out.checksum_status =
+            (!side.checksum.empty() && side.checksum == expected->checksum) ? "match" : "mismatch";
         if (out.checksum_status == "mismatch")
-            out.errors.push_back("checksum mismatch: the file is not the one recorded when the backup was made");
+            out.errors.push_back(
+                "checksum mismatch: the file is not the one recorded when the backup was made");
         if (expected->size_bytes != 0 && expected->size_bytes != out.size_bytes)
             out.errors.push_back("size is " + std::to_string(out.size_bytes) + " bytes, " +
                                  std::to_string(expected->size_bytes) + " were recorded");
@@ -112,22 +117,25 @@ VerifyOutcome verify_file(int fd, const std::string& path, const BackupRecord* e
         out.tables = side.tables;
     }
     std::map<std::string, int64_t> actual;
-    for (const auto& t : out.tables) actual[t.name] = t.rows;
+    for (const auto& t : out.tables)
+        actual[t.name] = t.rows;
     if (expected && !expected->tables.empty() && out.integrity == "ok") {
         std::map<std::string, int64_t> recorded;
-        for (const auto& t : expected->tables) recorded[t.name] = t.rows;
+        for (const auto& t : expected->tables)
+            recorded[t.name] = t.rows;
         for (const auto& [name, rows] : recorded) {
             auto it = actual.find(name);
             if (it == actual.end()) {
-                out.errors.push_back("table '" + name + "' is missing (recorded with " + std::to_string(rows) +
-                                     " rows)");
+                out.errors.push_back("table '" + name + "' is missing (recorded with " +
+                                     std::to_string(rows) + " rows)");
             } else if (it->second != rows) {
                 out.errors.push_back("table '" + name + "' has " + std::to_string(it->second) + " rows, " +
                                      std::to_string(rows) + " were recorded");
             }
         }
         for (const auto& [name, rows] : actual)
-            if (!recorded.count(name)) out.errors.push_back("table '" + name + "' was not recorded at creation");
+            if (!recorded.count(name))
+                out.errors.push_back("table '" + name + "' was not recorded at creation");
     }
     for (const auto& name : critical_tables) {
         auto it = actual.find(name);
@@ -156,8 +164,9 @@ std::string verify_outcome_json(const std::string& name, const VerifyOutcome& o)
         .raw("rows", rows)
         .integer("size_bytes", o.size_bytes)
         .integer("page_count", o.page_count)
-        .text_or_null("checksum_value", o.checksum.empty() ? std::nullopt : std::optional<std::string>(o.checksum))
+        .text_or_null("checksum_value",
+                      o.checksum.empty() ? std::nullopt : std::optional<std::string>(o.checksum))
         .str();
 }
 
-}  // namespace wb
+} // namespace wb

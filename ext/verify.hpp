@@ -23,7 +23,7 @@ namespace wb {
 struct VerifyOutcome {
     bool ok = false;
     std::string checksum_status = "none";
-    std::string checksum;  // as computed now
+    std::string checksum; // as computed now
     std::string integrity;
     int64_t size_bytes = 0;
     int64_t page_count = 0;
@@ -43,4 +43,4 @@ VerifyOutcome verify_file(int fd, const std::string& path, const BackupRecord* e
 
 std::string verify_outcome_json(const std::string& name, const VerifyOutcome& outcome);
 
-}  // namespace wb
+} // namespace wb

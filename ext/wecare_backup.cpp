@@ -34,7 +34,9 @@ SQLITE_EXTENSION_INIT1
 
 namespace {
 
-void release_state(void* p) { delete static_cast<wb::StateRef*>(p); }
+void release_state(void* p) {
+    delete static_cast<wb::StateRef*>(p);
+}
 
 int fail(char** err, const std::string& message, int rc) {
     if (err) *err = sqlite3_mprintf("wecare_backup: %s", message.c_str());
@@ -54,8 +56,8 @@ int register_all(sqlite3* db, char** err) {
         auto* ref = new (std::nothrow) wb::StateRef(state);
         if (!ref) return SQLITE_NOMEM;
         // On failure sqlite3_create_function_v2 calls release_state itself.
-        rc = sqlite3_create_function_v2(db, spec.name, spec.arg_count, spec.flags, ref, spec.fn, nullptr, nullptr,
-                                        release_state);
+        rc = sqlite3_create_function_v2(db, spec.name, spec.arg_count, spec.flags, ref, spec.fn, nullptr,
+                                        nullptr, release_state);
         if (rc != SQLITE_OK)
             return fail(err, std::string("cannot register ") + spec.name + ": " + sqlite3_errmsg(db), rc);
     }
@@ -63,14 +65,15 @@ int register_all(sqlite3* db, char** err) {
     if (!ref) return SQLITE_NOMEM;
     rc = sqlite3_create_module_v2(db, wb::kListTableName, &wb::list_module(), ref, release_state);
     if (rc != SQLITE_OK)
-        return fail(err, std::string("cannot register ") + wb::kListTableName + ": " + sqlite3_errmsg(db), rc);
+        return fail(err, std::string("cannot register ") + wb::kListTableName + ": " + sqlite3_errmsg(db),
+                    rc);
     return SQLITE_OK;
 }
 
-}  // namespace
+} // namespace
 
-extern "C" __attribute__((visibility("default"))) int sqlite3_wecarebackup_init(sqlite3* db, char** err,
-                                                                                 const sqlite3_api_routines* api) {
+extern "C" __attribute__((visibility("default"))) int
+sqlite3_wecarebackup_init(sqlite3* db, char** err, const sqlite3_api_routines* api) {
     SQLITE_EXTENSION_INIT2(api);
     return register_all(db, err);
 }
