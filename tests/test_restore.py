@@ -218,3 +218,38 @@ def test_the_safety_backup_named_by_a_restore_exists(conn):
         return  # refusing keep_safety 0 is a fine fix too
     safety = restore(conn, name)["safety_backup"]
     assert safety is None or safety in names(conn)
+
+
+def test_restore_holds_a_verified_backup_to_todays_critical_tables(conn):
+    # A backup that verified ok is only re-read for its checksum before a
+    # restore; the critical tables are still checked, against its recorded counts.
+    name = create(conn)
+    conn.execute("DELETE FROM patients WHERE id > 10")
+    one(conn, "SELECT wecare_backup_config('critical_tables', 'patients,appointments')")
+    msg = sql_error(conn, "SELECT wecare_backup_restore(?, ?)", name, PHRASE)
+    assert msg.startswith("wecare_backup_restore: the backup '%s' failed verification" % name), msg
+    assert "critical table 'appointments' is missing" in msg
+    assert patients(conn) == 10
+    one(conn, "SELECT wecare_backup_config('critical_tables', 'patients')")
+    restore(conn, name)
+    assert patients(conn) > 10
+
+
+def test_restore_gives_a_never_verified_backup_the_full_verification(conn, backup_dir):
+    one(conn, "SELECT wecare_backup_config('verify_on_create', 0)")
+    name = create(conn)
+    # A page damaged after the checksum was recorded, and the record made to
+    # match: only integrity_check can tell.
+    path = backup_dir / name
+    with open(path, "r+b") as f:
+        f.seek(4096)  # the b-tree header of page 2
+        f.write(b"\xff" * 8)
+    digest = json.loads(one(conn, "SELECT wecare_backup_verify(?)", str(path)))["checksum_value"]
+    meta = backup_dir / (name + ".meta")
+    lines = [l for l in meta.read_text().splitlines() if not l.startswith(("checksum=", "verified_at=", "verify_ok=",
+                                                                           "verify_error="))]
+    meta.write_text("\n".join(lines + ["checksum=" + digest]) + "\n")
+    conn.execute("DELETE FROM patients WHERE id > 10")
+    msg = sql_error(conn, "SELECT wecare_backup_restore(?, ?)", name, PHRASE)
+    assert "failed verification" in msg and "integrity" in msg, msg
+    assert patients(conn) == 10
