@@ -10,10 +10,7 @@ namespace wb {
 
 namespace {
 
-#ifndef WECARE_WRITE_BUFFERS
-#define WECARE_WRITE_BUFFERS 4
-#endif
-constexpr size_t kBuffers = WECARE_WRITE_BUFFERS;
+constexpr size_t kBuffers = 4;
 constexpr size_t kDirectAlign = 4096;
 constexpr uint64_t kPaceWindow = 8 << 20;
 
@@ -108,10 +105,7 @@ int AsyncWriter::write_job(const Job& job) {
     const bool aligned = job.offset % kDirectAlign == 0 && job.length % kDirectAlign == 0;
     if (direct_fd_ >= 0 && aligned) {
         const int err = write_fully(direct_fd_, job.buffer, job.length, job.offset);
-        if (err != EINVAL) {
-            if (err == 0) ++direct_writes_;
-            return err;
-        }
+        if (err != EINVAL) return err;
         direct_fd_ = -1; // this file system refuses O_DIRECT after all: buffered from now on
     }
     const int err = write_fully(buffered_fd_, job.buffer, job.length, job.offset);
