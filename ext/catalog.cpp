@@ -56,16 +56,18 @@ std::vector<CatalogEntry> scan_catalog(int dir_fd, const std::string& prefix) {
         e.record = read_record(dir_fd, name);
         out.push_back(std::move(e));
     }
-    std::sort(out.begin(), out.end(), [](const CatalogEntry& a, const CatalogEntry& b) {
-        if (a.parsed.epoch_seconds != b.parsed.epoch_seconds)
-            return a.parsed.epoch_seconds > b.parsed.epoch_seconds;
-        const int64_t an = a.record ? a.record->created_ns : 0;
-        const int64_t bn = b.record ? b.record->created_ns : 0;
-        if (an != bn) return an > bn;
-        if (a.parsed.sequence != b.parsed.sequence) return a.parsed.sequence > b.parsed.sequence;
-        return a.name > b.name;
-    });
+    std::sort(out.begin(), out.end(), newer_first);
     return out;
+}
+
+bool newer_first(const CatalogEntry& a, const CatalogEntry& b) {
+    if (a.parsed.epoch_seconds != b.parsed.epoch_seconds)
+        return a.parsed.epoch_seconds > b.parsed.epoch_seconds;
+    const int64_t an = a.record ? a.record->created_ns : 0;
+    const int64_t bn = b.record ? b.record->created_ns : 0;
+    if (an != bn) return an > bn;
+    if (a.parsed.sequence != b.parsed.sequence) return a.parsed.sequence > b.parsed.sequence;
+    return a.name > b.name;
 }
 
 void remove_leftovers(int dir_fd, const std::string& prefix) {

@@ -27,6 +27,8 @@ struct CatalogEntry {
 // Newest first: by the time in the name, then the recorded creation time in
 // nanoseconds, then the same-second sequence number.
 std::vector<CatalogEntry> scan_catalog(int dir_fd, const std::string& prefix);
+// That order: whether `a` lists before `b`.
+bool newer_first(const CatalogEntry& a, const CatalogEntry& b);
 
 // Reads one backup's sidecar record: nullopt when there is none or it cannot
 // be read. `damaged` (if given) is set when a sidecar exists but does not parse.

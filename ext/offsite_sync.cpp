@@ -659,15 +659,7 @@ void merge_offsite_rows(const OperationContext& ctx, int dir_fd, std::vector<Lis
     }
     if (!added) return;
     std::stable_sort(rows.begin(), rows.end(), [](const ListedBackup& a, const ListedBackup& b) {
-        const auto& x = a.entry;
-        const auto& y = b.entry;
-        if (x.parsed.epoch_seconds != y.parsed.epoch_seconds)
-            return x.parsed.epoch_seconds > y.parsed.epoch_seconds;
-        const int64_t xn = x.record ? x.record->created_ns : 0;
-        const int64_t yn = y.record ? y.record->created_ns : 0;
-        if (xn != yn) return xn > yn;
-        if (x.parsed.sequence != y.parsed.sequence) return x.parsed.sequence > y.parsed.sequence;
-        return x.name > y.name;
+        return newer_first(a.entry, b.entry);
     });
 }
 
