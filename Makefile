@@ -2,12 +2,12 @@
 CXX       ?= g++
 CXXFLAGS  ?= -O2 -g
 WARN      := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
-BASEFLAGS := -std=c++17 -fPIC -fvisibility=hidden -MMD -MP $(WARN)
+BASEFLAGS := -std=c++17 -fPIC -fvisibility=hidden -MMD -MP -Iext $(WARN)
 LDLIBS    := -pthread -lcurl -lzstd -lsodium
 PYTHON    ?= /usr/bin/python3
 OBJDIR    ?= build/obj
 
-EXT_SOURCES := $(wildcard ext/*.cpp) $(wildcard ext/offsite/*.cpp)
+EXT_SOURCES := $(sort $(wildcard ext/*.cpp ext/*/*.cpp))
 EXT_OBJECTS := $(EXT_SOURCES:ext/%.cpp=$(OBJDIR)/%.o)
 DIST := dist/wecare_backup.so
 

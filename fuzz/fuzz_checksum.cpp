@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "checksum.hpp"
+#include "store/checksum.hpp"
 
 using namespace wb;
 
@@ -17,7 +17,7 @@ namespace {
 void check(bool ok) {
     if (!ok) std::abort();
 }
-}  // namespace
+} // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const int fd = ::memfd_create("fuzz_checksum", 0);
@@ -26,11 +26,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint64_t file_size = 0;
     std::vector<uint8_t> buf;
     for (size_t off = 0; off + 6 <= size; off += 6) {
-        const uint64_t at = ((uint64_t{data[off]} << 16 | uint64_t{data[off + 1]} << 8 | data[off + 2]) * 256) %
-                            (5 * kHashBlock);
+        const uint64_t at =
+            ((uint64_t{data[off]} << 16 | uint64_t{data[off + 1]} << 8 | data[off + 2]) * 256) %
+            (5 * kHashBlock);
         const size_t len = (size_t{data[off + 3]} << 8 | data[off + 4]) * 64 % (kHashBlock / 4 + 4096) + 1;
         buf.assign(len, data[off + 5]);
-        for (size_t i = 0; i < len; i += 97) buf[i] = static_cast<uint8_t>(i ^ at);
+        for (size_t i = 0; i < len; i += 97)
+            buf[i] = static_cast<uint8_t>(i ^ at);
         if (::pwrite(fd, buf.data(), len, static_cast<off_t>(at)) != static_cast<ssize_t>(len)) break;
         hasher.update(at, buf.data(), len);
         file_size = std::max<uint64_t>(file_size, at + len);

@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "error.hpp"
-#include "metadata.hpp"
+#include "common/error.hpp"
+#include "policy/record.hpp"
 
 using namespace wb;
 
@@ -20,7 +20,7 @@ bool same(const BackupRecord& a, const BackupRecord& b) {
            a.verify_error == b.verify_error && a.offsite_at == b.offsite_at && a.offsite_ok == b.offsite_ok &&
            a.offsite_error == b.offsite_error;
 }
-}  // namespace
+} // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string text(reinterpret_cast<const char*>(data), size);
@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
         back = parse_record(once);
     } catch (const Error&) {
-        check(false);  // what we wrote, we must read
+        check(false); // what we wrote, we must read
     }
     check(same(r, back));
     check(serialize_record(back) == once);

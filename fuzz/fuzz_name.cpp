@@ -4,7 +4,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "naming.hpp"
+#include "policy/naming.hpp"
+#include "policy/text.hpp"
 
 using namespace wb;
 
@@ -20,7 +21,7 @@ bool plain(const std::string& s) {
         if (c < 0x20 || c == 0x7f) return false;
     return is_valid_utf8(s);
 }
-}  // namespace
+} // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string all(reinterpret_cast<const char*>(data), size);

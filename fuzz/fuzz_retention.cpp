@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "retention.hpp"
+#include "policy/retention.hpp"
 
 using namespace wb;
 
@@ -15,7 +15,7 @@ namespace {
 void check(bool ok) {
     if (!ok) std::abort();
 }
-}  // namespace
+} // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 5) return 0;
@@ -32,15 +32,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (data[off] & 2) it.verify_ok = (data[off] & 4) != 0;
         int64_t t;
         std::memcpy(&t, data + off + 1, 8);
-        if (data[off] & 8) t %= 400LL * 366 * 86400;  // mostly plausible dates
+        if (data[off] & 8) t %= 400LL * 366 * 86400; // mostly plausible dates
         it.epoch_seconds = t;
         items.push_back(it);
     }
-    std::stable_sort(items.begin(), items.end(),
-                     [](const RetentionItem& a, const RetentionItem& b) { return a.epoch_seconds > b.epoch_seconds; });
+    std::stable_sort(items.begin(), items.end(), [](const RetentionItem& a, const RetentionItem& b) {
+        return a.epoch_seconds > b.epoch_seconds;
+    });
     const auto reasons = retention_reasons(items, p);
     check(reasons.size() == items.size());
-    static const std::set<std::string> allowed = {"", "last", "daily", "weekly", "monthly", "last_good", "safety"};
+    static const std::set<std::string> allowed = {"",        "last",      "daily", "weekly",
+                                                  "monthly", "last_good", "safety"};
     int64_t regular = 0, safety = 0, last = 0, safe_kept = 0, good = 0, kept_regular = 0;
     std::optional<size_t> newest_ok;
     for (size_t i = 0; i < items.size(); ++i) {
@@ -64,6 +66,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(safe_kept == std::min(safety, p.keep_safety));
     check(good <= 1);
     check(kept_regular <= p.keep_last + p.keep_daily + p.keep_weekly + p.keep_monthly + 1);
-    if (newest_ok) check(!reasons[*newest_ok].empty());  // never delete the newest good backup
+    if (newest_ok) check(!reasons[*newest_ok].empty()); // never delete the newest good backup
     return 0;
 }

@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "error.hpp"
-#include "naming.hpp"
-#include "settings.hpp"
+#include "common/error.hpp"
+#include "policy/naming.hpp"
+#include "policy/settings.hpp"
 
 using namespace wb;
 
@@ -16,10 +16,11 @@ void check(bool ok) {
 }
 std::string dump(const Settings& s) {
     std::string out;
-    for (const auto& k : setting_keys()) out += get_setting(s, k) + '\x01';
+    for (const auto& k : setting_keys())
+        out += get_setting(s, k) + '\x01';
     return out;
 }
-}  // namespace
+} // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string all(reinterpret_cast<const char*>(data), size);
@@ -39,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         try {
             set_setting(s, key, value);
         } catch (const Error&) {
-            check(dump(s) == before);  // a refused value changes nothing
+            check(dump(s) == before); // a refused value changes nothing
             continue;
         }
         // Accepted: reads back in canonical form, and setting that again changes nothing.

@@ -1,7 +1,7 @@
 # Reliability and security proof (issue 4): unit tests of the pure modules,
 # crash test, soak, sanitizers, fuzzing, valgrind. Included by the Makefile.
 #
-#   make unit          GoogleTest binary for naming, settings, retention, metadata, checksum
+#   make unit          GoogleTest binary: policy, store, off-site codec/targets (S3 skips without moto)
 #   make crash-test    SIGKILL in create/cleanup/restore, CRASH_TRIALS (200) trials
 #   make soak          writer + 2 schedulers + a create/verify/cleanup loop, SOAK_SECONDS (60)
 #   make asan          the extension with ASan+UBSan, then the whole pytest suite on it
@@ -11,23 +11,24 @@
 .PHONY: unit crash-test soak asan asan-build fuzz fuzz-short fuzz-build valgrind
 
 # ---------------------------------------------------------------- unit tests
-PURE_SOURCES := ext/naming.cpp ext/settings.cpp ext/offsite_settings.cpp ext/offsite_index.cpp ext/retention.cpp ext/metadata.cpp ext/checksum.cpp ext/handles.cpp
+# One GoogleTest binary for every layer below sql/: the pure policy code, the
+# store primitives, the off-site codec, key files, targets and S3 client (the
+# S3 tests skip unless tests/offsite/run.sh gives them a moto server). It links
+# the extension's own objects (same flags) and a stub of SQLite's API table.
+PURE_SOURCES := $(sort $(wildcard ext/policy/*.cpp)) ext/common/error.cpp ext/common/observer.cpp \
+                ext/store/checksum.cpp ext/store/fd.cpp ext/offsite/index.cpp ext/offsite/codec.cpp
 UNIT_SOURCES := $(sort $(wildcard tests/unit/*.cpp))
 UNIT_DIR     := build/unit
 UNIT_BIN     := $(UNIT_DIR)/wecare_unit
 GTEST_LIBS   ?= /usr/lib/x86_64-linux-gnu/libgtest.a /usr/lib/x86_64-linux-gnu/libgtest_main.a
-UNIT_OBJECTS := $(PURE_SOURCES:ext/%.cpp=$(UNIT_DIR)/ext_%.o) $(UNIT_SOURCES:tests/unit/%.cpp=$(UNIT_DIR)/%.o)
-
-$(UNIT_DIR)/ext_%.o: ext/%.cpp
-	@mkdir -p $(UNIT_DIR)
-	$(CXX) $(BASEFLAGS) $(CXXFLAGS) -c -o $@ $<
+UNIT_OBJECTS := $(filter-out $(OBJDIR)/wecare_backup.o,$(EXT_OBJECTS)) $(UNIT_SOURCES:tests/unit/%.cpp=$(UNIT_DIR)/%.o)
 
 $(UNIT_DIR)/%.o: tests/unit/%.cpp
 	@mkdir -p $(UNIT_DIR)
 	$(CXX) -std=c++17 -MMD -MP -Wall -Wextra -Iext $(CXXFLAGS) -c -o $@ $<
 
 $(UNIT_BIN): $(UNIT_OBJECTS)
-	$(CXX) $(CXXFLAGS) -o $@ $(UNIT_OBJECTS) $(GTEST_LIBS) -pthread
+	$(CXX) $(CXXFLAGS) -o $@ $(UNIT_OBJECTS) $(GTEST_LIBS) $(LDLIBS)
 
 unit: $(UNIT_BIN)
 	$(UNIT_BIN) --gtest_brief=1
@@ -92,7 +93,7 @@ FUZZ_SHORT_SECONDS ?= 5
 FUZZ_OBJECTS  := $(PURE_SOURCES:ext/%.cpp=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/obj/sqlite_api_stub.o
 
 $(FUZZ_DIR)/obj/%.o: ext/%.cpp
-	@mkdir -p $(FUZZ_DIR)/obj
+	@mkdir -p $(@D)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
 $(FUZZ_DIR)/obj/sqlite_api_stub.o: tests/unit/sqlite_api_stub.cpp
@@ -100,7 +101,7 @@ $(FUZZ_DIR)/obj/sqlite_api_stub.o: tests/unit/sqlite_api_stub.cpp
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -c -o $@ $<
 
 $(FUZZ_DIR)/%: fuzz/%.cpp $(FUZZ_OBJECTS)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -o $@ $< $(FUZZ_OBJECTS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -o $@ $< $(FUZZ_OBJECTS) -lzstd -lsodium
 
 -include $(FUZZ_OBJECTS:.o=.d) $(FUZZ_BINS:=.d)
 

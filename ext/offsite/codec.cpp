@@ -1,5 +1,5 @@
-// codec.cpp - see codec.hpp for the format and the reasons behind it.
-#include "codec.hpp"
+// The off-site stream codec: see codec.hpp for the format and the reasons behind it.
+#include "offsite/codec.hpp"
 
 #include <fcntl.h>
 #include <sodium.h>
@@ -12,9 +12,9 @@
 #include <cstring>
 #include <vector>
 
-#include "fs_util.hpp"
+#include "policy/text.hpp"
 
-namespace wecare::offsite {
+namespace wb::offsite {
 
 namespace {
 
@@ -29,12 +29,6 @@ constexpr size_t kReadBlock = size_t{256} * 1024;
 constexpr int kMaxLevel = 19;
 constexpr int kMaxWindowLog = 23; // 8 MiB: the window zstd level 19 needs
 constexpr size_t kMaxChecksumBytes = 255;
-constexpr size_t kMaxKeyFileBytes = 4096;
-
-void ensure_sodium() {
-    static const int ready = sodium_init();
-    if (ready < 0) throw OffsiteError(ErrorKind::config, "cannot initialise libsodium");
-}
 
 void put_u32(std::vector<uint8_t>& out, uint32_t v) {
     for (int i = 0; i < 4; ++i)
@@ -68,16 +62,6 @@ std::array<uint8_t, 8> key_id_of(const Key& key) {
     return id;
 }
 
-std::string hex(const uint8_t* p, size_t n) {
-    static const char digits[] = "0123456789abcdef";
-    std::string s;
-    for (size_t i = 0; i < n; ++i) {
-        s += digits[p[i] >> 4];
-        s += digits[p[i] & 15];
-    }
-    return s;
-}
-
 std::vector<uint8_t> serialize_header(const Header& h) {
     std::vector<uint8_t> out(kMagic, kMagic + sizeof kMagic);
     out.push_back(h.version);
@@ -94,12 +78,12 @@ std::vector<uint8_t> serialize_header(const Header& h) {
 
 void validate_level(Compression compression, int level) {
     if (compression == Compression::none && level != 0)
-        throw OffsiteError(ErrorKind::config,
-                           "compression 'none' takes no level (got " + std::to_string(level) + ")");
+        throw Error("compression 'none' takes no level (got " + std::to_string(level) + ")",
+                    ErrorKind::config);
     if (compression == Compression::zstd && (level < 1 || level > kMaxLevel))
-        throw OffsiteError(ErrorKind::config, "zstd level must be between 1 and " +
-                                                  std::to_string(kMaxLevel) + " (got " +
-                                                  std::to_string(level) + ")");
+        throw Error("zstd level must be between 1 and " + std::to_string(kMaxLevel) + " (got " +
+                        std::to_string(level) + ")",
+                    ErrorKind::config);
 }
 
 struct ZstdCCtxDeleter {
@@ -110,8 +94,7 @@ struct ZstdDCtxDeleter {
 };
 
 void check_zstd(size_t rc, const char* what) {
-    if (ZSTD_isError(rc))
-        throw OffsiteError(ErrorKind::config, std::string(what) + ": " + ZSTD_getErrorName(rc));
+    if (ZSTD_isError(rc)) throw Error(std::string(what) + ": " + ZSTD_getErrorName(rc), ErrorKind::config);
 }
 
 // Cuts the payload into chunk-sized frames and seals each one.
@@ -199,6 +182,11 @@ class FrameWriter {
 
 // ---------------------------------------------------------------- keys
 
+void ensure_sodium() {
+    static const int ready = sodium_init();
+    if (ready < 0) throw Error("cannot initialise libsodium", ErrorKind::config);
+}
+
 Key::Key(const uint8_t (&bytes)[kKeyBytes]) {
     std::copy(bytes, bytes + kKeyBytes, bytes_.begin());
 }
@@ -209,64 +197,7 @@ Key::~Key() {
 
 std::string Key::id_hex() const {
     auto id = key_id_of(*this);
-    return hex(id.data(), id.size());
-}
-
-LoadedKey load_key_file(const std::string& path) {
-    ensure_sodium();
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw_io("cannot open key file", path);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat key file", path);
-    if (!S_ISREG(st.st_mode))
-        throw OffsiteError(ErrorKind::config, "key file '" + path + "' is not a regular file");
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    if (st.st_mode & (S_IROTH | S_IWOTH))
-        throw OffsiteError(ErrorKind::config, "key file '" + path + "' is accessible by all users (mode " +
-                                                  mode + "); run: chmod 600 '" + path + "'");
-    LoadedKey loaded;
-    if (st.st_mode & (S_IRGRP | S_IWGRP))
-        loaded.warning = "key file '" + path + "' is accessible by its group (mode " + mode +
-                         "); consider: chmod 600 '" + path + "'";
-    uint8_t buffer[kMaxKeyFileBytes + 1];
-    size_t size = read_full(fd.get(), buffer, sizeof buffer, path);
-    struct Wipe {
-        uint8_t* p;
-        size_t n;
-        ~Wipe() { sodium_memzero(p, n); }
-    } wipe{buffer, sizeof buffer};
-    if (size == kKeyBytes) {
-        std::copy(buffer, buffer + kKeyBytes, loaded.key.data());
-        return loaded;
-    }
-    size_t text = size;
-    if (text > 0 && buffer[text - 1] == '\n') --text;
-    if (text > 0 && buffer[text - 1] == '\r') --text;
-    size_t decoded = 0;
-    if (text == 2 * kKeyBytes &&
-        sodium_hex2bin(loaded.key.data(), kKeyBytes, reinterpret_cast<const char*>(buffer), text, nullptr,
-                       &decoded, nullptr) == 0 &&
-        decoded == kKeyBytes)
-        return loaded;
-    throw OffsiteError(ErrorKind::config,
-                       "key file '" + path +
-                           "' must hold exactly 32 raw bytes or 64 hex characters (it has " +
-                           std::to_string(size) + " bytes)");
-}
-
-Key generate_key_file(const std::string& path) {
-    ensure_sodium();
-    Key key;
-    randombytes_buf(key.data(), kKeyBytes);
-    char text[2 * kKeyBytes + 2];
-    sodium_bin2hex(text, sizeof text, key.data(), kKeyBytes);
-    text[2 * kKeyBytes] = '\n';
-    AtomicFile file(path, false);
-    file.write(reinterpret_cast<const uint8_t*>(text), 2 * kKeyBytes + 1);
-    sodium_memzero(text, sizeof text);
-    file.commit();
-    return key;
+    return hex_lower(id.data(), id.size());
 }
 
 // ---------------------------------------------------------------- encoder
@@ -275,15 +206,16 @@ EncodeResult encode_stream(const Source& source, uint64_t original_size, const E
                            const Sink& sink) {
     ensure_sodium();
     if (options.compression != Compression::none && options.compression != Compression::zstd)
-        throw OffsiteError(ErrorKind::config, "unknown compression");
+        throw Error("unknown compression", ErrorKind::config);
     validate_level(options.compression, options.level);
     if (options.require_encryption && !options.key)
-        throw OffsiteError(ErrorKind::config, "encryption is required but no key was given");
+        throw Error("encryption is required but no key was given", ErrorKind::config);
     if (options.chunk_size < kMinChunkSize || options.chunk_size > kMaxChunkSize)
-        throw OffsiteError(ErrorKind::config, "chunk size must be between 4 KiB and 4 MiB (got " +
-                                                  std::to_string(options.chunk_size) + ")");
+        throw Error("chunk size must be between 4 KiB and 4 MiB (got " + std::to_string(options.chunk_size) +
+                        ")",
+                    ErrorKind::config);
     if (options.original_checksum.size() > kMaxChecksumBytes)
-        throw OffsiteError(ErrorKind::config, "checksum string longer than 255 bytes");
+        throw Error("checksum string longer than 255 bytes", ErrorKind::config);
 
     EncodeResult result;
     Header& h = result.header;
@@ -325,34 +257,22 @@ EncodeResult encode_stream(const Source& source, uint64_t original_size, const E
         if (n == 0) break;
         total += n;
         if (total > original_size)
-            throw OffsiteError(ErrorKind::io, "input is larger than its announced size " +
-                                                  std::to_string(original_size) +
-                                                  " (changed while reading?)");
+            throw Error("input is larger than its announced size " + std::to_string(original_size) +
+                            " (changed while reading?)",
+                        ErrorKind::io);
         if (cctx)
             compress(block.data(), n, ZSTD_e_continue);
         else
             writer.add(block.data(), n);
     }
     if (total != original_size)
-        throw OffsiteError(ErrorKind::io, "input has " + std::to_string(total) + " bytes, expected " +
-                                              std::to_string(original_size) + " (changed while reading?)");
+        throw Error("input has " + std::to_string(total) + " bytes, expected " +
+                        std::to_string(original_size) + " (changed while reading?)",
+                    ErrorKind::io);
     if (cctx) compress(nullptr, 0, ZSTD_e_end);
     writer.finish();
     result.encoded_size = writer.written();
     return result;
-}
-
-EncodeResult encode_file(const std::string& path, const EncodeOptions& options, const Sink& sink) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw_io("cannot open", path);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat", path);
-    if (!S_ISREG(st.st_mode)) throw OffsiteError(ErrorKind::io, "'" + path + "' is not a regular file");
-    int raw = fd.get();
-    Source source = [raw, &path](uint8_t* buffer, size_t capacity) {
-        return read_full(raw, buffer, capacity, path);
-    };
-    return encode_stream(source, static_cast<uint64_t>(st.st_size), options, sink);
 }
 
 // ---------------------------------------------------------------- decoder
@@ -380,14 +300,14 @@ struct Decoder::State {
     ~State() { sodium_memzero(&pull, sizeof pull); }
 
     [[noreturn]] void tampered(const std::string& what) const {
-        throw OffsiteError(ErrorKind::tampered, what + " (chunk " + std::to_string(frame_index) + ")");
+        throw Error(what + " (chunk " + std::to_string(frame_index) + ")", ErrorKind::tampered);
     }
 
     void feed(const uint8_t* data, size_t size) {
         fed += size;
         while (size > 0) {
             if (stage == Stage::done)
-                throw OffsiteError(ErrorKind::trailing_data, "unexpected data after the end of the stream");
+                throw Error("unexpected data after the end of the stream", ErrorKind::trailing_data);
             size_t take = std::min(size, need - buffer.size());
             buffer.insert(buffer.end(), data, data + take);
             data += take;
@@ -425,19 +345,19 @@ struct Decoder::State {
     void read_fixed_header() {
         const uint8_t* p = buffer.data();
         if (std::memcmp(p, kMagic, 4) != 0)
-            throw OffsiteError(ErrorKind::format, "not a wecare_backup off-site stream (bad magic)");
+            throw Error("not a wecare_backup off-site stream (bad magic)", ErrorKind::format);
         if (p[4] != kMagic[4] || p[5] != kFormatVersion)
-            throw OffsiteError(ErrorKind::format, "unsupported off-site format version " +
-                                                      std::to_string(p[5]) + " (this build reads version " +
-                                                      std::to_string(kFormatVersion) +
-                                                      "); upgrade wecare_backup");
+            throw Error("unsupported off-site format version " + std::to_string(p[5]) +
+                            " (this build reads version " + std::to_string(kFormatVersion) +
+                            "); upgrade wecare_backup",
+                        ErrorKind::format);
         Header h;
         h.version = p[5];
         if (p[6] > static_cast<uint8_t>(Compression::zstd))
-            throw OffsiteError(ErrorKind::format, "unknown compression " + std::to_string(p[6]));
+            throw Error("unknown compression " + std::to_string(p[6]), ErrorKind::format);
         h.compression = static_cast<Compression>(p[6]);
         h.level = p[7] < 128 ? int{p[7]} : int{p[7]} - 256; // stored as int8
-        if (p[8] > 1) throw OffsiteError(ErrorKind::format, "corrupt header (encryption flag)");
+        if (p[8] > 1) throw Error("corrupt header (encryption flag)", ErrorKind::format);
         h.encrypted = p[8] == 1;
         h.chunk_size = get_u32(p + 9);
         h.original_size = get_u64(p + 13);
@@ -445,17 +365,17 @@ struct Decoder::State {
         size_t checksum_len = p[29];
         try {
             validate_level(h.compression, h.level);
-        } catch (const OffsiteError& e) {
-            throw OffsiteError(ErrorKind::format, std::string("corrupt header: ") + e.what());
+        } catch (const Error& e) {
+            throw Error(std::string("corrupt header: ") + e.what(), ErrorKind::format);
         }
         if (h.chunk_size < kMinChunkSize || h.chunk_size > kMaxChunkSize)
-            throw OffsiteError(ErrorKind::format, "corrupt header (chunk size)");
+            throw Error("corrupt header (chunk size)", ErrorKind::format);
         if (h.encrypted && !key)
-            throw OffsiteError(ErrorKind::config, "the data is encrypted; a key is needed to read it");
+            throw Error("the data is encrypted; a key is needed to read it", ErrorKind::config);
         if (!h.encrypted && key)
-            throw OffsiteError(ErrorKind::config,
-                               "the data is not encrypted but a key was given; refusing a possibly "
-                               "replaced copy");
+            throw Error("the data is not encrypted but a key was given; refusing a possibly "
+                        "replaced copy",
+                        ErrorKind::config);
         header = h;
         header_bytes = buffer;
         expect(Stage::var_header, checksum_len + (h.encrypted ? kStreamHeaderBytes : 0));
@@ -470,10 +390,10 @@ struct Decoder::State {
         if (h.encrypted) {
             auto expected = key_id_of(*key);
             if (expected != h.key_id)
-                throw OffsiteError(ErrorKind::wrong_key, "wrong key: the data was encrypted with key id " +
-                                                             hex(h.key_id.data(), h.key_id.size()) +
-                                                             ", the given key has id " +
-                                                             hex(expected.data(), expected.size()));
+                throw Error("wrong key: the data was encrypted with key id " +
+                                hex_lower(h.key_id.data(), h.key_id.size()) + ", the given key has id " +
+                                hex_lower(expected.data(), expected.size()),
+                            ErrorKind::wrong_key);
             if (crypto_secretstream_xchacha20poly1305_init_pull(&pull, buffer.data() + checksum_len,
                                                                 key->data()) != 0)
                 tampered("wrong key or tampered data");
@@ -603,8 +523,8 @@ DecodeResult Decoder::finish() {
     if (state_->stage != State::Stage::done) {
         std::string where =
             state_->header ? "after " + std::to_string(state_->frame_index) + " chunks" : "in the header";
-        throw OffsiteError(ErrorKind::truncated,
-                           "truncated data: the stream ends " + where + " without its final chunk");
+        throw Error("truncated data: the stream ends " + where + " without its final chunk",
+                    ErrorKind::truncated);
     }
     DecodeResult result;
     result.header = *state_->header;
@@ -612,32 +532,4 @@ DecodeResult Decoder::finish() {
     return result;
 }
 
-const std::optional<Header>& Decoder::header() const {
-    return state_->header;
-}
-
-DecodeResult decode_file(const std::string& path, std::optional<Key> key, const Sink& sink) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw_io("cannot open", path);
-    Decoder decoder(std::move(key), sink);
-    std::vector<uint8_t> block(kReadBlock);
-    for (;;) {
-        size_t n = read_full(fd.get(), block.data(), block.size(), path);
-        if (n == 0) break;
-        decoder.feed(block.data(), n);
-    }
-    return decoder.finish();
-}
-
-DecodeResult decode_file_to(const std::string& encoded_path, const std::string& output_path,
-                            std::optional<Key> key) {
-    if (::access(output_path.c_str(), F_OK) == 0)
-        throw OffsiteError(ErrorKind::io, "refusing to overwrite existing file '" + output_path + "'");
-    AtomicFile out(output_path, false);
-    DecodeResult result =
-        decode_file(encoded_path, std::move(key), [&out](const uint8_t* p, size_t n) { out.write(p, n); });
-    out.commit();
-    return result;
-}
-
-} // namespace wecare::offsite
+} // namespace wb::offsite

@@ -1,12 +1,13 @@
-// codec.hpp - what leaves the machine: an optionally compressed and
-// encrypted, self-describing stream made from a backup file.
+// What leaves the machine: an optionally compressed and encrypted,
+// self-describing stream made from a backup file. Errors are wb::Error with
+// the off-site kinds (config, format, wrong_key, tampered, truncated, ...).
 //
 // Usage
-//   Key key = load_key_file("/etc/wecare/offsite.key").key;
+//   Key key = load_key_file("/etc/wecare/offsite.key").key;   // key.hpp
 //   EncodeOptions opt;                      // zstd level 3, 1 MiB chunks
 //   opt.key = key;                          // omit for no encryption
 //   opt.original_checksum = "xxh3t:...";    // stored, returned on decode
-//   encode_file("/data/b.db", opt, [&](const uint8_t* p, size_t n) { ... });
+//   encode_stream(source, size, opt, [&](const uint8_t* p, size_t n) { ... });
 //
 //   Decoder dec(key, [&](const uint8_t* p, size_t n) { /* plaintext */ });
 //   dec.feed(bytes, n); ...                 // in any pieces
@@ -56,9 +57,9 @@
 #include <optional>
 #include <string>
 
-#include "offsite_error.hpp"
+#include "common/error.hpp"
 
-namespace wecare::offsite {
+namespace wb::offsite {
 
 // Receives output bytes. May throw; the exception propagates to the caller.
 using Sink = std::function<void(const uint8_t* data, size_t size)>;
@@ -70,6 +71,9 @@ constexpr uint32_t kMinChunkSize = 4 * 1024;
 constexpr uint32_t kMaxChunkSize = 4 * 1024 * 1024;
 constexpr uint32_t kDefaultChunkSize = 1024 * 1024;
 constexpr uint8_t kFormatVersion = 1;
+
+// Makes sure libsodium is initialised (throws Error(config) if it cannot be).
+void ensure_sodium();
 
 // A 32-byte secret key, wiped from memory when destroyed.
 class Key {
@@ -87,20 +91,6 @@ class Key {
   private:
     std::array<uint8_t, kKeyBytes> bytes_{};
 };
-
-struct LoadedKey {
-    Key key;
-    std::string warning; // non-empty e.g. when the file is group-readable
-};
-
-// Reads a key file: exactly 32 raw bytes, or 64 hex characters with an
-// optional trailing newline. Refuses a file that others (world) can read or
-// write and a non-regular file; a group-readable file loads with a warning.
-LoadedKey load_key_file(const std::string& path);
-
-// Creates a new random key file (64 hex chars + newline, mode 0600); refuses
-// to overwrite an existing file.
-Key generate_key_file(const std::string& path);
 
 enum class Compression : uint8_t { none = 0, zstd = 1 };
 
@@ -133,9 +123,6 @@ struct EncodeResult {
 // yields a different number of bytes (the file changed while being read).
 EncodeResult encode_stream(const Source& source, uint64_t original_size, const EncodeOptions& options,
                            const Sink& sink);
-// Encodes a whole file (its size is taken with fstat on the open file).
-EncodeResult encode_file(const std::string& path, const EncodeOptions& options, const Sink& sink);
-
 struct DecodeResult {
     Header header;
     uint64_t encoded_size = 0; // bytes fed
@@ -156,20 +143,10 @@ class Decoder {
     void feed(const uint8_t* data, size_t size);
     // Checks that the stream is complete; returns the header.
     DecodeResult finish();
-    // Available once the header has been read (after enough feed()).
-    const std::optional<Header>& header() const;
 
   private:
     struct State;
     std::unique_ptr<State> state_;
 };
 
-// Decodes a whole encoded file into `sink`.
-DecodeResult decode_file(const std::string& path, std::optional<Key> key, const Sink& sink);
-
-// Convenience: decodes into a new file written to a temp name, fsynced and
-// renamed into place only when the stream checked out; refuses to overwrite.
-DecodeResult decode_file_to(const std::string& encoded_path, const std::string& output_path,
-                            std::optional<Key> key);
-
-} // namespace wecare::offsite
+} // namespace wb::offsite

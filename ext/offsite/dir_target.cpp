@@ -1,102 +1,84 @@
-// dir_target.cpp - see dir_target.hpp.
-#include "dir_target.hpp"
-
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+// The directory target (see dir_target.hpp).
+#include "offsite/dir_target.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <sys/stat.h>
 #include <vector>
 
-#include "fs_util.hpp"
+#include "policy/naming.hpp"
+#include "store/temp_file.hpp"
 
-namespace wecare::offsite {
+namespace wb::offsite {
 
 namespace {
 
-struct DirCloser {
-    void operator()(DIR* d) const { ::closedir(d); }
-};
-
-std::string utc_timestamp(time_t t) {
-    struct tm tm {};
-    gmtime_r(&t, &tm);
-    char text[32];
-    strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
+Dir open_directory(std::string directory) {
+    while (directory.size() > 1 && directory.back() == '/')
+        directory.pop_back();
+    struct stat st {};
+    if (::stat(directory.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        throw Error("off-site directory '" + directory + "' does not exist (is it mounted?)",
+                    ErrorKind::config);
+    return Dir::open_existing(directory, "the off-site directory");
 }
 
 } // namespace
 
 void validate_object_name(const std::string& name) {
     if (name.empty() || name.size() > 200)
-        throw OffsiteError(ErrorKind::config, "object name must have 1 to 200 characters");
-    if (name[0] == '.')
-        throw OffsiteError(ErrorKind::config, "object name '" + name + "' must not start with '.'");
+        throw Error("object name must have 1 to 200 characters", ErrorKind::config);
+    if (name[0] == '.') throw Error("object name '" + name + "' must not start with '.'", ErrorKind::config);
     for (char c : name) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                  c == '_' || c == '-';
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        c == '.' || c == '_' || c == '-';
         if (!ok)
-            throw OffsiteError(ErrorKind::config,
-                               "object name '" + name + "' may only use letters, digits, '.', '_' and '-'");
+            throw Error("object name '" + name + "' may only use letters, digits, '.', '_' and '-'",
+                        ErrorKind::config);
     }
 }
 
-DirTarget::DirTarget(std::string directory) : directory_(std::move(directory)) {
-    while (directory_.size() > 1 && directory_.back() == '/')
-        directory_.pop_back();
-    struct stat st {};
-    if (::stat(directory_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        throw OffsiteError(ErrorKind::config,
-                           "off-site directory '" + directory_ + "' does not exist (is it mounted?)");
-}
-
-std::string DirTarget::path_of(const std::string& name) const {
-    validate_object_name(name);
-    return directory_ + "/" + name;
-}
+DirTarget::DirTarget(std::string directory) : dir_(open_directory(std::move(directory))) {}
 
 void DirTarget::put_stream(const std::string& name, const WriteFn& write) {
-    AtomicFile file(path_of(name), true);
-    write([&file](const uint8_t* p, size_t n) { file.write(p, n); });
-    file.commit();
+    validate_object_name(name);
+    TempFile file(dir_, name);
+    uint64_t offset = 0;
+    write([&](const uint8_t* p, size_t n) {
+        write_all_at(file.fd(), p, n, offset, "cannot write '" + dir_.path_of(file.name()) + "'");
+        offset += n;
+    });
+    file.publish("cannot store '" + dir_.path_of(name) + "'", true);
 }
 
 void DirTarget::get_stream(const std::string& name, const Sink& sink) {
-    std::string path = path_of(name);
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-        if (errno == ENOENT) throw OffsiteError(ErrorKind::not_found, "no object '" + path + "'");
-        throw_io("cannot open", path);
+    validate_object_name(name);
+    Fd fd;
+    try {
+        fd = dir_.open_regular(name);
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::not_found)
+            throw Error("no object '" + dir_.path_of(name) + "'", ErrorKind::not_found);
+        throw Error("off-site object " + std::string(e.what()), ErrorKind::io);
     }
     std::vector<uint8_t> block(size_t{256} * 1024);
-    for (;;) {
-        size_t n = read_full(fd.get(), block.data(), block.size(), path);
+    for (uint64_t offset = 0;;) {
+        const size_t n =
+            read_at(fd.get(), block.data(), block.size(), offset, "cannot read '" + dir_.path_of(name) + "'");
         if (n == 0) break;
         sink(block.data(), n);
+        offset += n;
     }
 }
 
 std::vector<ObjectInfo> DirTarget::list(const std::string& name_prefix) {
-    std::unique_ptr<DIR, DirCloser> dir(::opendir(directory_.c_str()));
-    if (!dir) throw_io("cannot list", directory_);
     std::vector<ObjectInfo> objects;
-    for (;;) {
-        errno = 0;
-        struct dirent* entry = ::readdir(dir.get());
-        if (!entry) {
-            if (errno != 0) throw_io("cannot list", directory_);
-            break;
-        }
-        std::string name = entry->d_name;
+    for (const auto& name : dir_.list()) {
         if (name.empty() || name[0] == '.' || name.compare(0, name_prefix.size(), name_prefix) != 0) continue;
         struct stat st {};
-        if (::fstatat(::dirfd(dir.get()), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-        if (!S_ISREG(st.st_mode)) continue;
-        objects.push_back({name, static_cast<uint64_t>(st.st_size), utc_timestamp(st.st_mtime)});
+        if (!dir_.stat(name, &st) || !S_ISREG(st.st_mode)) continue;
+        objects.push_back({name, static_cast<uint64_t>(st.st_size), iso_utc(st.st_mtime)});
     }
     std::sort(objects.begin(), objects.end(),
               [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
@@ -104,23 +86,17 @@ std::vector<ObjectInfo> DirTarget::list(const std::string& name_prefix) {
 }
 
 void DirTarget::remove(const std::string& name) {
-    std::string path = path_of(name);
-    if (::unlink(path.c_str()) != 0) {
-        if (errno == ENOENT) return;
-        throw_io("cannot delete", path);
-    }
-    fsync_directory(directory_);
+    validate_object_name(name);
+    if (dir_.remove(name)) dir_.sync("cannot record a deletion in '" + dir_.path() + "'");
 }
 
 std::optional<uint64_t> DirTarget::size(const std::string& name) {
-    std::string path = path_of(name);
+    validate_object_name(name);
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
-        if (errno == ENOENT) return std::nullopt;
-        throw_io("cannot stat", path);
-    }
-    if (!S_ISREG(st.st_mode)) throw OffsiteError(ErrorKind::io, "'" + path + "' is not a regular file");
+    if (!dir_.stat(name, &st)) return std::nullopt;
+    if (!S_ISREG(st.st_mode))
+        throw Error("'" + dir_.path_of(name) + "' is not a regular file", ErrorKind::io);
     return static_cast<uint64_t>(st.st_size);
 }
 
-} // namespace wecare::offsite
+} // namespace wb::offsite

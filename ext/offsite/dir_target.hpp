@@ -1,21 +1,25 @@
-// dir_target.hpp - a Target in a mounted directory (NAS, USB disk, ...).
+// A Target in a mounted directory (NAS, USB disk, ...).
 //
-// Writes go to ".<name>.tmp-<pid>-<n>" in the same directory, are fsynced,
-// renamed over the final name and the directory is fsynced, so a crash or a
-// failed encoder never leaves a half object under the real name. The
-// directory must already exist: creating it would write to the local disk
-// when the share is not mounted. Hidden files (temp files) are never listed.
+// The directory is held open for the target's life, and every object is named
+// relative to it (store/dir.hpp): a symbolic link planted there is never
+// followed, and a FIFO or a directory is refused rather than read. Writes go
+// to a hidden temporary file that is fsynced and renamed over the final name,
+// and the directory is fsynced, so a crash or a failed encoder never leaves a
+// half object under the real name. The directory must already exist:
+// creating it would write to the local disk when the share is not mounted.
+// Hidden files (temporary files) are never listed.
 #pragma once
 
 #include <string>
 
-#include "target.hpp"
+#include "offsite/target.hpp"
+#include "store/dir.hpp"
 
-namespace wecare::offsite {
+namespace wb::offsite {
 
 class DirTarget : public Target {
   public:
-    // Throws OffsiteError(config) if `directory` is not an existing directory.
+    // Throws Error(config) if `directory` is not an existing directory.
     explicit DirTarget(std::string directory);
 
     void put_stream(const std::string& name, const WriteFn& write) override;
@@ -23,11 +27,10 @@ class DirTarget : public Target {
     std::vector<ObjectInfo> list(const std::string& name_prefix) override;
     void remove(const std::string& name) override;
     std::optional<uint64_t> size(const std::string& name) override;
-    std::string describe() const override { return directory_; }
+    std::string describe() const override { return dir_.path(); }
 
   private:
-    std::string path_of(const std::string& name) const;
-    std::string directory_;
+    Dir dir_;
 };
 
-} // namespace wecare::offsite
+} // namespace wb::offsite

@@ -1,5 +1,5 @@
-// s3_client.cpp - see s3_client.hpp.
-#include "s3_client.hpp"
+// The S3 client and target (see s3_client.hpp).
+#include "offsite/s3_client.hpp"
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -9,11 +9,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
-namespace wecare::offsite {
+#include "policy/text.hpp"
+#include "store/dir.hpp"
+
+namespace wb::offsite {
 
 namespace {
 
@@ -21,12 +24,13 @@ constexpr size_t kMinPartSize = size_t{5} * 1024 * 1024;
 constexpr size_t kMaxPartSize = size_t{512} * 1024 * 1024;
 constexpr int kMaxParts = 10000;
 constexpr size_t kMaxErrorBody = size_t{64} * 1024;
+constexpr size_t kMaxCredentialsBytes = size_t{1} << 20;
 
 void ensure_curl() {
     static const CURLcode ready = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (ready != CURLE_OK) throw OffsiteError(ErrorKind::config, "cannot initialise libcurl");
+    if (ready != CURLE_OK) throw Error("cannot initialise libcurl", ErrorKind::config);
     static const int sodium_ready = sodium_init();
-    if (sodium_ready < 0) throw OffsiteError(ErrorKind::config, "cannot initialise libsodium");
+    if (sodium_ready < 0) throw Error("cannot initialise libsodium", ErrorKind::config);
 }
 
 std::string trim(const std::string& s) {
@@ -49,26 +53,14 @@ std::string env(const char* name) {
 
 // RFC 3986 percent-encoding as SigV4 wants it; '/' kept when keep_slash.
 std::string uri_encode(const std::string& s, bool keep_slash) {
-    static const char digits[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += digits[c >> 4];
-            out += digits[c & 15];
-        }
-    }
-    return out;
+    if (keep_slash) return percent_encode(s, [](unsigned char c) { return is_unreserved(c) || c == '/'; });
+    return percent_encode(s, is_unreserved);
 }
 
 std::string sha256_hex(const uint8_t* data, size_t size) {
     uint8_t digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(digest, data, size);
-    char text[2 * crypto_hash_sha256_BYTES + 1];
-    sodium_bin2hex(text, sizeof text, digest, sizeof digest);
-    return text;
+    return hex_lower(digest, sizeof digest);
 }
 
 std::string xml_unescape(const std::string& s) {
@@ -174,14 +166,17 @@ struct SlistDeleter {
 S3Credentials resolve_credentials(const S3Options& options) {
     if (options.credentials) {
         if (options.credentials->access_key_id.empty() || options.credentials->secret_access_key.empty())
-            throw OffsiteError(ErrorKind::config, "S3 credentials need an access key id and a secret key");
+            throw Error("S3 credentials need an access key id and a secret key", ErrorKind::config);
         return *options.credentials;
     }
     if (!options.credentials_file.empty()) {
-        std::ifstream in(options.credentials_file);
-        if (!in)
-            throw OffsiteError(ErrorKind::config,
-                               "cannot read credentials file '" + options.credentials_file + "'");
+        std::string text;
+        try {
+            text = read_regular_file(options.credentials_file, kMaxCredentialsBytes);
+        } catch (const Error& e) {
+            throw Error("cannot read the credentials file: " + std::string(e.what()), ErrorKind::config);
+        }
+        std::istringstream in(text);
         S3Credentials c;
         bool in_profile = false;
         bool found = false;
@@ -207,19 +202,20 @@ S3Credentials resolve_credentials(const S3Options& options) {
                 c.session_token = value;
         }
         if (!found)
-            throw OffsiteError(ErrorKind::config, "credentials file '" + options.credentials_file +
-                                                      "' has no [" + options.profile + "] profile");
+            throw Error("credentials file '" + options.credentials_file + "' has no [" + options.profile +
+                            "] profile",
+                        ErrorKind::config);
         if (c.access_key_id.empty() || c.secret_access_key.empty())
-            throw OffsiteError(ErrorKind::config, "profile [" + options.profile + "] in '" +
-                                                      options.credentials_file +
-                                                      "' needs aws_access_key_id and aws_secret_access_key");
+            throw Error("profile [" + options.profile + "] in '" + options.credentials_file +
+                            "' needs aws_access_key_id and aws_secret_access_key",
+                        ErrorKind::config);
         return c;
     }
     S3Credentials c{env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN")};
     if (c.access_key_id.empty() || c.secret_access_key.empty())
-        throw OffsiteError(ErrorKind::config,
-                           "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or "
-                           "give a credentials file");
+        throw Error("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or "
+                    "give a credentials file",
+                    ErrorKind::config);
     return c;
 }
 
@@ -312,19 +308,19 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
 
 S3Client::S3Client(S3Options options) : options_(std::move(options)), curl_(std::make_unique<Curl>()) {
     ensure_curl();
-    if (options_.bucket.empty()) throw OffsiteError(ErrorKind::config, "S3 bucket name is empty");
+    if (options_.bucket.empty()) throw Error("S3 bucket name is empty", ErrorKind::config);
     for (char c : options_.bucket)
         if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
               c == '.' || c == '-'))
-            throw OffsiteError(ErrorKind::config, "invalid S3 bucket name '" + options_.bucket + "'");
+            throw Error("invalid S3 bucket name '" + options_.bucket + "'", ErrorKind::config);
     if (options_.region.empty()) options_.region = env("AWS_REGION");
     if (options_.region.empty()) options_.region = env("AWS_DEFAULT_REGION");
     if (options_.region.empty()) options_.region = "us-east-1";
     for (char c : options_.region)
         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-'))
-            throw OffsiteError(ErrorKind::config, "invalid S3 region '" + options_.region + "'");
+            throw Error("invalid S3 region '" + options_.region + "'", ErrorKind::config);
     if (options_.part_size < kMinPartSize || options_.part_size > kMaxPartSize)
-        throw OffsiteError(ErrorKind::config, "S3 part size must be between 5 MiB and 512 MiB");
+        throw Error("S3 part size must be between 5 MiB and 512 MiB", ErrorKind::config);
     if (options_.retry.max_attempts < 1) options_.retry.max_attempts = 1;
     credentials_ = resolve_credentials(options_);
     if (!options_.endpoint.empty()) {
@@ -332,8 +328,8 @@ S3Client::S3Client(S3Options options) : options_(std::move(options)), curl_(std:
         while (!endpoint_.empty() && endpoint_.back() == '/')
             endpoint_.pop_back();
         if (endpoint_.compare(0, 7, "http://") != 0 && endpoint_.compare(0, 8, "https://") != 0)
-            throw OffsiteError(ErrorKind::config,
-                               "S3 endpoint '" + endpoint_ + "' must start with http:// or https://");
+            throw Error("S3 endpoint '" + endpoint_ + "' must start with http:// or https://",
+                        ErrorKind::config);
         path_style_ = true;
     } else if (options_.bucket.find('.') != std::string::npos) {
         // Dotted bucket names do not match the *.s3 wildcard certificate.
@@ -344,7 +340,7 @@ S3Client::S3Client(S3Options options) : options_(std::move(options)), curl_(std:
         path_style_ = false;
     }
     curl_->handle = curl_easy_init();
-    if (!curl_->handle) throw OffsiteError(ErrorKind::config, "cannot create a curl handle");
+    if (!curl_->handle) throw Error("cannot create a curl handle", ErrorKind::config);
 }
 
 S3Client::~S3Client() {
@@ -372,7 +368,7 @@ std::string S3Client::redact(std::string text) const {
 }
 
 void S3Client::fail(ErrorKind kind, const std::string& message) const {
-    throw OffsiteError(kind, redact(message));
+    throw Error(redact(message), kind);
 }
 
 std::string S3Client::url_for(const std::string& key, const std::string& query) const {
@@ -723,17 +719,6 @@ std::unique_ptr<S3Client::Upload> S3Client::start_upload(const std::string& key)
     return std::unique_ptr<Upload>(new Upload(*this, key));
 }
 
-void S3Client::upload_stream(const std::string& key, const Source& produce) {
-    auto upload = start_upload(key);
-    std::vector<uint8_t> block(size_t{256} * 1024);
-    for (;;) {
-        size_t n = produce(block.data(), block.size());
-        if (n == 0) break;
-        upload->write(block.data(), n);
-    }
-    upload->commit();
-}
-
 // ---------------------------------------------------------------- target
 
 namespace {
@@ -786,4 +771,4 @@ std::string S3Target::describe() const {
     return client_.describe() + "/" + prefix_;
 }
 
-} // namespace wecare::offsite
+} // namespace wb::offsite

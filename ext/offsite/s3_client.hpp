@@ -1,4 +1,4 @@
-// s3_client.hpp - a minimal S3 client (libcurl + SigV4) and the S3 Target.
+// A minimal S3 client (libcurl + SigV4) and the S3 Target.
 //
 // Usage
 //   S3Options o;
@@ -37,9 +37,9 @@
 #include <string>
 #include <vector>
 
-#include "target.hpp"
+#include "offsite/target.hpp"
 
-namespace wecare::offsite {
+namespace wb::offsite {
 
 struct S3Credentials {
     std::string access_key_id;
@@ -124,8 +124,6 @@ class S3Client {
         bool finished_ = false;
     };
     std::unique_ptr<Upload> start_upload(const std::string& key);
-    // Pull-style upload: `produce` fills a buffer and returns 0 at the end.
-    void upload_stream(const std::string& key, const Source& produce);
 
     // "s3://bucket"; never contains credentials.
     std::string describe() const;
@@ -157,7 +155,6 @@ class S3Target : public Target {
     void remove(const std::string& name) override;
     std::optional<uint64_t> size(const std::string& name) override;
     std::string describe() const override;
-    S3Client& client() { return client_; }
 
   private:
     std::string key_of(const std::string& name) const;
@@ -165,4 +162,4 @@ class S3Target : public Target {
     S3Client client_;
 };
 
-} // namespace wecare::offsite
+} // namespace wb::offsite

@@ -1,10 +1,11 @@
-// target.hpp - where off-site copies go: one small interface, two stores.
+// Where off-site copies go: one small interface, two stores (a mounted
+// directory, dir_target.hpp; an S3 bucket, s3_client.hpp).
 //
 // Usage
 //   TargetOptions opt;                                 // S3 settings if any
 //   auto target = open_target("s3://bucket/backups", opt);   // or "/mnt/nas/x"
 //   target->put_stream("app_backup_2024-01-01_00-00-00.db.wcbk",
-//                      [&](const Sink& out) { encode_file(path, enc, out); });
+//                      [&](const Sink& out) { encode_stream(source, size, enc, out); });
 //   target->get_stream(name, [&](const uint8_t* p, size_t n) { dec.feed(p, n); });
 //
 // Object names are plain names ("a-z A-Z 0-9 . _ -", not starting with '.',
@@ -22,10 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "codec.hpp" // Sink
-#include "offsite_error.hpp"
+#include "offsite/codec.hpp" // Sink
 
-namespace wecare::offsite {
+namespace wb::offsite {
 
 struct ObjectInfo {
     std::string name; // without the target's prefix
@@ -40,7 +40,7 @@ class Target {
   public:
     virtual ~Target() = default;
     virtual void put_stream(const std::string& name, const WriteFn& write) = 0;
-    // Streams the object into `sink`; throws OffsiteError(not_found) if absent.
+    // Streams the object into `sink`; throws Error(not_found) if absent.
     virtual void get_stream(const std::string& name, const Sink& sink) = 0;
     // Objects whose name starts with `name_prefix`, sorted by name.
     virtual std::vector<ObjectInfo> list(const std::string& name_prefix) = 0;
@@ -51,7 +51,7 @@ class Target {
     virtual std::string describe() const = 0;
 };
 
-// Throws OffsiteError(config) naming the problem if `name` is not valid.
+// Throws Error(config) naming the problem if `name` is not valid.
 void validate_object_name(const std::string& name);
 
 struct S3Options; // s3_client.hpp
@@ -64,4 +64,4 @@ struct TargetOptions {
 // "s3://bucket[/prefix]" -> S3 target, an absolute path -> directory target.
 std::unique_ptr<Target> open_target(const std::string& spec, const TargetOptions& options);
 
-} // namespace wecare::offsite
+} // namespace wb::offsite

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # run.sh - runs the off-site tests against a throw-away moto S3 server.
-#   tests/offsite/run.sh [path/to/offsite_test] [gtest args...]
+#   tests/offsite/run.sh [path/to/wecare_unit] [gtest args...]
 # Needs a python3 with moto (the pyenv one here; override with MOTO_PYTHON)
 # and the aws CLI. The server gets a free port and is killed on exit.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${1:-$here/../../build/offsite_test}
+bin=${1:-$here/../../build/unit/wecare_unit}
 shift || true
 py=${MOTO_PYTHON:-python3}
 # Without moto the S3 tests cannot run: skip them, unless told they must run (CI).

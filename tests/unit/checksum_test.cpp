@@ -14,8 +14,9 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "checksum.hpp"
-#include "error.hpp"
+#include "common/error.hpp"
+#include "common/observer.hpp"
+#include "store/checksum.hpp"
 
 using namespace wb;
 
@@ -61,11 +62,12 @@ struct TempFile {
 std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
     std::mt19937 rng(seed);
     std::vector<uint8_t> v(n);
-    for (auto& b : v) b = static_cast<uint8_t>(rng());
+    for (auto& b : v)
+        b = static_cast<uint8_t>(rng());
     return v;
 }
 
-}  // namespace
+} // namespace
 
 TEST(Checksum, FormatAndEmptyFile) {
     TempFile f;
@@ -76,8 +78,8 @@ TEST(Checksum, FormatAndEmptyFile) {
 }
 
 TEST(Checksum, ChecksumFdMatchesTheDefinition) {
-    for (size_t size : {size_t{1}, size_t{4096}, size_t{kHashBlock - 1}, size_t{kHashBlock}, size_t{kHashBlock + 1},
-                        size_t{3 * kHashBlock + 12345}}) {
+    for (size_t size : {size_t{1}, size_t{4096}, size_t{kHashBlock - 1}, size_t{kHashBlock},
+                        size_t{kHashBlock + 1}, size_t{3 * kHashBlock + 12345}}) {
         TempFile f;
         const auto data = random_bytes(size, static_cast<uint32_t>(size));
         f.pwrite_all(data.data(), data.size(), 0);
@@ -103,7 +105,7 @@ TEST(Checksum, ShortFileIsAnIoError) {
         checksum_fd(f.fd, 2000);
         FAIL() << "no error";
     } catch (const Error& e) {
-        EXPECT_EQ(e.code(), kErrIo);
+        EXPECT_EQ(e.kind(), ErrorKind::io);
     }
     BlockHasher h;
     EXPECT_THROW(h.finish(f.fd, 2000), Error);
@@ -113,16 +115,27 @@ TEST(Checksum, CancelStopsIt) {
     TempFile f;
     const auto data = random_bytes(2 * kHashBlock, 3);
     f.pwrite_all(data.data(), data.size(), 0);
-    std::atomic<bool> cancel{true};
-    EXPECT_THROW(checksum_fd(f.fd, data.size(), {}, &cancel), Error);
+    struct Stopped : QuietObserver {
+        bool stop_requested() override { return true; }
+    } stopped;
+    try {
+        checksum_fd(f.fd, data.size(), &stopped);
+        ADD_FAILURE() << "a stopped checksum finished";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::interrupted);
+    }
 }
 
 TEST(Checksum, ProgressReachesTheSize) {
     TempFile f;
     const auto data = random_bytes(kHashBlock + 5, 4);
     f.pwrite_all(data.data(), data.size(), 0);
-    std::vector<uint64_t> seen;
-    checksum_fd(f.fd, data.size(), [&](uint64_t done) { seen.push_back(done); });
+    struct Recorder : QuietObserver {
+        std::vector<uint64_t> seen;
+        void progress(int64_t done, int64_t) override { seen.push_back(static_cast<uint64_t>(done)); }
+    } recorder;
+    checksum_fd(f.fd, data.size(), &recorder);
+    const auto& seen = recorder.seen;
     ASSERT_EQ(seen.size(), 2u);
     EXPECT_EQ(seen.back(), data.size());
 }
@@ -151,7 +164,8 @@ TEST(Checksum, PageOneRewrittenAtTheEnd) {
         f.pwrite_all(data.data() + off, 4096, off);
         h.update(off, data.data() + off, 4096);
     }
-    for (size_t i = 0; i < 100; ++i) data[i] = static_cast<uint8_t>(i);
+    for (size_t i = 0; i < 100; ++i)
+        data[i] = static_cast<uint8_t>(i);
     f.pwrite_all(data.data(), 4096, 0);
     h.update(0, data.data(), 4096);
     EXPECT_EQ(h.finish(f.fd, data.size()), reference(data));
@@ -170,13 +184,20 @@ TEST(Checksum, RandomWriteOrdersAlwaysAgreeWithTheFile) {
             // Mostly sequential runs, sometimes a jump, sometimes a block start.
             uint64_t off;
             switch (rng() % 4) {
-            case 0: off = rng() % size; break;
-            case 1: off = (rng() % (size / kHashBlock + 1)) * kHashBlock; break;
-            default: off = cursor; break;
+            case 0:
+                off = rng() % size;
+                break;
+            case 1:
+                off = (rng() % (size / kHashBlock + 1)) * kHashBlock;
+                break;
+            default:
+                off = cursor;
+                break;
             }
             if (off >= size) off = 0;
             const size_t len = std::min<size_t>(size - off, 1 + rng() % (kHashBlock + 7000));
-            for (size_t i = 0; i < len; ++i) data[off + i] = static_cast<uint8_t>(rng());
+            for (size_t i = 0; i < len; ++i)
+                data[off + i] = static_cast<uint8_t>(rng());
             f.pwrite_all(data.data() + off, len, off);
             h.update(off, data.data() + off, len);
             cursor = (off + len) % size;

@@ -1,8 +1,9 @@
 // The sidecar record: serialisation, parsing, and refusing damaged text.
 #include <gtest/gtest.h>
 
-#include "error.hpp"
-#include "metadata.hpp"
+#include "common/error.hpp"
+#include "policy/record.hpp"
+#include "policy/text.hpp"
 
 using namespace wb;
 
@@ -56,7 +57,7 @@ std::string parse_error(const std::string& text) {
     }
     return "";
 }
-}  // namespace
+} // namespace
 
 TEST(Metadata, RoundTrip) {
     const BackupRecord r = sample();
@@ -65,7 +66,8 @@ TEST(Metadata, RoundTrip) {
 
 TEST(Metadata, FormatIsTextKeyValueLines) {
     const std::string text = serialize_record(sample());
-    EXPECT_EQ(text.rfind("wecare_backup_meta 1\nname=wecare_backup_2026-11-26_09-00-00.db\nkind=manual\n", 0), 0u);
+    EXPECT_EQ(text.rfind("wecare_backup_meta 1\nname=wecare_backup_2026-11-26_09-00-00.db\nkind=manual\n", 0),
+              0u);
     EXPECT_NE(text.find("\ntable=patients 200\n"), std::string::npos);
     EXPECT_EQ(text.back(), '\n');
 }
@@ -73,8 +75,8 @@ TEST(Metadata, FormatIsTextKeyValueLines) {
 TEST(Metadata, HostileLabelsAndTableNamesSurvive) {
     BackupRecord r = sample();
     r.label = std::string("line1\nline2\r%41%\x01\x7f=x=\0end", 22);
-    r.tables = {{"a b", 1}, {"with=equals", 2}, {"new\nline", 3}, {"per%cent", 4}, {"trailing ", 5}, {"", 6},
-                {"caf\xc3\xa9", -7}};
+    r.tables = {{"a b", 1}, {"with=equals", 2}, {"new\nline", 3}, {"per%cent", 4}, {"trailing ", 5},
+                {"", 6},    {"caf\xc3\xa9", -7}};
     r.verify_ok = false;
     r.verify_error = "integrity: *** in database main ***\nPage 3: btree";
     r.source = "/path with spaces/and%percent/\n.db";
@@ -88,7 +90,8 @@ TEST(Metadata, HostileLabelsAndTableNamesSurvive) {
         const std::string line = text.substr(pos, nl - pos);
         const size_t eq = line.find('=');
         ASSERT_NE(eq, std::string::npos) << line;
-        for (size_t i = 0; i < eq; ++i) ASSERT_TRUE(line[i] == '_' || (line[i] >= 'a' && line[i] <= 'z')) << line;
+        for (size_t i = 0; i < eq; ++i)
+            ASSERT_TRUE(line[i] == '_' || (line[i] >= 'a' && line[i] <= 'z')) << line;
         tables += line.compare(0, 6, "table=") == 0;
         pos = nl + 1;
     }
@@ -142,7 +145,8 @@ TEST(Metadata, DamagedTextIsRefused) {
     EXPECT_EQ(parse_error(ok + "size_bytes=\n"), "metadata: size_bytes: bad number");
     EXPECT_EQ(parse_error(ok + "size_bytes=-\n"), "metadata: size_bytes: bad number");
     EXPECT_EQ(parse_error(ok + "size_bytes=99999999999999999999\n"), "metadata: size_bytes: bad number");
-    EXPECT_EQ(parse_error(ok + "size_bytes=9223372036854775808\n"), "metadata: size_bytes: number out of range");
+    EXPECT_EQ(parse_error(ok + "size_bytes=9223372036854775808\n"),
+              "metadata: size_bytes: number out of range");
     EXPECT_EQ(parse_error(ok + "label=%4\n"), "metadata: bad escape");
     EXPECT_EQ(parse_error(ok + "label=%GG\n"), "metadata: bad escape");
     EXPECT_EQ(parse_error(ok + "label=%\n"), "metadata: bad escape");

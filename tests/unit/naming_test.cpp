@@ -3,14 +3,17 @@
 
 #include <string>
 
-#include "naming.hpp"
+#include "policy/naming.hpp"
+#include "policy/text.hpp"
 
 using namespace wb;
 
 namespace {
-constexpr int64_t kT = 1795683600;  // 2026-11-26T09:00:00Z
-std::string np(const std::string& s) { return name_problem(s.data(), s.size()); }
-}  // namespace
+constexpr int64_t kT = 1795683600; // 2026-11-26T09:00:00Z
+std::string np(const std::string& s) {
+    return name_problem(s.data(), s.size());
+}
+} // namespace
 
 TEST(Naming, IsoUtcIsIndependentOfTheTimeZone) {
     EXPECT_EQ(iso_utc(0), "1970-01-01T00:00:00Z");
@@ -54,18 +57,18 @@ TEST(Naming, EveryNameParsesBackToWhatMadeIt) {
 
 TEST(Naming, ParseRejectsWhatIsNotExactlyABackupName) {
     const char* bad[] = {
-        "wecare_backup_2026-11-26_09-00-00",          // no .db
-        "wecare_backup_2026-11-26_09-00-00.db.meta",  // sidecar
+        "wecare_backup_2026-11-26_09-00-00",         // no .db
+        "wecare_backup_2026-11-26_09-00-00.db.meta", // sidecar
         "wecare_backup_2026-11-26_09-00-00.DB",
-        "wecare_backup_2026-11-26_09-00-00_1.db",       // suffix 1 is spelled without suffix
-        "wecare_backup_2026-11-26_09-00-00_02.db",      // leading zero
-        "wecare_backup_2026-11-26_09-00-00_100000.db",  // above 99999
+        "wecare_backup_2026-11-26_09-00-00_1.db",      // suffix 1 is spelled without suffix
+        "wecare_backup_2026-11-26_09-00-00_02.db",     // leading zero
+        "wecare_backup_2026-11-26_09-00-00_100000.db", // above 99999
         "wecare_backup_2026-11-26_09-00-00_.db",
         "wecare_backup_2026-11-26_09-00-00_x.db",
         "wecare_backup_2026-13-26_09-00-00.db",
         "wecare_backup_2026-00-26_09-00-00.db",
-        "wecare_backup_2026-02-30_09-00-00.db",  // no such day
-        "wecare_backup_2025-02-29_09-00-00.db",  // not a leap year
+        "wecare_backup_2026-02-30_09-00-00.db", // no such day
+        "wecare_backup_2025-02-29_09-00-00.db", // not a leap year
         "wecare_backup_2026-11-26_24-00-00.db",
         "wecare_backup_2026-11-26_09-60-00.db",
         "wecare_backup_2026-11-26_09-00-60.db",
@@ -73,14 +76,15 @@ TEST(Naming, ParseRejectsWhatIsNotExactlyABackupName) {
         "wecare_backup_26-11-26_09-00-00.db",
         "wecare_Backup_2026-11-26_09-00-00.db",
         "wecare_other_2026-11-26_09-00-00.db",
-        "wecare2_backup_2026-11-26_09-00-00.db",  // another prefix
+        "wecare2_backup_2026-11-26_09-00-00.db", // another prefix
         "wecar_backup_2026-11-26_09-00-00.db",
         "_backup_2026-11-26_09-00-00.db",
         "wecare_backup_+026-11-26_09-00-00.db",
         "wecare_backup_2026-11-26_09-00-00.db ",
         "",
     };
-    for (const char* name : bad) EXPECT_FALSE(parse_backup_name("wecare", name).has_value()) << name;
+    for (const char* name : bad)
+        EXPECT_FALSE(parse_backup_name("wecare", name).has_value()) << name;
     EXPECT_TRUE(parse_backup_name("wecare", "wecare_backup_2024-02-29_09-00-00.db").has_value());
     EXPECT_FALSE(parse_backup_name("", "_backup_2026-11-26_09-00-00.db").has_value());
 }
@@ -118,17 +122,17 @@ TEST(Naming, NameProblemRejectsEveryHostileShape) {
 TEST(Naming, Utf8Validation) {
     EXPECT_TRUE(is_valid_utf8(""));
     EXPECT_TRUE(is_valid_utf8("plain"));
-    EXPECT_TRUE(is_valid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"));  // é € 😀
-    EXPECT_TRUE(is_valid_utf8("\xf4\x8f\xbf\xbf"));                      // U+10FFFF
-    EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));                             // overlong '/'
-    EXPECT_FALSE(is_valid_utf8("\xe0\x80\xaf"));                         // overlong
-    EXPECT_FALSE(is_valid_utf8("\xf0\x80\x80\xaf"));                     // overlong
-    EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));                         // surrogate
-    EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));                     // above U+10FFFF
+    EXPECT_TRUE(is_valid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80")); // é € 😀
+    EXPECT_TRUE(is_valid_utf8("\xf4\x8f\xbf\xbf"));                     // U+10FFFF
+    EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));                            // overlong '/'
+    EXPECT_FALSE(is_valid_utf8("\xe0\x80\xaf"));                        // overlong
+    EXPECT_FALSE(is_valid_utf8("\xf0\x80\x80\xaf"));                    // overlong
+    EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));                        // surrogate
+    EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));                    // above U+10FFFF
     EXPECT_FALSE(is_valid_utf8("\xf5\x80\x80\x80"));
-    EXPECT_FALSE(is_valid_utf8("\xc3"));      // truncated
-    EXPECT_FALSE(is_valid_utf8("\xe2\x82"));  // truncated
-    EXPECT_FALSE(is_valid_utf8("\x80"));      // lone continuation
+    EXPECT_FALSE(is_valid_utf8("\xc3"));     // truncated
+    EXPECT_FALSE(is_valid_utf8("\xe2\x82")); // truncated
+    EXPECT_FALSE(is_valid_utf8("\x80"));     // lone continuation
     EXPECT_FALSE(is_valid_utf8("a\xc3z"));
 }
 
@@ -141,7 +145,7 @@ TEST(Naming, DefaultPrefixIsTheFileNameWithoutExtension) {
     EXPECT_EQ(default_prefix("/srv/app/...db"), "db");
     EXPECT_EQ(default_prefix(""), "db");
     EXPECT_EQ(default_prefix("/srv/app/"), "db");
-    EXPECT_EQ(default_prefix("/srv/app/a..b.db"), "db");  // ".." is refused in a prefix
+    EXPECT_EQ(default_prefix("/srv/app/a..b.db"), "db"); // ".." is refused in a prefix
     EXPECT_EQ(default_prefix("/srv/app/\xff.db"), "db");
     EXPECT_EQ(default_prefix("/srv/" + std::string(300, 'x') + ".db"), std::string(160, 'x'));
 }

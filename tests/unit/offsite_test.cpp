@@ -1,42 +1,43 @@
 // The pure parts of off-site copies: setting values and the index file.
 #include <gtest/gtest.h>
 
-#include "error.hpp"
-#include "offsite_index.hpp"
-#include "offsite_settings.hpp"
+#include "common/error.hpp"
+#include "offsite/index.hpp"
+#include "policy/setting_values.hpp"
 
 using namespace wb;
+using namespace wb::offsite;
 
 TEST(OffsiteSettings, CanonicalValues) {
-    EXPECT_EQ(check_offsite_spec(""), "");
-    EXPECT_EQ(check_offsite_spec("s3://bucket"), "s3://bucket");
-    EXPECT_EQ(check_offsite_spec("s3://my.bucket-1/a/b/"), "s3://my.bucket-1/a/b");
-    EXPECT_EQ(check_offsite_spec("/mnt/nas/wecare/"), "/mnt/nas/wecare");
-    EXPECT_EQ(check_compress("zstd"), "zstd:3");
-    EXPECT_EQ(check_compress("zstd:19"), "zstd:19");
-    EXPECT_EQ(check_compress("none"), "none");
+    EXPECT_EQ(check_offsite_spec("key", ""), "");
+    EXPECT_EQ(check_offsite_spec("key", "s3://bucket"), "s3://bucket");
+    EXPECT_EQ(check_offsite_spec("key", "s3://my.bucket-1/a/b/"), "s3://my.bucket-1/a/b");
+    EXPECT_EQ(check_offsite_spec("key", "/mnt/nas/wecare/"), "/mnt/nas/wecare");
+    EXPECT_EQ(check_compress("key", "zstd"), "zstd:3");
+    EXPECT_EQ(check_compress("key", "zstd:19"), "zstd:19");
+    EXPECT_EQ(check_compress("key", "none"), "none");
     EXPECT_EQ(zstd_level_of("zstd:7"), 7);
     EXPECT_EQ(zstd_level_of("none"), 0);
-    EXPECT_EQ(check_s3_endpoint("https://s3.example.com/"), "https://s3.example.com");
-    EXPECT_EQ(check_s3_endpoint("http://127.0.0.1:9000"), "http://127.0.0.1:9000");
+    EXPECT_EQ(check_s3_endpoint("key", "https://s3.example.com/"), "https://s3.example.com");
+    EXPECT_EQ(check_s3_endpoint("key", "http://127.0.0.1:9000"), "http://127.0.0.1:9000");
 }
 
 TEST(OffsiteSettings, BadValuesNameTheValidOnesAndNeverEchoAPassword) {
     for (const char* v : {"rel/dir", "s3://", "s3://ab", "s3://Bucket/x", "s3://b-/x", "s3://bucket//x",
                           "s3://bucket/../x", "s3://key:secret@bucket/x", "http://x"})
-        EXPECT_THROW(check_offsite_spec(v), Error) << v;
+        EXPECT_THROW(check_offsite_spec("key", v), Error) << v;
     for (const char* v : {"zstd:0", "zstd:20", "zstd:03", "zstd:", "lz4", "zstd:1x"})
-        EXPECT_THROW(check_compress(v), Error) << v;
+        EXPECT_THROW(check_compress("key", v), Error) << v;
     for (const char* v :
          {"127.0.0.1", "ftp://h", "http://", "http://h:0", "http://h:65536", "http://h/p", "http://h?x"})
-        EXPECT_THROW(check_s3_endpoint(v), Error) << v;
+        EXPECT_THROW(check_s3_endpoint("key", v), Error) << v;
     try {
-        check_s3_endpoint("http://admin:hunter2@h:9000");
+        check_s3_endpoint("key", "http://admin:hunter2@h:9000");
         FAIL();
     } catch (const Error& e) {
         EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos);
     }
-    EXPECT_THROW(check_s3_region("EU West"), Error);
+    EXPECT_THROW(check_s3_region("key", "EU West"), Error);
     EXPECT_THROW(check_absolute_file("encrypt_key_file", "key"), Error);
     EXPECT_THROW(check_absolute_file("encrypt_key_file", std::string("/a\0b", 4)), Error);
 }

@@ -1,8 +1,9 @@
 // Retention: which backups stay, and why (restic's keep-* meaning).
 #include <gtest/gtest.h>
 
-#include "naming.hpp"
-#include "retention.hpp"
+#include "policy/naming.hpp"
+#include "policy/retention.hpp"
+#include "policy/text.hpp"
 
 using namespace wb;
 
@@ -11,25 +12,34 @@ constexpr int64_t kDay = 86400;
 // 2026-11-23 is a Monday.
 const int64_t kMonday = days_from_civil(2026, 11, 23) * kDay;
 
-RetentionItem regular(int64_t t, std::optional<bool> ok = std::nullopt) { return {false, t, ok}; }
-RetentionItem safety(int64_t t) { return {true, t, true}; }
-RetentionPolicy only(int64_t last, int64_t daily = 0, int64_t weekly = 0, int64_t monthly = 0, int64_t safe = 0) {
+RetentionItem regular(int64_t t, std::optional<bool> ok = std::nullopt) {
+    return {false, t, ok};
+}
+RetentionItem safety(int64_t t) {
+    return {true, t, true};
+}
+RetentionPolicy only(int64_t last, int64_t daily = 0, int64_t weekly = 0, int64_t monthly = 0,
+                     int64_t safe = 0) {
     return {last, daily, weekly, monthly, safe};
 }
-}  // namespace
+} // namespace
 
-TEST(Retention, EmptyListKeepsNothing) { EXPECT_TRUE(retention_reasons({}, RetentionPolicy{}).empty()); }
+TEST(Retention, EmptyListKeepsNothing) {
+    EXPECT_TRUE(retention_reasons({}, RetentionPolicy{}).empty());
+}
 
 TEST(Retention, KeepLastKeepsTheNNewest) {
     std::vector<RetentionItem> items;
-    for (int i = 0; i < 10; ++i) items.push_back(regular(kMonday - i * 60));
+    for (int i = 0; i < 10; ++i)
+        items.push_back(regular(kMonday - i * 60));
     const auto r = retention_reasons(items, only(3));
     ASSERT_EQ(r.size(), 10u);
     EXPECT_EQ(r[0], "last");
     EXPECT_EQ(r[1], "last");
     EXPECT_EQ(r[2], "last");
-    for (size_t i = 4; i < 10; ++i) EXPECT_EQ(r[i], "") << i;
-    EXPECT_EQ(r[3], "");  // none verified: the newest not-failed is item 0, already kept
+    for (size_t i = 4; i < 10; ++i)
+        EXPECT_EQ(r[i], "") << i;
+    EXPECT_EQ(r[3], ""); // none verified: the newest not-failed is item 0, already kept
 }
 
 TEST(Retention, NewestVerifiedOkIsAlwaysKept) {
@@ -50,23 +60,27 @@ TEST(Retention, WithoutAVerifiedBackupTheNewestNotFailedIsKept) {
 
 TEST(Retention, KeepDailyIsTheNewestOfEachOfTheLastNDaysThatHaveOne) {
     // Three backups on Monday, none on Tuesday, two on Wednesday, one on Thursday.
-    std::vector<RetentionItem> items = {
-        regular(kMonday + 3 * kDay + 100), regular(kMonday + 2 * kDay + 200), regular(kMonday + 2 * kDay + 100),
-        regular(kMonday + 300),            regular(kMonday + 200),            regular(kMonday + 100),
-        regular(kMonday - 1)};  // Sunday 23:59:59
+    std::vector<RetentionItem> items = {regular(kMonday + 3 * kDay + 100),
+                                        regular(kMonday + 2 * kDay + 200),
+                                        regular(kMonday + 2 * kDay + 100),
+                                        regular(kMonday + 300),
+                                        regular(kMonday + 200),
+                                        regular(kMonday + 100),
+                                        regular(kMonday - 1)}; // Sunday 23:59:59
     const auto r = retention_reasons(items, only(0, 3));
     EXPECT_EQ(r, (std::vector<std::string>{"daily", "daily", "", "daily", "", "", ""}));
 }
 
 TEST(Retention, KeepWeeklyUsesMondayToSundayWeeksInUtc) {
     std::vector<RetentionItem> items = {
-        regular(kMonday + 6 * kDay + 86399),  // Sunday 23:59:59, same ISO week as the Monday
-        regular(kMonday),                     // Monday 00:00:00
-        regular(kMonday - 1),                 // previous Sunday: previous week
-        regular(kMonday - 6 * kDay),          // previous Tuesday
-        regular(kMonday - 7 * kDay - 1),      // the week before
+        regular(kMonday + 6 * kDay + 86399), // Sunday 23:59:59, same ISO week as the Monday
+        regular(kMonday),                    // Monday 00:00:00
+        regular(kMonday - 1),                // previous Sunday: previous week
+        regular(kMonday - 6 * kDay),         // previous Tuesday
+        regular(kMonday - 7 * kDay - 1),     // the week before
     };
-    EXPECT_EQ(retention_reasons(items, only(0, 0, 2)), (std::vector<std::string>{"weekly", "", "weekly", "", ""}));
+    EXPECT_EQ(retention_reasons(items, only(0, 0, 2)),
+              (std::vector<std::string>{"weekly", "", "weekly", "", ""}));
     EXPECT_EQ(retention_reasons(items, only(0, 0, 5)),
               (std::vector<std::string>{"weekly", "", "weekly", "", "weekly"}));
 }
@@ -76,7 +90,8 @@ TEST(Retention, KeepMonthlyUsesCalendarMonths) {
     const int64_t jan31 = days_from_civil(2027, 1, 31) * kDay;
     std::vector<RetentionItem> items = {regular(jan31 + 5), regular(dec1 + 5), regular(dec1 - 1),
                                         regular(dec1 - 20 * kDay)};
-    EXPECT_EQ(retention_reasons(items, only(0, 0, 0, 2)), (std::vector<std::string>{"monthly", "monthly", "", ""}));
+    EXPECT_EQ(retention_reasons(items, only(0, 0, 0, 2)),
+              (std::vector<std::string>{"monthly", "monthly", "", ""}));
     EXPECT_EQ(retention_reasons(items, only(0, 0, 0, 3)),
               (std::vector<std::string>{"monthly", "monthly", "monthly", ""}));
 }
@@ -107,10 +122,12 @@ TEST(Retention, TimesBefore1970BucketCorrectly) {
 
 TEST(Retention, NeverMoreKeptThanTheRulesAllow) {
     std::vector<RetentionItem> items;
-    for (int i = 0; i < 500; ++i) items.push_back(regular(kMonday - i * 3600, i % 3 == 0));
+    for (int i = 0; i < 500; ++i)
+        items.push_back(regular(kMonday - i * 3600, i % 3 == 0));
     const auto r = retention_reasons(items, only(5, 7, 4, 6));
     size_t kept = 0;
-    for (const auto& reason : r) kept += !reason.empty();
+    for (const auto& reason : r)
+        kept += !reason.empty();
     EXPECT_LE(kept, 5u + 7 + 4 + 6 + 1);
     EXPECT_GE(kept, 5u);
 }

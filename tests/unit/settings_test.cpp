@@ -3,8 +3,9 @@
 
 #include <algorithm>
 
-#include "error.hpp"
-#include "settings.hpp"
+#include "common/error.hpp"
+#include "policy/settings.hpp"
+#include "policy/text.hpp"
 
 using namespace wb;
 
@@ -17,7 +18,7 @@ std::string error_of(Settings& s, const std::string& key, const std::string& val
     }
     return "";
 }
-}  // namespace
+} // namespace
 
 TEST(Settings, DefaultsAreTheDocumentedOnes) {
     const Settings s;
@@ -37,13 +38,26 @@ TEST(Settings, DefaultsAreTheDocumentedOnes) {
 TEST(Settings, EveryKeyReadsBackWhatWasSet) {
     Settings s;
     const std::vector<std::pair<std::string, std::string>> cases = {
-        {"dir", "/var/backups/wecare"}, {"prefix", "clinic-1"},  {"keep_last", "0"},
-        {"keep_daily", "14"},           {"keep_weekly", "8"},    {"keep_monthly", "1000000"},
-        {"keep_safety", "1"},           {"verify_on_create", "0"}, {"critical_tables", "users,patients"},
-        {"max_snapshot_seconds", "1"},  {"busy_timeout_ms", "0"},
-        {"offsite", "s3://bucket/clinic"}, {"s3_endpoint", "http://127.0.0.1:9000"}, {"s3_region", "eu-west-1"},
-        {"s3_credentials_file", "/etc/wecare/aws"}, {"compress", "zstd:9"}, {"encrypt_key_file", "/etc/wecare/key"},
-        {"offsite_keep_last", "3"}, {"offsite_keep_daily", "7"}, {"offsite_keep_weekly", "4"},
+        {"dir", "/var/backups/wecare"},
+        {"prefix", "clinic-1"},
+        {"keep_last", "0"},
+        {"keep_daily", "14"},
+        {"keep_weekly", "8"},
+        {"keep_monthly", "1000000"},
+        {"keep_safety", "1"},
+        {"verify_on_create", "0"},
+        {"critical_tables", "users,patients"},
+        {"max_snapshot_seconds", "1"},
+        {"busy_timeout_ms", "0"},
+        {"offsite", "s3://bucket/clinic"},
+        {"s3_endpoint", "http://127.0.0.1:9000"},
+        {"s3_region", "eu-west-1"},
+        {"s3_credentials_file", "/etc/wecare/aws"},
+        {"compress", "zstd:9"},
+        {"encrypt_key_file", "/etc/wecare/key"},
+        {"offsite_keep_last", "3"},
+        {"offsite_keep_daily", "7"},
+        {"offsite_keep_weekly", "4"},
         {"offsite_keep_monthly", "12"}};
     for (const auto& [k, v] : cases) {
         set_setting(s, k, v);
@@ -56,17 +70,37 @@ TEST(Settings, EveryKeyReadsBackWhatWasSet) {
 
 TEST(Settings, BadValuesAreRefusedAndTheOldValueStays) {
     const std::vector<std::pair<std::string, std::string>> bad = {
-        {"keep_last", "-1"},       {"keep_last", "+3"},        {"keep_last", " 3"},
-        {"keep_last", "3 "},       {"keep_last", "3.0"},       {"keep_last", "1e3"},
-        {"keep_last", "0x10"},     {"keep_last", ""},          {"keep_last", "1000001"},
-        {"keep_last", "9999999999999"}, {"keep_daily", "x"},   {"keep_weekly", "-0"},
-        {"keep_monthly", "1000001"}, {"keep_safety", "three"}, {"verify_on_create", "true"},
-        {"verify_on_create", "2"}, {"verify_on_create", ""},   {"max_snapshot_seconds", "0"},
-        {"max_snapshot_seconds", "604801"}, {"busy_timeout_ms", "3600001"},
-        {"prefix", "a/b"},         {"prefix", ".hidden"},      {"prefix", "a..b"},
-        {"prefix", std::string(161, 'p')}, {"prefix", std::string("a\0b", 3)}, {"prefix", "\xff"},
-        {"dir", std::string("/tmp/a\0b", 8)}, {"dir", std::string(4097, 'd')}, {"dir", "/tmp/\xc3"},
-        {"critical_tables", "users,\xff"}, {"critical_tables", std::string("a\0b", 3)},
+        {"keep_last", "-1"},
+        {"keep_last", "+3"},
+        {"keep_last", " 3"},
+        {"keep_last", "3 "},
+        {"keep_last", "3.0"},
+        {"keep_last", "1e3"},
+        {"keep_last", "0x10"},
+        {"keep_last", ""},
+        {"keep_last", "1000001"},
+        {"keep_last", "9999999999999"},
+        {"keep_daily", "x"},
+        {"keep_weekly", "-0"},
+        {"keep_monthly", "1000001"},
+        {"keep_safety", "three"},
+        {"verify_on_create", "true"},
+        {"verify_on_create", "2"},
+        {"verify_on_create", ""},
+        {"max_snapshot_seconds", "0"},
+        {"max_snapshot_seconds", "604801"},
+        {"busy_timeout_ms", "3600001"},
+        {"prefix", "a/b"},
+        {"prefix", ".hidden"},
+        {"prefix", "a..b"},
+        {"prefix", std::string(161, 'p')},
+        {"prefix", std::string("a\0b", 3)},
+        {"prefix", "\xff"},
+        {"dir", std::string("/tmp/a\0b", 8)},
+        {"dir", std::string(4097, 'd')},
+        {"dir", "/tmp/\xc3"},
+        {"critical_tables", "users,\xff"},
+        {"critical_tables", std::string("a\0b", 3)},
     };
     for (const auto& [key, value] : bad) {
         Settings s;
@@ -75,13 +109,15 @@ TEST(Settings, BadValuesAreRefusedAndTheOldValueStays) {
         const std::string message = error_of(s, key, value);
         EXPECT_FALSE(message.empty()) << key << "=" << value;
         EXPECT_NE(message.find(key), std::string::npos) << message;
-        for (const auto& k : setting_keys()) EXPECT_EQ(get_setting(s, k), get_setting(before, k)) << k;
+        for (const auto& k : setting_keys())
+            EXPECT_EQ(get_setting(s, k), get_setting(before, k)) << k;
     }
 }
 
 TEST(Settings, NumberErrorsGiveTheRange) {
     Settings s;
-    EXPECT_EQ(error_of(s, "keep_last", "abc"), "keep_last must be a whole number from 0 to 1000000, not 'abc'");
+    EXPECT_EQ(error_of(s, "keep_last", "abc"),
+              "keep_last must be a whole number from 0 to 1000000, not 'abc'");
     EXPECT_EQ(error_of(s, "max_snapshot_seconds", "0"),
               "max_snapshot_seconds must be a whole number from 1 to 604800, not 0");
 }
@@ -90,7 +126,8 @@ TEST(Settings, UnknownKeysNameTheValidOnes) {
     Settings s;
     const std::string message = error_of(s, "keep_lst", "3");
     EXPECT_NE(message.find("unknown setting 'keep_lst'"), std::string::npos);
-    for (const auto& k : setting_keys()) EXPECT_NE(message.find(k), std::string::npos) << k;
+    for (const auto& k : setting_keys())
+        EXPECT_NE(message.find(k), std::string::npos) << k;
     EXPECT_THROW(get_setting(s, "nope"), Error);
     EXPECT_THROW(get_setting(s, ""), Error);
 }

@@ -1,0 +1,137 @@
+// wecare_backup_verify: check one backup (by name, or any file by path)
+// against its record and record the result; and the cheaper verification a
+// restore runs first.
+#include <algorithm>
+
+#include "command/shared.hpp"
+#include "common/clock.hpp"
+#include "offsite/sync.hpp"
+#include "policy/text.hpp"
+#include "store/checksum.hpp"
+#include "store/lock.hpp"
+
+namespace wb {
+
+namespace {
+
+// Verifies the local backup open at `fd` against its record. A record that
+// exists but cannot be read fails verification (`damaged`): it is the evidence,
+// and it is never overwritten.
+VerifyOutcome verify_local(const OperationContext& ctx, const Dir& dir, int fd, const std::string& name,
+                           Observer& observer, bool& damaged) {
+    const auto record = read_record(dir, name, &damaged);
+    VerifyOutcome outcome = verify_file(fd, dir.path_of(name), record ? &*record : nullptr,
+                                        ctx.settings.critical_tables, observer);
+    if (damaged) {
+        outcome.errors.push_back("the recorded metadata '" + name + std::string(kSidecarSuffix) +
+                                 "' is damaged; the checksum cannot be compared");
+        outcome.ok = false;
+    }
+    return outcome;
+}
+
+// A path: any file, e.g. an exported copy. Its checksum is compared with the
+// record of the backup of the same name, if this directory has one.
+std::pair<std::string, VerifyOutcome> verify_path(const OperationContext& ctx, const std::string& path,
+                                                  Observer& observer) {
+    if (path.find('\0') != std::string::npos) throw Error("the path contains a NUL byte");
+    Fd fd = open_regular_path(path);
+    const std::string base = path.substr(path.find_last_of('/') + 1);
+    std::optional<BackupRecord> record;
+    if (parse_backup_name(ctx.settings.prefix, base) && !path_missing(ctx.settings.dir)) {
+        Dir dir = Dir::open_backup_dir(ctx.settings.dir, false);
+        record = read_record(dir, base);
+    }
+    return {base,
+            verify_file(fd.get(), path, record ? &*record : nullptr, ctx.settings.critical_tables, observer)};
+}
+
+// An off-site copy, checked by streaming it; nullopt when there is none.
+std::optional<VerifyOutcome> verify_offsite(const OperationContext& ctx, const Dir& dir,
+                                            const std::string& name, Observer& observer) {
+    if (ctx.settings.offsite.empty()) return std::nullopt;
+    std::optional<offsite::OffsiteObject> known;
+    const offsite::OffsiteIndex index = offsite::read_index(dir, ctx.settings);
+    if (const auto* o = index.find(name)) known = *o;
+    const auto check = offsite::check_copy(ctx.settings, name, known, observer);
+    if (!check) return std::nullopt;
+    VerifyOutcome out;
+    out.ok = check->ok;
+    out.checksum_status = check->checksum_status;
+    out.checksum = check->checksum;
+    out.size_bytes = check->size_bytes;
+    out.errors = check->errors;
+    out.integrity =
+        "not checked: the backup is only off-site (fetch it with wecare_backup_fetch to run integrity_check)";
+    return out;
+}
+
+// Records the result in the backup's sidecar, unless it was deleted meanwhile.
+void record_verification(const OperationContext& ctx, const Dir& dir, const std::string& name,
+                         const VerifyOutcome& outcome) {
+    FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms);
+    if (!dir.exists(name)) return;
+    BackupRecord updated = read_record(dir, name).value_or(BackupRecord{});
+    if (updated.name.empty()) updated.name = name;
+    if (updated.kind.empty())
+        updated.kind = parse_backup_name(ctx.settings.prefix, name)->safety ? "safety" : "manual";
+    updated.verified_at = now_seconds();
+    updated.verify_ok = outcome.ok;
+    updated.verify_error = outcome.ok ? "" : outcome.errors.front();
+    write_record(dir, updated);
+    dir.sync("cannot record the verification result");
+}
+
+} // namespace
+
+std::pair<std::string, VerifyOutcome> verify_backup(const OperationContext& ctx, const std::string& arg) {
+    require_file_database(ctx);
+    Progress progress = progress_of(ctx, "verify");
+    if (arg.find('/') != std::string::npos) return verify_path(ctx, arg, progress);
+    check_backup_name(ctx, arg);
+    Dir dir = open_dir_holding(ctx, arg);
+    if (!dir.exists(arg)) {
+        if (auto offsite = verify_offsite(ctx, dir, arg, progress)) return {arg, *offsite};
+    }
+    Fd fd = open_named_backup(ctx, dir, arg);
+    bool damaged = false;
+    const VerifyOutcome outcome = verify_local(ctx, dir, fd.get(), arg, progress, damaged);
+    if (!damaged) record_verification(ctx, dir, arg, outcome);
+    return {arg, outcome};
+}
+
+// A backup whose record says it verified ok, and whose bytes still match the
+// checksum recorded with it, is the very file that passed integrity_check and
+// the row counts then: re-reading it for the checksum proves that, at a
+// fraction of the cost. The critical tables are checked against its recorded
+// row counts. Anything else (never verified, no checksum, a damaged record)
+// gets the full verification.
+VerifyOutcome verify_for_restore(const OperationContext& ctx, const Dir& dir, int fd, const std::string& name,
+                                 Observer& observer) {
+    bool damaged = false;
+    const auto record = read_record(dir, name, &damaged);
+    if (damaged || !record || record->verify_ok != std::optional<bool>(true) || record->checksum.empty())
+        return verify_local(ctx, dir, fd, name, observer, damaged);
+    VerifyOutcome out;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw system_error("cannot examine the backup", errno);
+    out.size_bytes = st.st_size;
+    try {
+        out.checksum = checksum_fd(fd, static_cast<uint64_t>(st.st_size), &observer);
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::interrupted) throw;
+        out.errors.push_back(std::string("reading the file failed: ") + e.what());
+    }
+    out.checksum_status = out.checksum == record->checksum ? "match" : "mismatch";
+    if (out.checksum_status == "mismatch")
+        out.errors.push_back("checksum mismatch: the file is not the one recorded when the backup was made");
+    out.integrity =
+        "ok (unchanged since it was verified at " + iso_utc(record->verified_at.value_or(0)) + ")";
+    out.tables = record->tables;
+    for (auto& error : critical_table_errors(record->tables, ctx.settings.critical_tables))
+        out.errors.push_back(std::move(error));
+    out.ok = out.errors.empty();
+    return out;
+}
+
+} // namespace wb

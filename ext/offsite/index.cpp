@@ -1,0 +1,95 @@
+// The off-site index file: serialisation and parsing (see index.hpp).
+#include "offsite/index.hpp"
+
+#include "common/error.hpp"
+#include "policy/record.hpp"
+#include "policy/text.hpp"
+
+namespace wb::offsite {
+
+namespace {
+
+constexpr std::string_view kMagic = "wecare_offsite_index 1";
+
+std::string field(const std::string& text) {
+    return text.empty() ? "-" : escape_value(text);
+}
+std::string unfield(std::string_view text) {
+    return text == "-" ? "" : unescape_value(text);
+}
+
+int64_t number(std::string_view text) {
+    return parse_int64(text, "offsite index");
+}
+
+std::vector<std::string_view> split_spaces(std::string_view text) {
+    std::vector<std::string_view> out;
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t space = text.find(' ', start);
+        if (space == std::string_view::npos) space = text.size();
+        out.push_back(text.substr(start, space - start));
+        start = space + 1;
+    }
+    return out;
+}
+
+} // namespace
+
+const OffsiteObject* OffsiteIndex::find(const std::string& name) const {
+    for (const auto& o : objects)
+        if (o.name == name) return &o;
+    return nullptr;
+}
+
+std::string offsite_index_file_name(const std::string& prefix) {
+    return ".wecare_offsite_index_" + prefix;
+}
+
+std::string serialize_offsite_index(const OffsiteIndex& index) {
+    std::string out(kMagic);
+    out += "\ntarget=" + escape_value(index.target) + "\n";
+    if (index.last_success_at) out += "last_success_at=" + std::to_string(*index.last_success_at) + "\n";
+    if (!index.last_error.empty()) out += "last_error=" + escape_value(index.last_error) + "\n";
+    if (index.last_error_at) out += "last_error_at=" + std::to_string(*index.last_error_at) + "\n";
+    for (const auto& o : index.objects) {
+        out += "object=" + field(o.name) + " " + std::to_string(o.object_bytes) + " " +
+               std::to_string(o.original_bytes) + " " + std::to_string(o.created_ns) + " " + field(o.kind) +
+               " " + field(o.checksum) + " " + std::to_string(o.uploaded_at) + "\n";
+    }
+    return out;
+}
+
+OffsiteIndex parse_offsite_index(std::string_view text) {
+    if (text.substr(0, kMagic.size()) != kMagic || text.size() == kMagic.size() ||
+        text[kMagic.size()] != '\n')
+        throw Error("offsite index: not a wecare_backup off-site index");
+    text.remove_prefix(kMagic.size() + 1);
+    OffsiteIndex index;
+    for_each_key_value(text, "offsite index", [&](std::string_view key, std::string_view value) {
+        if (key == "target") {
+            index.target = unescape_value(value);
+        } else if (key == "last_success_at") {
+            index.last_success_at = number(value);
+        } else if (key == "last_error") {
+            index.last_error = unescape_value(value);
+        } else if (key == "last_error_at") {
+            index.last_error_at = number(value);
+        } else if (key == "object") {
+            const auto parts = split_spaces(value);
+            if (parts.size() < 7) throw Error("offsite index: malformed object line");
+            OffsiteObject o;
+            o.name = unfield(parts[0]);
+            o.object_bytes = number(parts[1]);
+            o.original_bytes = number(parts[2]);
+            o.created_ns = number(parts[3]);
+            o.kind = unfield(parts[4]);
+            o.checksum = unfield(parts[5]);
+            o.uploaded_at = number(parts[6]);
+            index.objects.push_back(std::move(o));
+        }
+    });
+    return index;
+}
+
+} // namespace wb::offsite

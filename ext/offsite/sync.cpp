@@ -1,0 +1,505 @@
+// Off-site sync, download and check (see sync.hpp for the steps and rules).
+//
+// How it works: `sync` lists the target once, merges that with the local
+// catalog into one newest-first list of candidates, applies the off-site keep
+// rules to the list, then sends (send_one) the kept candidates that exist only
+// locally and finally deletes (prune) the remote ones the rules drop. Each
+// copy is read back (read_back) before the index records it.
+#include "offsite/sync.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <sys/stat.h>
+#include <unordered_map>
+
+#include "common/clock.hpp"
+#include "common/sqlite_api.hpp"
+#include "offsite/codec.hpp"
+#include "offsite/key.hpp"
+#include "offsite/s3_client.hpp"
+#include "offsite/target.hpp"
+#include "policy/text.hpp"
+#include "store/catalog.hpp"
+#include "store/checksum.hpp"
+#include "store/lock.hpp"
+#include "store/temp_file.hpp"
+
+namespace wb::offsite {
+
+namespace {
+
+constexpr const char* kObjectSuffix = ".wcbk";
+constexpr size_t kMaxIndexBytes = 16 << 20;
+
+std::string object_name(const std::string& backup) {
+    return backup + kObjectSuffix;
+}
+
+bool is_s3(const Settings& s) {
+    return s.offsite.compare(0, 5, "s3://") == 0;
+}
+
+std::optional<Key> load_key(const Settings& s) {
+    if (s.encrypt_key_file.empty()) return std::nullopt;
+    try {
+        LoadedKey loaded = load_key_file(s.encrypt_key_file);
+        if (!loaded.warning.empty())
+            sqlite3_log(SQLITE_WARNING, "wecare_backup: encrypt_key_file: %s", loaded.warning.c_str());
+        return loaded.key;
+    } catch (const Error& e) {
+        throw Error(std::string("encrypt_key_file: ") + e.what() +
+                        "; off-site copies are never sent unencrypted while encrypt_key_file is set",
+                    ErrorKind::cantopen);
+    }
+}
+
+std::unique_ptr<Target> open_offsite_target(const Settings& s) {
+    TargetOptions options;
+    if (is_s3(s)) {
+        auto s3 = std::make_shared<S3Options>();
+        s3->endpoint = s.s3_endpoint;
+        s3->region = s.s3_region;
+        s3->credentials_file = s.s3_credentials_file;
+        // Retry notices, already redacted by the client.
+        s3->log = [](const std::string& line) {
+            sqlite3_log(SQLITE_NOTICE, "wecare_backup: off-site: %s", line.c_str());
+        };
+        options.s3 = s3;
+    }
+    try {
+        return open_target(s.offsite, options);
+    } catch (const Error& e) {
+        throw Error("off-site target " + describe_target(s) + ": " + e.what(), ErrorKind::cantopen);
+    }
+}
+
+EncodeOptions encode_options(const Settings& s, const std::optional<Key>& key) {
+    EncodeOptions opt;
+    const int level = zstd_level_of(s.compress);
+    opt.compression = level > 0 ? Compression::zstd : Compression::none;
+    opt.level = level;
+    opt.key = key;
+    opt.require_encryption = key.has_value();
+    return opt;
+}
+
+void write_index(const Dir& dir, const Settings& s, const OffsiteIndex& index) {
+    write_file_atomic(dir, offsite_index_file_name(s.prefix), serialize_offsite_index(index));
+    dir.sync("cannot record the off-site index in the backup directory");
+}
+
+// Records the outcome of one copy in the backup's sidecar, unless the backup
+// was deleted meanwhile or its sidecar cannot be read (never overwritten).
+void record_result(const Settings& s, const Dir& dir, const std::string& name, bool ok,
+                   const std::string& error, Observer& observer) {
+    FileLock lock = lock_backup_dir(dir, s.busy_timeout_ms, &observer);
+    if (!dir.exists(name)) return;
+    bool damaged = false;
+    const auto existing = read_record(dir, name, &damaged);
+    if (damaged) return;
+    BackupRecord record = existing.value_or(BackupRecord{});
+    if (record.name.empty()) {
+        record.name = name;
+        record.kind = "manual";
+    }
+    record.offsite_at = now_seconds();
+    record.offsite_ok = ok;
+    record.offsite_error = ok ? "" : error;
+    write_record(dir, record);
+    dir.sync("cannot record the off-site copy");
+}
+
+struct Decoded {
+    Header header;
+    uint64_t bytes = 0;
+    std::string checksum; // xxh3t of the decoded bytes
+};
+
+// Streams an object through the decoder; `also` sees the plaintext (a
+// download writes it to a file; check and read-back only hash it). Errors of
+// the decoder come out with a data kind (is_data_problem).
+Decoded decode_remote(Target& target, const std::string& object, const std::optional<Key>& key,
+                      Observer& observer,
+                      const std::function<void(const uint8_t*, size_t, uint64_t)>& also = {}) {
+    BlockHasher hasher;
+    uint64_t offset = 0;
+    Decoder decoder(key, [&](const uint8_t* p, size_t n) {
+        if (also) also(p, n, offset);
+        hasher.update(offset, p, n);
+        offset += n;
+    });
+    // The decoder's own complaints are about the data; a key that does not fit
+    // the stream (config) too. Anything else (writing the plaintext) passes.
+    auto rethrow_as_data_problem = [](const Error& e) {
+        if (is_data_problem(e.kind())) throw;
+        if (e.kind() == ErrorKind::config) throw Error(e.what(), ErrorKind::tampered);
+        throw;
+    };
+    target.get_stream(object, [&](const uint8_t* p, size_t n) {
+        observer.check();
+        try {
+            decoder.feed(p, n);
+        } catch (const Error& e) {
+            rethrow_as_data_problem(e);
+        }
+    });
+    Decoded d;
+    try {
+        d.header = decoder.finish().header;
+    } catch (const Error& e) {
+        rethrow_as_data_problem(e);
+    }
+    d.bytes = offset;
+    d.checksum = hasher.finish(-1, offset);
+    return d;
+}
+
+// Checks a copy just sent: its size, then the whole stream decoded and its
+// checksum compared with the backup's.
+void read_back(Target& target, const std::string& object, uint64_t encoded_size, uint64_t size,
+               const std::string& expected, const std::optional<Key>& key, Observer& observer) {
+    const auto stored = target.size(object);
+    if (!stored || *stored != encoded_size)
+        throw Error("the off-site copy '" + object + "' has " + (stored ? std::to_string(*stored) : "no") +
+                    " bytes, " + std::to_string(encoded_size) + " were sent");
+    observer.phase("offsite-check");
+    const Decoded back = decode_remote(target, object, key, observer);
+    if (back.checksum != expected || back.bytes != size)
+        throw Error("the off-site copy '" + object + "' reads back differently from the backup");
+}
+
+// Sends one local backup and reads it back; returns what the index records.
+OffsiteObject send_one(Target& target, const Dir& dir, const CatalogEntry& entry, const EncodeOptions& base,
+                       const std::optional<Key>& key, Observer& observer) {
+    const std::string& name = entry.name;
+    struct stat st {};
+    Fd fd = dir.open_regular(name, &st);
+    const auto size = static_cast<uint64_t>(st.st_size);
+    std::string expected = entry.record ? entry.record->checksum : "";
+    if (expected.empty()) expected = checksum_fd(fd.get(), size, &observer); // a backup placed by hand
+
+    EncodeOptions options = base;
+    options.original_checksum = expected;
+    BlockHasher source_hash;
+    uint64_t offset = 0;
+    observer.phase("offsite");
+    const Source source = [&](uint8_t* buffer, size_t capacity) -> size_t {
+        observer.check();
+        const size_t got =
+            read_at(fd.get(), buffer, capacity, offset, "reading the backup '" + name + "' failed");
+        source_hash.update(offset, buffer, got);
+        offset += got;
+        observer.progress(static_cast<int64_t>(offset), static_cast<int64_t>(size));
+        return got;
+    };
+    const std::string object = object_name(name);
+    EncodeResult encoded;
+    target.put_stream(object, [&](const Sink& out) { encoded = encode_stream(source, size, options, out); });
+
+    // The object exists now: it is deleted unless it checks out.
+    try {
+        if (source_hash.finish(fd.get(), size) != expected)
+            throw Error("the local backup '" + name +
+                        "' does not match its recorded checksum, so it was not sent; check it with "
+                        "wecare_backup_verify");
+        read_back(target, object, encoded.encoded_size, size, expected, key, observer);
+    } catch (...) {
+        try {
+            target.remove(object);
+        } catch (const std::exception&) {
+            // It stays listed, so it is not sent again; verify finds it.
+        }
+        throw;
+    }
+    OffsiteObject o;
+    o.name = name;
+    o.object_bytes = static_cast<int64_t>(encoded.encoded_size);
+    o.original_bytes = static_cast<int64_t>(size);
+    o.created_ns = entry.record ? entry.record->created_ns : 0;
+    o.kind = entry.kind();
+    o.checksum = expected;
+    o.uploaded_at = now_seconds();
+    return o;
+}
+
+std::string message_of(const std::exception& e) {
+    const auto* error = dynamic_cast<const Error*>(&e);
+    if (error && is_data_problem(error->kind()))
+        return std::string("the copy read back is damaged: ") + e.what();
+    return e.what();
+}
+
+// One candidate of the off-site set: a local regular backup, an object, or both.
+struct Candidate {
+    std::string name;
+    ParsedName parsed;
+    int64_t created_ns = 0;
+    std::optional<bool> verify_ok;
+    const CatalogEntry* local = nullptr;
+    std::optional<OffsiteObject> remote;
+
+    BackupOrder order() const { return {parsed.epoch_seconds, created_ns, parsed.sequence, name}; }
+};
+
+// The objects of this database on the target, with what the index knew of them.
+std::vector<Candidate> remote_candidates(Target& target, const Settings& s, const OffsiteIndex& index) {
+    std::vector<ObjectInfo> listed;
+    try {
+        listed = target.list(s.prefix + "_backup_");
+    } catch (const Error& e) {
+        throw Error("cannot list the off-site copies in " + describe_target(s) + ": " + e.what(),
+                    ErrorKind::io);
+    }
+    std::unordered_map<std::string, const OffsiteObject*> known;
+    for (const auto& o : index.objects)
+        known.emplace(o.name, &o);
+    std::vector<Candidate> out;
+    for (const auto& info : listed) {
+        const size_t suffix = std::string(kObjectSuffix).size();
+        if (info.name.size() <= suffix ||
+            info.name.compare(info.name.size() - suffix, suffix, kObjectSuffix) != 0)
+            continue;
+        const std::string name = info.name.substr(0, info.name.size() - suffix);
+        const auto parsed = parse_backup_name(s.prefix, name);
+        if (!parsed || parsed->safety) continue; // not ours: never touched
+        OffsiteObject o;
+        if (auto it = known.find(name); it != known.end()) o = *it->second;
+        o.name = name;
+        o.object_bytes = static_cast<int64_t>(info.size);
+        Candidate c;
+        c.name = name;
+        c.parsed = *parsed;
+        c.created_ns = o.created_ns;
+        c.remote = o;
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+// Adds the local regular backups to the candidates (a failed one is never sent).
+void add_local_candidates(const std::vector<CatalogEntry>& local, std::vector<Candidate>& candidates) {
+    std::unordered_map<std::string, size_t> position;
+    for (size_t i = 0; i < candidates.size(); ++i)
+        position[candidates[i].name] = i;
+    for (const auto& entry : local) {
+        if (entry.parsed.safety) continue;
+        auto it = position.find(entry.name);
+        if (it == position.end()) {
+            if (entry.verify_ok() == std::optional<bool>(false)) continue;
+            Candidate c;
+            c.name = entry.name;
+            c.parsed = entry.parsed;
+            it = position.emplace(entry.name, candidates.size()).first;
+            candidates.push_back(std::move(c));
+        }
+        Candidate& c = candidates[it->second];
+        c.local = &entry;
+        c.verify_ok = entry.verify_ok();
+        if (entry.record && entry.record->created_ns) c.created_ns = entry.record->created_ns;
+    }
+    std::sort(candidates.begin(), candidates.end(),
+              [](const Candidate& a, const Candidate& b) { return newer_first(a.order(), b.order()); });
+}
+
+// Sends every kept candidate that is only local; returns the first error ("" = none).
+std::string send_missing(Target& target, const Settings& s, const Dir& dir,
+                         std::vector<Candidate>& candidates, const std::vector<std::string>& reasons,
+                         const std::optional<Key>& key, Observer& observer, SyncResult& result) {
+    const EncodeOptions base = encode_options(s, key);
+    const std::string where = describe_target(s);
+    std::string first_error;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+        Candidate& c = candidates[i];
+        if (reasons[i].empty() || c.remote || !c.local) continue;
+        try {
+            c.remote = send_one(target, dir, *c.local, base, key, observer);
+            ++result.sent;
+            record_result(s, dir, c.name, true, "", observer);
+            sqlite3_log(SQLITE_NOTICE, "wecare_backup: sent %s to %s", c.name.c_str(), where.c_str());
+        } catch (const std::exception& e) {
+            const std::string message = "sending '" + c.name + "' to " + where + " failed: " + message_of(e);
+            if (first_error.empty()) first_error = message;
+            try {
+                record_result(s, dir, c.name, false, message, observer);
+            } catch (const std::exception&) {
+                // The sync's own error is the one to report.
+            }
+            const auto* error = dynamic_cast<const Error*>(&e);
+            const bool target_problem =
+                error && (error->kind() == ErrorKind::network || error->kind() == ErrorKind::remote ||
+                          error->kind() == ErrorKind::config || error->kind() == ErrorKind::interrupted);
+            if (target_problem || observer.stop_requested()) break; // the rest would fail the same way
+        }
+    }
+    return first_error;
+}
+
+// Deletes the remote copies the rules do not keep; returns the error ("" = none).
+std::string prune(Target& target, std::vector<Candidate>& candidates, const std::vector<std::string>& reasons,
+                  SyncResult& result) {
+    for (size_t i = 0; i < candidates.size(); ++i) {
+        Candidate& c = candidates[i];
+        if (!reasons[i].empty() || !c.remote) continue;
+        try {
+            target.remove(object_name(c.name));
+            c.remote.reset();
+            ++result.deleted;
+        } catch (const Error& e) {
+            return "deleting the old off-site copy '" + object_name(c.name) + "' failed: " + e.what();
+        }
+    }
+    return "";
+}
+
+SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Observer& observer) {
+    const std::optional<Key> key = load_key(s);
+    auto target = open_offsite_target(s);
+
+    std::vector<Candidate> candidates = remote_candidates(*target, s, index);
+    const auto local = scan_catalog(dir, s.prefix);
+    add_local_candidates(local, candidates);
+
+    // The off-site policy over the union: what it would delete is never sent.
+    std::vector<RetentionItem> items;
+    items.reserve(candidates.size());
+    for (const auto& c : candidates)
+        items.push_back({false, c.parsed.epoch_seconds, c.verify_ok});
+    const auto reasons = retention_reasons(items, retention_policy(s));
+
+    SyncResult result;
+    result.error = send_missing(*target, s, dir, candidates, reasons, key, observer, result);
+    // Retention, only once everything the policy keeps is there.
+    if (result.error.empty()) result.error = prune(*target, candidates, reasons, result);
+
+    index.objects.clear();
+    for (const auto& c : candidates)
+        if (c.remote) index.objects.push_back(*c.remote);
+    result.objects = static_cast<int64_t>(index.objects.size());
+    return result;
+}
+
+} // namespace
+
+bool is_data_problem(ErrorKind kind) {
+    return kind == ErrorKind::format || kind == ErrorKind::wrong_key || kind == ErrorKind::tampered ||
+           kind == ErrorKind::truncated || kind == ErrorKind::trailing_data;
+}
+
+std::string describe_target(const Settings& s) {
+    if (is_s3(s) && !s.s3_endpoint.empty()) return s.offsite + " at " + s.s3_endpoint;
+    return s.offsite;
+}
+
+RetentionPolicy retention_policy(const Settings& s) {
+    return {s.offsite_keep_last, s.offsite_keep_daily, s.offsite_keep_weekly, s.offsite_keep_monthly, 0};
+}
+
+OffsiteIndex read_index(const Dir& dir, const Settings& s) {
+    const auto text = dir.read_small_file(offsite_index_file_name(s.prefix), kMaxIndexBytes);
+    if (!text) return {};
+    try {
+        OffsiteIndex index = parse_offsite_index(*text);
+        // Written for another target: nothing in it describes this one.
+        if (index.target != s.offsite) return {};
+        return index;
+    } catch (const Error&) {
+        return {}; // rewritten by the next sync
+    }
+}
+
+SyncResult sync(const Settings& s, Observer& observer) noexcept {
+    SyncResult result;
+    if (s.offsite.empty()) return result;
+    try {
+        Dir dir = Dir::open_backup_dir(s.dir, false);
+        FileLock lock(dir, kOffsiteLockName, -1, &observer, "another off-site sync is running");
+        OffsiteIndex index = read_index(dir, s);
+        index.target = s.offsite;
+        try {
+            result = run_sync(s, dir, index, observer);
+        } catch (const std::bad_alloc&) {
+            result.error = "out of memory";
+        } catch (const std::exception& e) {
+            result.error = e.what();
+        }
+        if (result.error.empty()) {
+            index.last_success_at = now_seconds();
+            index.last_error.clear();
+            index.last_error_at.reset();
+        } else if (observer.stop_requested()) {
+            return result; // the connection is closing: not a failure to report; the next run sends it
+        } else {
+            index.last_error = result.error;
+            index.last_error_at = now_seconds();
+        }
+        write_index(dir, s, index);
+    } catch (const std::exception& e) {
+        if (result.error.empty()) result.error = e.what();
+    } catch (...) {
+        if (result.error.empty()) result.error = "internal error";
+    }
+    if (!result.error.empty())
+        sqlite3_log(SQLITE_WARNING, "wecare_backup: the off-site copy failed (the local backup is fine): %s",
+                    result.error.c_str());
+    return result;
+}
+
+Download download(const Settings& s, const std::string& name, int out_fd, Observer& observer) {
+    const std::optional<Key> key = load_key(s);
+    auto target = open_offsite_target(s);
+    const Decoded got = decode_remote(*target, object_name(name), key, observer,
+                                      [&](const uint8_t* p, size_t n, uint64_t at) {
+                                          write_all_at(out_fd, p, n, at, "writing the fetched backup failed");
+                                          observer.progress(static_cast<int64_t>(at + n), 0);
+                                      });
+    Download d;
+    d.bytes = got.bytes;
+    d.checksum = got.checksum;
+    d.header_checksum = got.header.original_checksum;
+    d.header_size = got.header.original_size;
+    return d;
+}
+
+std::optional<RemoteCheck> check_copy(const Settings& s, const std::string& name,
+                                      const std::optional<OffsiteObject>& known, Observer& observer) {
+    if (s.offsite.empty()) return std::nullopt;
+    const std::optional<Key> key = load_key(s);
+    auto target = open_offsite_target(s);
+    RemoteCheck out;
+    try {
+        const Decoded got = decode_remote(*target, object_name(name), key, observer,
+                                          [&](const uint8_t*, size_t n, uint64_t at) {
+                                              observer.progress(static_cast<int64_t>(at + n), 0);
+                                          });
+        out.size_bytes = static_cast<int64_t>(got.bytes);
+        out.checksum = got.checksum;
+        std::string expected = got.header.original_checksum;
+        if (known && !known->checksum.empty()) {
+            if (!expected.empty() && expected != known->checksum)
+                out.errors.push_back(
+                    "the checksum in the off-site copy's header is not the one recorded when it was sent");
+            expected = known->checksum;
+        }
+        if (expected.empty()) {
+            out.checksum_status = "none";
+        } else if (expected == got.checksum && got.bytes == got.header.original_size) {
+            out.checksum_status = "match";
+        } else {
+            out.checksum_status = "mismatch";
+            out.errors.push_back("checksum mismatch: the off-site copy is not the backup that was sent");
+        }
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::not_found) return std::nullopt;
+        if (!is_data_problem(e.kind()))
+            throw Error("reading the off-site copy of '" + name + "' from " + describe_target(s) +
+                            " failed: " + e.what(),
+                        ErrorKind::io);
+        out.checksum_status = "mismatch";
+        out.errors.push_back(std::string("off-site copy: ") + e.what());
+    }
+    out.ok = out.errors.empty();
+    return out;
+}
+
+} // namespace wb::offsite

@@ -1,0 +1,60 @@
+// Backup names, and the checks every name argument passes before any file is
+// touched. Pure: no files, no SQLite, no clock (times are passed in).
+//
+// How it works: a name carries its creation time (UTC, to the second) and a
+// sequence number for backups made within one second, so names sort in
+// creation order and are never reused. parse_backup_name accepts exactly the
+// spelling backup_name produces, so each backup has one name.
+//
+//   <prefix>_backup_YYYY-MM-DD_HH-MM-SS.db       manual and scheduled backups
+//   <prefix>_safety_YYYY-MM-DD_HH-MM-SS.db       taken by restore before it replaces the database
+//   <prefix>_backup_YYYY-MM-DD_HH-MM-SS_N.db     the N-th (N >= 2) backup within the same second
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace wb {
+
+struct ParsedName {
+    bool safety = false;
+    int64_t epoch_seconds = 0; // UTC, from the name
+    int sequence = 1;          // 1 = no suffix
+};
+
+constexpr size_t kMaxNameBytes = 255;
+constexpr size_t kMaxPrefixBytes = 160;
+constexpr std::string_view kSidecarSuffix = ".meta";
+
+// Civil UTC time <-> seconds since 1970, independent of the process's time zone.
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+void civil_from_seconds(int64_t epoch_seconds, int& y, int& mon, int& d, int& h, int& min, int& s);
+std::string iso_utc(int64_t epoch_seconds); // 2026-11-26T09:00:00Z
+
+std::string backup_name(std::string_view prefix, bool safety, int64_t epoch_seconds, int sequence);
+std::optional<ParsedName> parse_backup_name(std::string_view prefix, std::string_view name);
+
+// Why `name` cannot be a plain backup file name, or "" when it can. Checks the
+// raw bytes: `length` is what SQLite says the value holds, so an embedded NUL is seen.
+std::string name_problem(const char* name, size_t length);
+
+// The prefix a database gets by default: its file name without the extension.
+std::string default_prefix(std::string_view db_path);
+// Why `prefix` cannot be used, or "".
+std::string prefix_problem(std::string_view prefix);
+
+bool is_sidecar_name(std::string_view name);
+
+// The one newest-first order of backups, local or off-site: by the time in the
+// name, then the recorded creation time in nanoseconds (0 = not known), then
+// the same-second sequence number, then the name.
+struct BackupOrder {
+    int64_t epoch_seconds = 0;
+    int64_t created_ns = 0;
+    int sequence = 1;
+    std::string_view name;
+};
+bool newer_first(const BackupOrder& a, const BackupOrder& b);
+
+} // namespace wb

@@ -1,0 +1,87 @@
+// Retention: which backups to keep, and why (see retention.hpp).
+#include "policy/retention.hpp"
+
+#include "policy/naming.hpp"
+
+namespace wb {
+
+namespace {
+
+int64_t floor_div(int64_t a, int64_t b) {
+    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+int64_t day_bucket(int64_t t) {
+    return floor_div(t, 86400);
+}
+// 1970-01-01 was a Thursday, so Monday-based weeks start 3 days before it.
+int64_t week_bucket(int64_t t) {
+    return floor_div(day_bucket(t) + 3, 7);
+}
+int64_t month_bucket(int64_t t) {
+    int y, mon, d, h, mi, s;
+    civil_from_seconds(t, y, mon, d, h, mi, s);
+    return static_cast<int64_t>(y) * 12 + mon;
+}
+
+// restic's bucket rule: walking newest first, keep an item when its bucket
+// differs from the last bucket kept, until `limit` buckets are kept.
+struct BucketRule {
+    int64_t limit;
+    int64_t (*bucket)(int64_t);
+    int64_t kept = 0;
+    std::optional<int64_t> last;
+
+    bool keeps(int64_t t) {
+        if (kept >= limit) return false;
+        const int64_t b = bucket(t);
+        if (last && *last == b) return false;
+        last = b;
+        ++kept;
+        return true;
+    }
+};
+
+} // namespace
+
+std::vector<std::string> retention_reasons(const std::vector<RetentionItem>& items,
+                                           const RetentionPolicy& policy) {
+    std::vector<std::string> reasons(items.size());
+    BucketRule daily{policy.keep_daily, day_bucket, 0, std::nullopt};
+    BucketRule weekly{policy.keep_weekly, week_bucket, 0, std::nullopt};
+    BucketRule monthly{policy.keep_monthly, month_bucket, 0, std::nullopt};
+    int64_t regular_seen = 0;
+    int64_t safety_seen = 0;
+    std::optional<size_t> newest_ok;
+    std::optional<size_t> newest_not_failed;
+
+    for (size_t i = 0; i < items.size(); ++i) {
+        const RetentionItem& item = items[i];
+        if (item.safety) {
+            if (safety_seen++ < policy.keep_safety) reasons[i] = "safety";
+            continue;
+        }
+        if (item.verify_ok.value_or(false) && !newest_ok) newest_ok = i;
+        if (item.verify_ok != std::optional<bool>(false) && !newest_not_failed) newest_not_failed = i;
+        // Every rule sees every item, so each rule's buckets are counted the same
+        // way whether or not an earlier rule already keeps the item.
+        const bool by_last = regular_seen++ < policy.keep_last;
+        const bool by_daily = daily.keeps(item.epoch_seconds);
+        const bool by_weekly = weekly.keeps(item.epoch_seconds);
+        const bool by_monthly = monthly.keeps(item.epoch_seconds);
+        if (by_last) {
+            reasons[i] = "last";
+        } else if (by_daily) {
+            reasons[i] = "daily";
+        } else if (by_weekly) {
+            reasons[i] = "weekly";
+        } else if (by_monthly) {
+            reasons[i] = "monthly";
+        }
+    }
+    const std::optional<size_t> guard = newest_ok ? newest_ok : newest_not_failed;
+    if (guard && reasons[*guard].empty()) reasons[*guard] = "last_good";
+    return reasons;
+}
+
+} // namespace wb

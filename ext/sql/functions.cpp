@@ -1,0 +1,146 @@
+// The backup SQL functions: argument checking and result shaping only. The
+// work is in command/; the exception barrier is guard.hpp.
+//
+//   SELECT wecare_backup_create('before upgrade');
+//   SELECT wecare_backup_verify(name) FROM wecare_backup_list LIMIT 1;
+//   SELECT wecare_backup_restore(:name, 'I understand this will replace the current database');
+#include "sql/functions.hpp"
+
+#include <cmath>
+
+#include "command/commands.hpp"
+#include "policy/json.hpp"
+#include "policy/text.hpp"
+#include "sql/args.hpp"
+#include "sql/direct_call.hpp"
+#include "sql/guard.hpp"
+
+namespace wb {
+
+namespace {
+
+// Calls made by the user draw a progress bar when standard error is a
+// terminal (Progress checks); scheduled runs never draw.
+constexpr bool kInteractive = true;
+
+} // namespace
+
+ConnectionState& state_of(sqlite3_context* ctx) {
+    return **static_cast<StateRef*>(sqlite3_user_data(ctx));
+}
+
+void fn_version(sqlite3_context* ctx, int, sqlite3_value**) {
+    sqlite3_result_text(ctx, kVersion, -1, SQLITE_STATIC);
+}
+
+void fn_create(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    guard_direct(ctx, "wecare_backup_create", [&] {
+        std::optional<std::string> label;
+        if (argc == 1 && sqlite3_value_type(argv[0]) != SQLITE_NULL) {
+            label = text_arg(argv[0], "the label", 1000);
+            if (label->find('\0') != std::string::npos || !is_valid_utf8(*label))
+                throw Error("the label must be UTF-8 text without NUL bytes");
+        }
+        const auto name = create_backup(state_of(ctx).context(kInteractive), "manual", label);
+        result_text(ctx, *name);
+    });
+}
+
+void fn_cleanup(sqlite3_context* ctx, int, sqlite3_value**) {
+    guard_direct(ctx, "wecare_backup_cleanup",
+                 [&] { sqlite3_result_int64(ctx, cleanup_backups(state_of(ctx).context(false))); });
+}
+
+void fn_verify(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    guard_direct(ctx, "wecare_backup_verify", [&] {
+        const std::string arg = name_arg(argv[0]);
+        const auto [name, outcome] = verify_backup(state_of(ctx).context(kInteractive), arg);
+        result_text(ctx, verify_outcome_json(name, outcome));
+    });
+}
+
+void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    guard_direct(ctx, "wecare_backup_restore", [&] {
+        const std::string name = name_arg(argv[0]);
+        ConnectionState& state = state_of(ctx);
+        const OperationContext op = state.context(kInteractive);
+        check_backup_name(op, name);
+        if (sqlite3_value_type(argv[1]) != SQLITE_TEXT ||
+            std::string(reinterpret_cast<const char*>(sqlite3_value_text(argv[1])),
+                        static_cast<size_t>(sqlite3_value_bytes(argv[1]))) != kRestorePhrase)
+            throw Error(std::string("the confirmation phrase does not match; pass exactly '") +
+                        kRestorePhrase + "' as the second argument");
+        if (sqlite3_db_readonly(state.db, "main") == 1)
+            throw Error("this connection opened the database read-only; restore from a read-write connection",
+                        ErrorKind::misuse);
+        if (!sqlite3_get_autocommit(state.db))
+            throw Error("refusing to restore inside an open transaction; COMMIT or ROLLBACK first",
+                        ErrorKind::misuse);
+        const bool caller_reading = sqlite3_txn_state(state.db, "main") != SQLITE_TXN_NONE;
+        const RestoreOutcome r = restore_backup(op, name, caller_reading);
+        sqlite3_log(SQLITE_NOTICE, "wecare_backup_restore: restored %s (safety backup %s)",
+                    r.restored.c_str(), r.safety_backup.c_str());
+        result_text(ctx, JsonObject()
+                             .text("restored", r.restored)
+                             .text("safety_backup", r.safety_backup)
+                             .integer("pages", r.pages)
+                             .str());
+    });
+}
+
+void fn_export(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    guard_direct(ctx, "wecare_backup_export", [&] {
+        const std::string name = name_arg(argv[0]);
+        const std::string destination = text_arg(argv[1], "the destination", 4096);
+        result_text(ctx, export_backup(state_of(ctx).context(kInteractive), name, destination));
+    });
+}
+
+void fn_fetch(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    guard_direct(ctx, "wecare_backup_fetch", [&] {
+        const std::string name = name_arg(argv[0]);
+        const OperationContext op = state_of(ctx).context(kInteractive);
+        check_backup_name(op, name);
+        const std::string fetched = fetch_backup(op, name);
+        sqlite3_log(SQLITE_NOTICE, "wecare_backup_fetch: fetched %s", fetched.c_str());
+        result_text(ctx, fetched);
+    });
+}
+
+void fn_path(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    guard_direct(ctx, "wecare_backup_path", [&] {
+        const std::string name = name_arg(argv[0]);
+        result_text(ctx, existing_backup_path(state_of(ctx).context(false), name));
+    });
+}
+
+void fn_schedule(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    guard_direct(ctx, "wecare_backup_schedule", [&] {
+        const int type = sqlite3_value_type(argv[0]);
+        const double real = sqlite3_value_double(argv[0]);
+        if (type != SQLITE_INTEGER && !(type == SQLITE_FLOAT && std::floor(real) == real))
+            throw Error(std::string("the interval must be a whole number of seconds, not ") +
+                        type_name(type));
+        const int64_t seconds = sqlite3_value_int64(argv[0]);
+        if (seconds < 0 || seconds > 366LL * 86400)
+            throw Error("the interval must be from 1 to 31622400 seconds, or 0 to stop");
+        ConnectionState& state = state_of(ctx);
+        if (seconds == 0) {
+            state.scheduler.stop();
+            sqlite3_result_int(ctx, 0);
+            return;
+        }
+        const std::string path = state.db_path();
+        if (path.empty())
+            throw Error("the main database is in memory or temporary; open a database file to back it up",
+                        ErrorKind::misuse);
+        if (!sqlite3_threadsafe())
+            throw Error("this SQLite is built without thread support; run backups from cron");
+        // The thread gets the path now: it must not call into the user's connection.
+        ConnectionState* raw = &state;
+        state.scheduler.start(seconds, [raw, path] { return raw->context_for(path, false); });
+        sqlite3_result_int(ctx, 1);
+    });
+}
+
+} // namespace wb

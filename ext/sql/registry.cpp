@@ -1,0 +1,79 @@
+// The registration table, looped over at load (the habit of sqlite-vec): one
+// row per function with its argument count and flags. A failed registration
+// reports the function's name and SQLite's message.
+#include "sql/registry.hpp"
+
+#include <memory>
+#include <new>
+#include <string>
+
+#include "engine/sink_vfs.hpp"
+#include "sql/connection_state.hpp"
+#include "sql/functions.hpp"
+
+namespace wb {
+
+namespace {
+
+// Every function that reads or writes files, or changes what later calls do,
+// is DIRECTONLY: a view or trigger in an untrusted database can never call it.
+constexpr int kDirectOnly = SQLITE_UTF8 | SQLITE_DIRECTONLY;
+constexpr int kPure = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+
+void release_state(void* p) {
+    delete static_cast<StateRef*>(p);
+}
+
+int fail(char** err, const std::string& message, int rc) {
+    if (err) *err = sqlite3_mprintf("wecare_backup: %s", message.c_str());
+    return rc;
+}
+
+} // namespace
+
+const std::vector<FunctionSpec>& function_specs() {
+    static const std::vector<FunctionSpec> specs = {
+        {"wecare_backup_version", 0, kPure, fn_version},
+        {"wecare_backup_create", 0, kDirectOnly, fn_create},
+        {"wecare_backup_create", 1, kDirectOnly, fn_create},
+        {"wecare_backup_verify", 1, kDirectOnly, fn_verify},
+        {"wecare_backup_stats", 0, kDirectOnly, fn_stats},
+        {"wecare_backup_cleanup", 0, kDirectOnly, fn_cleanup},
+        {"wecare_backup_restore", 2, kDirectOnly, fn_restore},
+        {"wecare_backup_schedule", 1, kDirectOnly, fn_schedule},
+        {"wecare_backup_export", 2, kDirectOnly, fn_export},
+        {"wecare_backup_config", 1, kDirectOnly, fn_config},
+        {"wecare_backup_config", 2, kDirectOnly, fn_config},
+        {"wecare_backup_path", 1, kDirectOnly, fn_path},
+        {"wecare_backup_fetch", 1, kDirectOnly, fn_fetch},
+    };
+    return specs;
+}
+
+int register_extension(sqlite3* db, char** err) {
+    int rc = register_sink_vfs();
+    if (rc != SQLITE_OK) return fail(err, "cannot register the wecare_sink VFS", rc);
+    StateRef state;
+    try {
+        state = std::make_shared<ConnectionState>(db);
+    } catch (...) {
+        return SQLITE_NOMEM;
+    }
+    for (const auto& spec : function_specs()) {
+        auto* ref = new (std::nothrow) StateRef(state);
+        if (!ref) return SQLITE_NOMEM;
+        // On failure sqlite3_create_function_v2 calls release_state itself.
+        rc = sqlite3_create_function_v2(db, spec.name, spec.arg_count, spec.flags, ref, spec.fn, nullptr,
+                                        nullptr, release_state);
+        if (rc != SQLITE_OK)
+            return fail(err, std::string("cannot register ") + spec.name + ": " + sqlite3_errmsg(db), rc);
+    }
+    auto* ref = new (std::nothrow) StateRef(state);
+    if (!ref) return SQLITE_NOMEM;
+    rc = sqlite3_create_module_v2(db, kListTableName, &list_module(), ref, release_state);
+    if (rc != SQLITE_OK)
+        return fail(err, std::string("cannot register ") + kListTableName + ": " + sqlite3_errmsg(db), rc);
+    return SQLITE_OK;
+}
+
+} // namespace wb

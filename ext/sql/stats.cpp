@@ -1,0 +1,111 @@
+// wecare_backup_config and wecare_backup_stats: the settings of this
+// connection (policy/settings.hpp) and what the backup directory, this
+// process and the off-site index know.
+#include "command/commands.hpp"
+#include "policy/json.hpp"
+#include "policy/naming.hpp"
+#include "sql/args.hpp"
+#include "sql/direct_call.hpp"
+#include "sql/functions.hpp"
+
+namespace wb {
+
+namespace {
+
+std::optional<std::string> iso_or_null(const std::optional<int64_t>& t) {
+    return t ? std::optional<std::string>(iso_utc(*t)) : std::nullopt;
+}
+
+std::optional<std::string> text_or_null(const std::string& text) {
+    return text.empty() ? std::nullopt : std::optional<std::string>(text);
+}
+
+// The settings marked for stats in the settings table, as typed JSON values.
+void add_settings(JsonObject& json, const Settings& settings) {
+    for (const auto& spec : setting_specs()) {
+        if (!spec.in_stats) continue;
+        const std::string value = spec.get(settings);
+        switch (spec.kind) {
+        case SettingKind::INTEGER:
+            json.integer(spec.key, std::stoll(value));
+            break;
+        case SettingKind::FLAG:
+            json.boolean(spec.key, value == "1");
+            break;
+        default:
+            json.text(spec.key, value);
+        }
+    }
+}
+
+} // namespace
+
+void fn_config(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    guard_direct(ctx, "wecare_backup_config", [&] {
+        const std::string key = text_arg(argv[0], "the setting name", 256);
+        ConnectionState& state = state_of(ctx);
+        if (argc == 2) {
+            const std::string value = setting_value_arg(argv[1], key);
+            std::lock_guard<std::mutex> lock(state.mu);
+            set_setting(state.settings, key, value);
+        }
+        const OperationContext op = state.context(false);
+        result_text(ctx, get_setting(op.settings, key));
+    });
+}
+
+void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
+    guard_direct(ctx, "wecare_backup_stats", [&] {
+        ConnectionState& state = state_of(ctx);
+        const OperationContext op = state.context(false);
+        int64_t total = 0;
+        std::optional<std::string> oldest, newest;
+        std::optional<int64_t> newest_regular;
+        std::vector<ListedBackup> backups;
+        for (auto& b : list_backups(op))
+            if (b.location != "offsite") backups.push_back(std::move(b));
+        const OffsiteStatus offsite = offsite_status(op);
+        for (const auto& b : backups) {
+            total += b.entry.size_bytes;
+            if (!b.entry.parsed.safety && !newest_regular) newest_regular = b.entry.parsed.epoch_seconds;
+        }
+        if (!backups.empty()) {
+            newest = iso_utc(backups.front().entry.parsed.epoch_seconds);
+            oldest = iso_utc(backups.back().entry.parsed.epoch_seconds);
+        }
+        const ActivitySnapshot activity = activity_of(op.settings.dir);
+        std::optional<int64_t> last_success = activity.last_success_at;
+        if (!last_success || (newest_regular && *newest_regular > *last_success))
+            last_success = newest_regular;
+        std::string progress = "null";
+        if (!activity.op.empty())
+            progress = JsonObject()
+                           .text("op", activity.op)
+                           .integer("pages_done", activity.done)
+                           .integer("pages_total", activity.total)
+                           .str();
+        JsonObject json;
+        json.integer("count", static_cast<int64_t>(backups.size()))
+            .integer("total_bytes", total)
+            .text_or_null("oldest", oldest)
+            .text_or_null("newest", newest);
+        add_settings(json, op.settings);
+        json.text_or_null("last_success_at", iso_or_null(last_success))
+            .text_or_null("last_error", text_or_null(activity.last_error))
+            .text_or_null("last_error_at", iso_or_null(activity.last_error_at))
+            .integer("schedule_seconds", state.scheduler.interval())
+            .text_or_null("next_run_at", iso_or_null(state.scheduler.next_run_at()))
+            .raw("progress", progress)
+            .text_or_null("offsite", text_or_null(offsite.target))
+            .integer("offsite_count", offsite.objects)
+            .text_or_null("offsite_last_success_at", iso_or_null(offsite.last_success_at))
+            .text_or_null("offsite_last_error", text_or_null(offsite.last_error))
+            .text_or_null("offsite_last_error_at", iso_or_null(offsite.last_error_at))
+            .boolean("encrypted", !op.settings.encrypt_key_file.empty())
+            .text("checksum_algorithm", "xxh3t (XXH3-128 over 1 MiB block digests)")
+            .text("version", kVersion);
+        result_text(ctx, json.str());
+    });
+}
+
+} // namespace wb
