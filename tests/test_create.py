@@ -157,7 +157,7 @@ def test_a_backup_that_fails_verification_on_create_is_not_published(conn, backu
     assert "appointments" in msg and "empty" in msg
     assert names(conn) == [first]
     assert sorted(p.name for p in backup_dir.iterdir()) == sorted(
-        [first, first + ".meta", ".wecare_backup.lock"])
+        [first, first + ".meta", first + ".manifest", ".wecare_backup.lock"])
 
 
 def test_path_gives_the_absolute_path_of_an_existing_backup(conn, backup_dir):

@@ -80,7 +80,7 @@ def test_a_full_disk_is_a_clear_error_that_leaves_old_backups_intact(tmp_path):
     assert "limit" in out.stdout or "space" in out.stdout
     # No partial file is listed or left behind, the old backup is intact, nothing was rotated.
     assert names(c) == [old]
-    assert sorted(os.listdir(tmp_path / "backups")) == sorted([old, old + ".meta", ".wecare_backup.lock"])
+    assert sorted(os.listdir(tmp_path / "backups")) == sorted([old, old + ".meta", old + ".manifest", ".wecare_backup.lock"])
     assert verify(c, old)["ok"] is True
     # Once there is room again, the next run succeeds.
     out = run_python(FULL_DISK, db)

@@ -190,6 +190,7 @@ def rows(conn):
 def drop_local(backup_dir, name):
     (backup_dir / name).unlink()
     (backup_dir / (name + ".meta")).unlink()
+    (backup_dir / (name + ".manifest")).unlink(missing_ok=True)
 
 
 def content(path):

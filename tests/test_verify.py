@@ -170,13 +170,28 @@ def test_verify_of_an_unknown_backup_is_an_error_pointing_to_the_list(conn):
 
 
 def test_verify_compares_the_row_counts_recorded_at_creation(conn, backup_dir):
+    # A record as 1.0.0 wrote it: the row counts in the record itself.
     name = create(conn)
     meta = backup_dir / (name + ".meta")
-    meta.write_text(meta.read_text().replace("table=patients 200\n", "table=patients 199\n"))
+    lines = [l for l in meta.read_text().splitlines() if not l.startswith("manifest=")]
+    meta.write_text("\n".join(lines + ["table=patients 199", "table=users 2"]) + "\n")
+    (backup_dir / (name + ".manifest")).unlink()
     result = verify(conn, name)
     assert result["ok"] is False
     assert result["checksum"] == "match"
     assert any("patients" in e and "199" in e for e in result["errors"]), result
+
+
+def test_the_row_counts_live_in_the_manifest_and_a_changed_manifest_fails_verify(conn, backup_dir):
+    name = create(conn)
+    assert "table=" not in (backup_dir / (name + ".meta")).read_text()
+    assert verify(conn, name)["rows"] == {"patients": 200, "users": 2}
+    manifest = backup_dir / (name + ".manifest")
+    data = bytearray(manifest.read_bytes())
+    data[60] ^= 1
+    manifest.write_bytes(bytes(data))
+    result = verify(conn, name)
+    assert result["ok"] is False and any("manifest" in e and "damaged" in e for e in result["errors"]), result
 
 
 def test_a_damaged_record_still_lists_and_fails_verification(conn, backup_dir):

@@ -15,6 +15,7 @@ int64_t cleanup_locked(const OperationContext& ctx, const Dir& dir, const std::s
         const std::string& name = entries[i].name;
         if (!dir.remove(name, "cannot delete the old backup '" + name + "'")) continue;
         dir.remove_quietly(name + std::string(kSidecarSuffix));
+        dir.remove_quietly(name + std::string(kManifestSuffix));
         ++deleted;
     }
     if (deleted) dir.sync("cannot record deletions in the backup directory");

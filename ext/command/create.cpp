@@ -43,8 +43,18 @@ BackupRecord record_of(const OperationContext& ctx, const std::string& name, con
     record.page_size = snap.page_size;
     record.source = ctx.db_path;
     record.journal_mode = snap.journal_mode;
-    record.tables = snap.tables;
+    record.db_checksum = snap.db_checksum;
     return record;
+}
+
+Manifest manifest_of(SnapshotResult& snap) {
+    Manifest m;
+    m.page_size = static_cast<uint32_t>(snap.page_size);
+    m.page_count = static_cast<uint64_t>(snap.page_count);
+    m.db_checksum = snap.db_checksum;
+    m.tables = std::move(snap.tables);
+    m.page_hashes = std::move(snap.page_hashes);
+    return m;
 }
 
 // Removes a sidecar written for a backup that was then not published.
@@ -52,7 +62,10 @@ class SidecarGuard {
   public:
     SidecarGuard(const Dir& dir, std::string name) : dir_(dir), name_(std::move(name)) {}
     ~SidecarGuard() {
-        if (written_ && !dir_.exists(name_)) dir_.remove_quietly(name_ + std::string(kSidecarSuffix));
+        if (written_ && !dir_.exists(name_)) {
+            dir_.remove_quietly(name_ + std::string(kSidecarSuffix));
+            dir_.remove_quietly(name_ + std::string(kManifestSuffix));
+        }
     }
     SidecarGuard(const SidecarGuard&) = delete;
     SidecarGuard& operator=(const SidecarGuard&) = delete;
@@ -73,15 +86,17 @@ std::string create_locked(const OperationContext& ctx, const Dir& dir, const std
         allocate_name(dir, ctx.settings.prefix, kind == "safety", created_ns / 1000000000);
     TempFile temp(dir, name);
     SidecarGuard sidecar(dir, name);
+    sidecar.written(); // the manifest and record written below go if the backup is not published
 
     SnapshotRequest req;
     req.db_path = ctx.db_path;
-    req.dir = &dir;
-    req.temp = &temp;
+    req.out_fd = temp.fd();
     req.busy_timeout_ms = ctx.settings.busy_timeout_ms;
     req.max_snapshot_seconds = ctx.settings.max_snapshot_seconds;
     req.observer = &observer;
-    BackupRecord record = record_of(ctx, name, kind, label, created_ns, snapshot_to(req));
+    SnapshotResult snap = snapshot_to(req);
+    BackupRecord record = record_of(ctx, name, kind, label, created_ns, snap);
+    const Manifest manifest = manifest_of(snap);
 
     // A safety backup is not held to verification: restoring is exactly what
     // one does when the current database is damaged, and a damaged current
@@ -89,7 +104,9 @@ std::string create_locked(const OperationContext& ctx, const Dir& dir, const std
     if (ctx.settings.verify_on_create && kind != "safety") {
         observer.phase("verify");
         Fd fd = dir.open_regular(temp.name());
-        const VerifyOutcome outcome = verify_file(fd.get(), dir.path_of(temp.name()), &record,
+        BackupRecord expected = record;
+        expected.tables = manifest.tables;
+        const VerifyOutcome outcome = verify_file(fd.get(), dir.path_of(temp.name()), &expected,
                                                   ctx.settings.critical_tables, observer, true);
         if (!outcome.ok)
             throw Error("the new backup failed verification (" + join(outcome.errors, "; ") +
@@ -97,8 +114,8 @@ std::string create_locked(const OperationContext& ctx, const Dir& dir, const std
         record.verified_at = now_seconds();
         record.verify_ok = true;
     }
+    record.manifest = write_manifest(dir, name, manifest);
     write_record(dir, record);
-    sidecar.written();
     temp.publish("cannot record the new backup in the backup directory");
     return name;
 }

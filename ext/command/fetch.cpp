@@ -84,7 +84,11 @@ std::string fetch_backup(const OperationContext& ctx, const std::string& name) {
         throw Error("the fetched backup '" + name + "' failed verification (" + join(outcome.errors, "; ") +
                     "); it was not kept");
     record.page_count = outcome.page_count;
-    record.tables = outcome.tables;
+    Manifest manifest;
+    manifest.page_size = static_cast<uint32_t>(record.page_size);
+    manifest.page_count = static_cast<uint64_t>(outcome.page_count);
+    manifest.tables = outcome.tables;
+    record.manifest = write_manifest(dir, name, manifest);
     record.verified_at = now_seconds();
     record.verify_ok = true;
     if (known && known->uploaded_at) record.offsite_at = known->uploaded_at;
@@ -93,7 +97,10 @@ std::string fetch_backup(const OperationContext& ctx, const std::string& name) {
     try {
         temp.publish("cannot record the fetched backup in the backup directory");
     } catch (...) {
-        if (!dir.exists(name)) dir.remove_quietly(name + std::string(kSidecarSuffix));
+        if (!dir.exists(name)) {
+            dir.remove_quietly(name + std::string(kSidecarSuffix));
+            dir.remove_quietly(name + std::string(kManifestSuffix));
+        }
         throw;
     }
     return name;

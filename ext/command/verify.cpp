@@ -19,9 +19,21 @@ namespace {
 // and it is never overwritten.
 VerifyOutcome verify_local(const OperationContext& ctx, const Dir& dir, int fd, const std::string& name,
                            Observer& observer, bool& damaged) {
-    const auto record = read_record(dir, name, &damaged);
+    auto record = read_record(dir, name, &damaged);
+    std::string manifest_problem;
+    if (record) {
+        try {
+            record->tables = recorded_tables(dir, *record);
+        } catch (const Error& e) {
+            manifest_problem = e.what();
+        }
+    }
     VerifyOutcome outcome = verify_file(fd, dir.path_of(name), record ? &*record : nullptr,
                                         ctx.settings.critical_tables, observer);
+    if (!manifest_problem.empty()) {
+        outcome.errors.push_back(manifest_problem);
+        outcome.ok = false;
+    }
     if (damaged) {
         outcome.errors.push_back("the recorded metadata '" + name + std::string(kSidecarSuffix) +
                                  "' is damaged; the checksum cannot be compared");
@@ -127,8 +139,12 @@ VerifyOutcome verify_for_restore(const OperationContext& ctx, const Dir& dir, in
         out.errors.push_back("checksum mismatch: the file is not the one recorded when the backup was made");
     out.integrity =
         "ok (unchanged since it was verified at " + iso_utc(record->verified_at.value_or(0)) + ")";
-    out.tables = record->tables;
-    for (auto& error : critical_table_errors(record->tables, ctx.settings.critical_tables))
+    try {
+        out.tables = recorded_tables(dir, *record);
+    } catch (const Error& e) {
+        out.errors.push_back(e.what());
+    }
+    for (auto& error : critical_table_errors(out.tables, ctx.settings.critical_tables))
         out.errors.push_back(std::move(error));
     out.ok = out.errors.empty();
     return out;

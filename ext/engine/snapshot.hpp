@@ -1,18 +1,17 @@
-// The consistent copy: one point in time of a live database, written to a new
-// file, checksummed and fsynced.
+// The consistent copy: one instant of a live database, written to a new file,
+// checksummed, hashed page by page and fsynced.
 //
 // How it works:
-//   1. A private read-only connection opens the database and starts one read
-//      transaction (BEGIN + a read) that it holds for the whole copy. The
-//      backup API then never restarts, whoever commits meanwhile: in WAL mode
-//      writers carry on, and the copy is the state at that read.
-//   2. The backup API copies every page into a new destination file opened
-//      through the wecare_sink VFS (sink_vfs.hpp): batched writes, checksum in
-//      the same pass, paced writeback, rollback-journal header.
-//   3. The row count of every table is taken inside the same transaction, so
-//      verification can compare against exactly what was copied.
-//   4. The read transaction ends as soon as the copy is done, and the file is
-//      fsynced. Publishing under the final name is the caller's job.
+//   1. LiveSnapshot (live_snapshot.hpp) pins one instant with a read
+//      transaction on a private connection: writers carry on in WAL mode.
+//   2. Its pages are read in order straight into the PageWriter's batches
+//      (page_writer.hpp): 1 MiB writes on a background thread, O_DIRECT where
+//      possible, the file checksum and every page's hash in the same pass,
+//      the header written as rollback journal.
+//   3. The row count of every table is taken in the same instant, so
+//      verification compares against exactly what was copied.
+//   4. The read transaction ends as soon as the pages are read; then the file
+//      is fsynced. Publishing it under its final name is the caller's job.
 // The snapshot is bounded: held longer than max_snapshot_seconds (a WAL that
 // cannot be checkpointed grows without limit), the copy is abandoned.
 #pragma once
@@ -21,19 +20,16 @@
 #include <vector>
 
 #include "common/observer.hpp"
-#include "common/sqlite_api.hpp"
 #include "policy/record.hpp"
-#include "store/dir.hpp"
-#include "store/temp_file.hpp"
 
 namespace wb {
 
 struct SnapshotRequest {
     std::string db_path;
-    const Dir* dir = nullptr; // the backup directory, held open
-    TempFile* temp = nullptr; // the new file, inside `dir`, written by snapshot_to
+    int out_fd = -1; // the new file, empty, open for writing
     int64_t busy_timeout_ms = 10000;
     int64_t max_snapshot_seconds = 3600;
+    bool writer_lock_held = false; // the caller holds the database's write lock
     Observer* observer = nullptr;
 };
 
@@ -44,11 +40,10 @@ struct SnapshotResult {
     int64_t page_size = 0;
     std::string journal_mode;
     std::vector<TableCount> tables;
+    std::vector<uint64_t> page_hashes;
+    uint64_t db_checksum = 0;
 };
 
 SnapshotResult snapshot_to(const SnapshotRequest& request);
-
-// Row counts of every ordinary table, by name.
-std::vector<TableCount> count_rows(sqlite3* db);
 
 } // namespace wb

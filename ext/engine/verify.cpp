@@ -8,7 +8,7 @@
 #include <thread>
 #include <unistd.h>
 
-#include "engine/snapshot.hpp"
+#include "engine/live_snapshot.hpp"
 #include "engine/sqlite_handles.hpp"
 #include "policy/json.hpp"
 #include "store/checksum.hpp"

@@ -155,6 +155,13 @@ bool is_sidecar_name(std::string_view name) {
            name.substr(name.size() - kSidecarSuffix.size()) == kSidecarSuffix;
 }
 
+std::string_view companion_owner(std::string_view name) {
+    for (std::string_view suffix : {kSidecarSuffix, kManifestSuffix})
+        if (name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix)
+            return name.substr(0, name.size() - suffix.size());
+    return {};
+}
+
 bool newer_first(const BackupOrder& a, const BackupOrder& b) {
     if (a.epoch_seconds != b.epoch_seconds) return a.epoch_seconds > b.epoch_seconds;
     if (a.created_ns != b.created_ns) return a.created_ns > b.created_ns;

@@ -25,7 +25,8 @@ struct ParsedName {
 
 constexpr size_t kMaxNameBytes = 255;
 constexpr size_t kMaxPrefixBytes = 160;
-constexpr std::string_view kSidecarSuffix = ".meta";
+constexpr std::string_view kSidecarSuffix = ".meta";      // the record (record.hpp)
+constexpr std::string_view kManifestSuffix = ".manifest"; // the manifest (manifest.hpp)
 
 // Civil UTC time <-> seconds since 1970, independent of the process's time zone.
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
@@ -45,6 +46,9 @@ std::string default_prefix(std::string_view db_path);
 std::string prefix_problem(std::string_view prefix);
 
 bool is_sidecar_name(std::string_view name);
+// The backup a companion file (its record or manifest) belongs to, or "" when
+// `name` is neither.
+std::string_view companion_owner(std::string_view name);
 
 // The one newest-first order of backups, local or off-site: by the time in the
 // name, then the recorded creation time in nanoseconds (0 = not known), then

@@ -60,6 +60,10 @@ std::string serialize_record(const BackupRecord& r) {
     put(out, "page_size", std::to_string(r.page_size));
     put(out, "source", r.source);
     put(out, "journal_mode", r.journal_mode);
+    put(out, "type", r.type);
+    if (!r.base.empty()) put(out, "base", r.base);
+    if (!r.manifest.empty()) put(out, "manifest", r.manifest);
+    if (r.db_checksum) put(out, "db_checksum", hex64(*r.db_checksum));
     for (const auto& t : r.tables) {
         out += "table=" + escape_value(t.name) + " " + std::to_string(t.rows) + "\n";
     }
@@ -111,6 +115,15 @@ BackupRecord parse_record(std::string_view text) {
             r.source = value;
         } else if (key == "journal_mode") {
             r.journal_mode = value;
+        } else if (key == "type") {
+            if (value != "full" && value != "incremental") throw Error("metadata: unknown type");
+            r.type = value;
+        } else if (key == "base") {
+            r.base = value;
+        } else if (key == "manifest") {
+            r.manifest = value;
+        } else if (key == "db_checksum") {
+            r.db_checksum = parse_hex64(value, "metadata: db_checksum");
         } else if (key == "verified_at") {
             r.verified_at = parse_int(key, value);
         } else if (key == "verify_ok") {

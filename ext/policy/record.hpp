@@ -3,9 +3,12 @@
 // lives in store/catalog.cpp.
 //
 // Format: a first line `wecare_backup_meta 1`, then `key=value` lines. Values
-// are percent-escaped ('%', CR, LF and anything below 0x20), so any label or
-// table name fits on one line. `table=<escaped name> <row count>` repeats.
-// Unknown keys are ignored, so newer versions can add keys.
+// are percent-escaped ('%', CR, LF and anything below 0x20), so any label fits
+// on one line. Unknown keys are ignored, so newer versions can add keys.
+// The row counts of the tables live in the backup's manifest (manifest.hpp),
+// so the record stays small however big the schema: listing reads only it.
+// Records written by 1.0.0 carry `table=<escaped name> <row count>` lines,
+// which are still read.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -34,8 +37,12 @@ struct BackupRecord {
     int64_t page_size = 0;
     std::string source; // the database file it was taken from
     std::string journal_mode;
-    std::vector<TableCount> tables;
-    std::optional<int64_t> verified_at; // UTC seconds
+    std::string type = "full";           // full, incremental
+    std::string base;                    // an increment: the backup it builds on
+    std::string manifest;                // the id of its manifest (manifest.hpp manifest_id); "" = none
+    std::optional<uint64_t> db_checksum; // XOR of its page hashes
+    std::vector<TableCount> tables;      // only in records of 1.0.0
+    std::optional<int64_t> verified_at;  // UTC seconds
     std::optional<bool> verify_ok;
     std::string verify_error; // the first problem of the last failed verification
     // The last copy off-site (offsite_sync.hpp): when, whether it was read back ok, and why not.

@@ -151,6 +151,26 @@ std::optional<int64_t> parse_decimal(std::string_view text, int64_t lo, int64_t 
     return v;
 }
 
+std::string hex64(uint64_t value) {
+    std::string out(16, '0');
+    for (int i = 15; i >= 0; --i) {
+        out[static_cast<size_t>(i)] = kLowerHex[value & 15];
+        value >>= 4;
+    }
+    return out;
+}
+
+uint64_t parse_hex64(std::string_view text, std::string_view what) {
+    if (text.size() != 16) throw Error(std::string(what) + ": bad value");
+    uint64_t v = 0;
+    for (char c : text) {
+        const int d = hex_digit(c);
+        if (d < 0) throw Error(std::string(what) + ": bad value");
+        v = v << 4 | static_cast<uint64_t>(d);
+    }
+    return v;
+}
+
 std::string join(const std::vector<std::string>& items, const std::string& separator) {
     std::string out;
     for (const auto& item : items) {

@@ -36,6 +36,10 @@ int64_t parse_int64(std::string_view text, std::string_view what);
 // nullopt otherwise.
 std::optional<int64_t> parse_decimal(std::string_view text, int64_t lo, int64_t hi);
 
+// A 64-bit value as 16 lower-case hex digits, and back (throws Error("<what>: ...")).
+std::string hex64(uint64_t value);
+uint64_t parse_hex64(std::string_view text, std::string_view what);
+
 std::string join(const std::vector<std::string>& items, const std::string& separator);
 
 } // namespace wb

@@ -7,7 +7,7 @@
 #include <new>
 #include <string>
 
-#include "engine/sink_vfs.hpp"
+
 #include "sql/connection_state.hpp"
 #include "sql/functions.hpp"
 
@@ -51,8 +51,7 @@ const std::vector<FunctionSpec>& function_specs() {
 }
 
 int register_extension(sqlite3* db, char** err) {
-    int rc = register_sink_vfs();
-    if (rc != SQLITE_OK) return fail(err, "cannot register the wecare_sink VFS", rc);
+    int rc = SQLITE_OK;
     StateRef state;
     try {
         state = std::make_shared<ConnectionState>(db);

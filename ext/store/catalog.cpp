@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <set>
+#include <sys/stat.h>
 
 #include "common/error.hpp"
 #include "store/temp_file.hpp"
@@ -43,6 +44,37 @@ void write_record(const Dir& dir, const BackupRecord& record) {
     write_file_atomic(dir, record.name + std::string(kSidecarSuffix), serialize_record(record));
 }
 
+std::optional<Manifest> read_manifest(const Dir& dir, const BackupRecord& record) {
+    if (record.manifest.empty()) return std::nullopt;
+    const std::string name = record.name + std::string(kManifestSuffix);
+    struct stat st {};
+    if (!dir.stat(name, &st)) throw Error("the manifest '" + name + "' is missing", ErrorKind::not_found);
+    // Its size is bounded by what it can describe: 8 bytes a page, plus tables.
+    const auto limit = static_cast<size_t>(std::min<uint64_t>(
+        uint64_t{1} << 40,
+        (record.page_count > 0 ? static_cast<uint64_t>(record.page_count) : 0) * 8 + (1u << 30)));
+    const auto bytes = dir.read_small_file(name, limit);
+    if (!bytes) throw Error("the manifest '" + name + "' cannot be read", ErrorKind::io);
+    if (manifest_id(*bytes) != record.manifest)
+        throw Error("the manifest '" + name + "' is not the one recorded with the backup");
+    try {
+        return parse_manifest(*bytes);
+    } catch (const Error& e) {
+        throw Error("the manifest '" + name + "' is damaged (" + e.what() + ")");
+    }
+}
+
+std::string write_manifest(const Dir& dir, const std::string& name, const Manifest& manifest) {
+    const std::string bytes = serialize_manifest(manifest);
+    write_file_atomic(dir, name + std::string(kManifestSuffix), bytes);
+    return manifest_id(bytes);
+}
+
+std::vector<TableCount> recorded_tables(const Dir& dir, const BackupRecord& record) {
+    if (const auto m = read_manifest(dir, record)) return m->tables;
+    return record.tables;
+}
+
 std::vector<CatalogEntry> scan_catalog(const Dir& dir, const std::string& prefix) {
     std::vector<CatalogEntry> out;
     for (const auto& name : dir.list()) {
@@ -71,25 +103,26 @@ void remove_leftovers(const Dir& dir, const std::string& prefix) {
             dir.remove_quietly(name);
             continue;
         }
-        if (is_sidecar_name(name)) {
-            const std::string backup = name.substr(0, name.size() - kSidecarSuffix.size());
-            if (parse_backup_name(prefix, backup) && !present.count(backup)) dir.remove_quietly(name);
-        }
+        const std::string owner(companion_owner(name));
+        if (!owner.empty() && parse_backup_name(prefix, owner) && !present.count(owner))
+            dir.remove_quietly(name);
     }
 }
 
 std::string allocate_name(const Dir& dir, const std::string& prefix, bool safety, int64_t seconds) {
     int highest = 0;
     for (const auto& entry : dir.list()) {
-        const std::string base =
-            is_sidecar_name(entry) ? entry.substr(0, entry.size() - kSidecarSuffix.size()) : entry;
+        const std::string_view owner = companion_owner(entry);
+        const std::string base = owner.empty() ? entry : std::string(owner);
         const auto parsed = parse_backup_name(prefix, base);
         if (parsed && parsed->safety == safety && parsed->epoch_seconds == seconds)
             highest = std::max(highest, parsed->sequence);
     }
     for (int sequence = highest + 1; sequence < 100000; ++sequence) {
         std::string name = backup_name(prefix, safety, seconds, sequence);
-        if (!dir.exists(name) && !dir.exists(name + std::string(kSidecarSuffix))) return name;
+        if (!dir.exists(name) && !dir.exists(name + std::string(kSidecarSuffix)) &&
+            !dir.exists(name + std::string(kManifestSuffix)))
+            return name;
     }
     throw Error("too many backups within one second");
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/manifest.hpp"
 #include "policy/naming.hpp"
 #include "policy/record.hpp"
 #include "store/dir.hpp"
@@ -34,6 +35,15 @@ std::vector<CatalogEntry> scan_catalog(const Dir& dir, const std::string& prefix
 std::optional<BackupRecord> read_record(const Dir& dir, const std::string& name, bool* damaged = nullptr);
 // Writes it atomically; the caller fsyncs the directory.
 void write_record(const Dir& dir, const BackupRecord& record);
+
+// The manifest of `record`'s backup: nullopt when the record names none.
+// Throws Error when it is missing, damaged or not the one the record names.
+std::optional<Manifest> read_manifest(const Dir& dir, const BackupRecord& record);
+// Writes `<name>.manifest` atomically and returns its id (for the record);
+// the caller fsyncs the directory.
+std::string write_manifest(const Dir& dir, const std::string& name, const Manifest& manifest);
+// The recorded row counts of a backup: its manifest's, or a 1.0.0 record's.
+std::vector<TableCount> recorded_tables(const Dir& dir, const BackupRecord& record);
 
 // Deletes temp files left by a crash, and sidecars whose backup is gone.
 // Only called while holding the backup lock.

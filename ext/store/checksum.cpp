@@ -121,6 +121,10 @@ std::string BlockHasher::finish(int fd, uint64_t size) {
     return combine(digests);
 }
 
+uint64_t page_hash(uint32_t page_number, const uint8_t* data, size_t size) {
+    return XXH3_64bits_withSeed(data, size, page_number);
+}
+
 std::string checksum_fd(int fd, uint64_t size, Observer* observer) {
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     const uint64_t count = (size + kHashBlock - 1) / kHashBlock;

@@ -51,6 +51,12 @@ class BlockHasher {
     bool streaming_ = false;
 };
 
+// The hash of one database page: XXH3-64 of its bytes, seeded with its page
+// number, so equal pages at different places differ. A database's checksum is
+// the XOR of the hashes of all its pages: it changes in O(changed pages) when
+// pages change, as in Litestream's LTX format.
+uint64_t page_hash(uint32_t page_number, const uint8_t* data, size_t size);
+
 // Reads `fd` from offset 0 to `size` in order and returns its checksum.
 // Reports progress (bytes) to `observer` after each block and stops (throws)
 // when it asks to. Throws Error(io) when the file is shorter than `size`.

@@ -146,7 +146,7 @@ def hostile_values(p, names):
     ]
 
 
-OWN_FILE = re.compile(r"^(\.wecare_backup\.lock|\..*\.tmp-\d+|.*_(backup|safety)_[0-9_-]+\.db(\.meta)?)$")
+OWN_FILE = re.compile(r"^(\.wecare_backup\.lock|\..*\.tmp-\d+|.*_(backup|safety)_[0-9_-]+\.db(\.meta|\.manifest)?)$")
 
 
 def allowed_change(path, backup_dirs, exported):
