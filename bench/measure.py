@@ -267,6 +267,7 @@ def summarize(runs):
         if ws:
             out["writer_worst_max_ms"] = max(w["max_ms"] for w in ws)
             out["writer_worst_p99_ms"] = max(w["p99_ms"] for w in ws)
+            out["writer_synchronous"] = ws[0].get("synchronous", "normal")
     return out
 
 

@@ -12,6 +12,7 @@ Sections (see bench/README.md for what each number means):
   2 verify   wecare_backup_verify() vs PRAGMA integrity_check vs sha256sum
   3 restore  wecare_backup_restore() vs cp+sync of the backup over the database
   4 writer   .backup / VACUUM INTO / create while bench/writer commits every 5 ms
+             (synchronous=NORMAL and FULL)
   5 list     SELECT * FROM wecare_backup_list with 1000 backups in the directory
   6 memory   peak RssAnon growth of the sqlite3 shell during a backup
 
@@ -48,7 +49,7 @@ def main():
                     help="extension path as given to .load (without .so)")
     ap.add_argument("--workdir", default="/tmp", help="where the temp directory goes")
     ap.add_argument("--writer", default=None, help="prebuilt writer (default: build bench/writer.c)")
-    ap.add_argument("--writer-sync", default="normal",
+    ap.add_argument("--writer-sync", default=",".join(measure.WRITER_SYNC_MODES),
                     help="PRAGMA synchronous of the writer in the writer section, comma list "
                     "among " + ",".join(measure.WRITER_SYNC_MODES))
     ap.add_argument("--backup-timeout", type=float, default=None,
