@@ -10,7 +10,7 @@
 ** receives SIGTERM or SIGINT. At the end it prints one JSON object on stdout:
 **
 **   {"commits":N,"errors":N,"late_ticks":N,"seconds":S,
-**    "p50_ms":X,"p99_ms":X,"max_ms":X}
+**    "p50_ms":X,"p99_ms":X,"max_ms":X,"synchronous":"normal"|"full"}
 **
 ** How it works:
 ** - Ticks are scheduled on an absolute CLOCK_MONOTONIC timeline, so a slow
@@ -221,9 +221,10 @@ int main(int argc, char **argv) {
 
   qsort(lat.v, lat.n, sizeof(double), cmp_double);
   printf("{\"commits\":%ld,\"errors\":%ld,\"late_ticks\":%ld,\"seconds\":%.3f,"
-         "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",
+         "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+         "\"synchronous\":\"%s\"}\n",
          commits, errors, late_ticks, elapsed, percentile(&lat, 50.0),
-         percentile(&lat, 99.0), lat.n ? lat.v[lat.n - 1] : 0.0);
+         percentile(&lat, 99.0), lat.n ? lat.v[lat.n - 1] : 0.0, synchronous);
   free(lat.v);
   return errors ? 3 : 0;
 }
