@@ -78,7 +78,7 @@ def test_verify_reports_a_file_that_is_not_a_database(conn, backup_dir):
     (backup_dir / name).write_bytes(b"this is not a database" * 100)
     result = verify(conn, name)
     assert result["ok"] is False
-    assert result["checksum"] == "none"
+    assert result["checksum"] == "no record"
     assert result["integrity"] != "ok"
 
 
@@ -87,7 +87,7 @@ def test_verify_checks_a_hand_placed_backup_without_a_checksum(conn, backup_dir,
     place_backup(backup_dir, name, other_db)
     result = verify(conn, name)
     assert result["ok"] is True
-    assert result["checksum"] == "none"
+    assert result["checksum"] == "no record"
     assert result["integrity"] == "ok"
     assert result["rows"] == {"patients": 5, "users": 2}
     row = listing(conn)[0]
@@ -100,7 +100,7 @@ def test_verify_finds_a_damaged_hand_placed_backup_by_integrity(conn, backup_dir
     zero_page(path, 2)
     result = verify(conn, name)
     assert result["ok"] is False
-    assert result["checksum"] == "none"
+    assert result["checksum"] == "no record"
     assert result["integrity"] != "ok"
 
 

@@ -103,11 +103,17 @@ std::string create_locked(const OperationContext& ctx, const Dir& dir, const std
     // database must not block it. Its checksum is recorded all the same.
     if (ctx.settings.verify_on_create && kind != "safety") {
         observer.phase("verify");
-        Fd fd = dir.open_regular(temp.name());
         BackupRecord expected = record;
         expected.tables = manifest.tables;
-        const VerifyOutcome outcome = verify_file(fd.get(), dir.path_of(temp.name()), &expected,
-                                                  ctx.settings.critical_tables, observer, true);
+        const auto image = Image::of_file(std::make_shared<Fd>(dup_fd(temp.fd())), name,
+                                          static_cast<uint32_t>(snap.page_size),
+                                          static_cast<uint32_t>(snap.page_count), manifest.page_hashes);
+        VerifyRequest verify;
+        verify.image = image.get();
+        verify.file_fd = temp.fd();
+        verify.expected = &expected;
+        verify.critical_tables = ctx.settings.critical_tables;
+        const VerifyOutcome outcome = verify_image(verify, observer);
         if (!outcome.ok)
             throw Error("the new backup failed verification (" + join(outcome.errors, "; ") +
                         "); it was not published and no backup was deleted");

@@ -78,8 +78,8 @@ std::string fetch_backup(const OperationContext& ctx, const std::string& name) {
     record.page_size = read_db_header(temp.fd()).page_size;
     record.source = offsite::describe_target(s);
     progress.phase("verify");
-    const VerifyOutcome outcome =
-        verify_file(temp.fd(), dir.path_of(temp.name()), &record, s.critical_tables, progress, true);
+    const OpenedBackup opened = open_backup(nullptr, name, dup_fd(temp.fd()));
+    const VerifyOutcome outcome = verify_opened(ctx, opened, progress, record);
     if (!outcome.ok)
         throw Error("the fetched backup '" + name + "' failed verification (" + join(outcome.errors, "; ") +
                     "); it was not kept");

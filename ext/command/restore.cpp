@@ -33,13 +33,13 @@ RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& na
     Progress progress = progress_of(ctx, "verify");
     Dir dir = open_dir_holding(ctx, name);
     FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms);
-    Fd fd = open_named_backup(ctx, dir, name);
-    const VerifyOutcome outcome = verify_for_restore(ctx, dir, fd.get(), name, progress);
+    const OpenedBackup opened = open_backup(&dir, name, open_named_backup(ctx, dir, name));
+    const VerifyOutcome outcome = verify_for_restore(ctx, opened, progress);
     if (!outcome.ok)
         throw Error("the backup '" + name + "' failed verification (" + join(outcome.errors, "; ") +
                     "); it was not restored and the database is unchanged; choose another backup");
     // SQLite cannot change the page size of a WAL database: say so before any work.
-    const DbHeader backup = read_db_header(fd.get());
+    const DbHeader& backup = opened.header;
     if (live.wal && live.page_size != backup.page_size)
         throw Error(
             "the backup has pages of " + std::to_string(backup.page_size) +

@@ -3,6 +3,8 @@
 
 #include "offsite/sync.hpp"
 #include "policy/naming.hpp"
+#include "store/catalog.hpp"
+#include "store/checksum.hpp"
 
 namespace wb {
 
@@ -41,6 +43,87 @@ Fd open_named_backup(const OperationContext& ctx, const Dir& dir, const std::str
                         ErrorKind::not_found);
         throw Error(unknown_backup(name), ErrorKind::not_found);
     }
+}
+
+OpenedBackup open_backup(const Dir* dir, const std::string& name, Fd file) {
+    OpenedBackup b;
+    b.name = name;
+    struct stat st {};
+    if (::fstat(file.get(), &st) != 0) throw system_error("cannot examine '" + name + "'", errno);
+    b.size_bytes = st.st_size;
+    try {
+        uint8_t bytes[kDbHeaderBytes] = {};
+        const size_t got = read_at(file.get(), bytes, sizeof bytes, 0, "reading the file failed");
+        b.header = parse_db_header(bytes, got);
+    } catch (const Error& e) {
+        b.read_problem = e.what();
+    }
+    b.file = std::make_shared<Fd>(std::move(file));
+    std::vector<uint64_t> hashes;
+    if (dir) {
+        b.record = read_record(*dir, name, &b.record_damaged);
+        if (b.record) {
+            try {
+                if (auto manifest = read_manifest(*dir, *b.record)) {
+                    b.record->tables = std::move(manifest->tables);
+                    if (manifest->page_count == static_cast<uint64_t>(b.record->page_count))
+                        hashes = std::move(manifest->page_hashes);
+                }
+            } catch (const Error& e) {
+                b.manifest_problem = e.what();
+            }
+        }
+    }
+    if (!b.header.valid) return b;
+    // The page count the backup should have: its record's, else its header's.
+    uint32_t pages = b.header.page_count_valid ? b.header.page_count
+                                               : static_cast<uint32_t>(b.size_bytes / b.header.page_size);
+    if (b.record && b.record->page_count > 0 && b.record->page_size == b.header.page_size)
+        pages = static_cast<uint32_t>(b.record->page_count);
+    b.image = Image::of_file(b.file, name, b.header.page_size, pages, std::move(hashes));
+    return b;
+}
+
+VerifyOutcome verify_opened(const OperationContext& ctx, const OpenedBackup& b, Observer& observer,
+                            const std::optional<BackupRecord>& expected) {
+    const std::optional<BackupRecord>& record = expected ? expected : b.record;
+    VerifyOutcome out;
+    if (!b.image) {
+        // Not a database: still say whether it is the file that was recorded.
+        out.recorded = record.has_value();
+        out.size_bytes = b.size_bytes;
+        out.integrity = "not an SQLite database (bad header)";
+        if (!b.read_problem.empty()) out.errors.push_back(b.read_problem);
+        out.errors.push_back("integrity: " + out.integrity);
+        if (record && !record->checksum.empty()) {
+            out.checksum_status = "mismatch";
+            if (record->size_bytes == b.size_bytes) {
+                try {
+                    out.checksum = checksum_fd(b.file->get(), static_cast<uint64_t>(b.size_bytes), &observer);
+                    if (out.checksum == record->checksum) out.checksum_status = "match";
+                } catch (const Error& e) {
+                    if (e.kind() == ErrorKind::interrupted) throw;
+                    out.errors.push_back(std::string("reading the file failed: ") + e.what());
+                }
+            }
+            if (out.checksum_status == "mismatch")
+                out.errors.push_back(
+                    "checksum mismatch: the file is not the one recorded when the backup was made");
+        }
+    } else {
+        VerifyRequest req;
+        req.image = b.image.get();
+        req.file_fd = b.file->get();
+        req.expected = record ? &*record : nullptr;
+        req.critical_tables = ctx.settings.critical_tables;
+        out = verify_image(req, observer);
+    }
+    if (!b.manifest_problem.empty()) out.errors.push_back(b.manifest_problem);
+    if (b.record_damaged && !expected)
+        out.errors.push_back("the recorded metadata '" + b.name + std::string(kSidecarSuffix) +
+                             "' is damaged; the checksum cannot be compared");
+    out.ok = out.errors.empty();
+    return out;
 }
 
 std::vector<std::string> retention_reasons_for(const std::vector<CatalogEntry>& entries, const Settings& s) {

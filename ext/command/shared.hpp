@@ -1,11 +1,15 @@
 // Steps shared by several commands (command/*.cpp); not used outside command/.
 #pragma once
+#include <memory>
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 #include <vector>
 
 #include "command/commands.hpp"
 #include "common/error.hpp"
+#include "engine/image.hpp"
+#include "store/db_header.hpp"
 #include "store/dir.hpp"
 
 namespace wb {
@@ -28,8 +32,26 @@ int64_t cleanup_locked(const OperationContext& ctx, const Dir& dir, const std::s
 // Snapshot, verify and publish one backup; the caller holds the backup lock.
 std::string create_locked(const OperationContext& ctx, const Dir& dir, const std::string& kind,
                           const std::optional<std::string>& label, Observer& observer);
+// A backup file opened once and checked (a regular file, not a link), with
+// its record and manifest, and the image through which SQLite reads it.
+struct OpenedBackup {
+    std::string name;
+    std::shared_ptr<Fd> file;
+    int64_t size_bytes = 0;
+    std::optional<BackupRecord> record; // tables filled from the manifest
+    bool record_damaged = false;
+    std::string manifest_problem; // "" = fine (or none)
+    std::string read_problem;     // reading its header failed
+    DbHeader header;
+    std::unique_ptr<Image> image; // null when the file is not a database
+};
+// `file` is open already (by name in the backup directory, or by path).
+OpenedBackup open_backup(const Dir* dir, const std::string& name, Fd file);
+// Verifies it; `expected` overrides its own record (a path compared with the
+// record of the backup of the same name).
+VerifyOutcome verify_opened(const OperationContext& ctx, const OpenedBackup& backup, Observer& observer,
+                            const std::optional<BackupRecord>& expected);
 // Verification before a restore (see verify.cpp).
-VerifyOutcome verify_for_restore(const OperationContext& ctx, const Dir& dir, int fd, const std::string& name,
-                                 Observer& observer);
+VerifyOutcome verify_for_restore(const OperationContext& ctx, const OpenedBackup& backup, Observer& observer);
 
 } // namespace wb

@@ -1,6 +1,7 @@
 // wecare_backup_verify: check one backup (by name, or any file by path)
 // against its record and record the result; and the cheaper verification a
-// restore runs first.
+// restore runs first. The file is opened once and read only through that
+// descriptor (command/shared.hpp open_backup).
 #include <algorithm>
 
 #include "command/shared.hpp"
@@ -14,34 +15,6 @@ namespace wb {
 
 namespace {
 
-// Verifies the local backup open at `fd` against its record. A record that
-// exists but cannot be read fails verification (`damaged`): it is the evidence,
-// and it is never overwritten.
-VerifyOutcome verify_local(const OperationContext& ctx, const Dir& dir, int fd, const std::string& name,
-                           Observer& observer, bool& damaged) {
-    auto record = read_record(dir, name, &damaged);
-    std::string manifest_problem;
-    if (record) {
-        try {
-            record->tables = recorded_tables(dir, *record);
-        } catch (const Error& e) {
-            manifest_problem = e.what();
-        }
-    }
-    VerifyOutcome outcome = verify_file(fd, dir.path_of(name), record ? &*record : nullptr,
-                                        ctx.settings.critical_tables, observer);
-    if (!manifest_problem.empty()) {
-        outcome.errors.push_back(manifest_problem);
-        outcome.ok = false;
-    }
-    if (damaged) {
-        outcome.errors.push_back("the recorded metadata '" + name + std::string(kSidecarSuffix) +
-                                 "' is damaged; the checksum cannot be compared");
-        outcome.ok = false;
-    }
-    return outcome;
-}
-
 // A path: any file, e.g. an exported copy. Its checksum is compared with the
 // record of the backup of the same name, if this directory has one.
 std::pair<std::string, VerifyOutcome> verify_path(const OperationContext& ctx, const std::string& path,
@@ -53,9 +26,16 @@ std::pair<std::string, VerifyOutcome> verify_path(const OperationContext& ctx, c
     if (parse_backup_name(ctx.settings.prefix, base) && !path_missing(ctx.settings.dir)) {
         Dir dir = Dir::open_backup_dir(ctx.settings.dir, false);
         record = read_record(dir, base);
+        if (record) {
+            try {
+                record->tables = recorded_tables(dir, *record);
+            } catch (const Error&) {
+                record->tables.clear(); // the backup's own verification reports its manifest
+            }
+        }
     }
-    return {base,
-            verify_file(fd.get(), path, record ? &*record : nullptr, ctx.settings.critical_tables, observer)};
+    const OpenedBackup backup = open_backup(nullptr, base, std::move(fd));
+    return {base, verify_opened(ctx, backup, observer, record)};
 }
 
 // An off-site copy, checked by streaming it; nullopt when there is none.
@@ -83,7 +63,10 @@ void record_verification(const OperationContext& ctx, const Dir& dir, const std:
                          const VerifyOutcome& outcome) {
     FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms);
     if (!dir.exists(name)) return;
-    BackupRecord updated = read_record(dir, name).value_or(BackupRecord{});
+    bool damaged = false;
+    auto existing = read_record(dir, name, &damaged);
+    if (damaged) return; // the evidence is never overwritten
+    BackupRecord updated = existing.value_or(BackupRecord{});
     if (updated.name.empty()) updated.name = name;
     if (updated.kind.empty())
         updated.kind = parse_backup_name(ctx.settings.prefix, name)->safety ? "safety" : "manual";
@@ -105,10 +88,9 @@ std::pair<std::string, VerifyOutcome> verify_backup(const OperationContext& ctx,
     if (!dir.exists(arg)) {
         if (auto offsite = verify_offsite(ctx, dir, arg, progress)) return {arg, *offsite};
     }
-    Fd fd = open_named_backup(ctx, dir, arg);
-    bool damaged = false;
-    const VerifyOutcome outcome = verify_local(ctx, dir, fd.get(), arg, progress, damaged);
-    if (!damaged) record_verification(ctx, dir, arg, outcome);
+    const OpenedBackup backup = open_backup(&dir, arg, open_named_backup(ctx, dir, arg));
+    const VerifyOutcome outcome = verify_opened(ctx, backup, progress, std::nullopt);
+    if (!backup.record_damaged) record_verification(ctx, dir, arg, outcome);
     return {arg, outcome};
 }
 
@@ -118,18 +100,16 @@ std::pair<std::string, VerifyOutcome> verify_backup(const OperationContext& ctx,
 // fraction of the cost. The critical tables are checked against its recorded
 // row counts. Anything else (never verified, no checksum, a damaged record)
 // gets the full verification.
-VerifyOutcome verify_for_restore(const OperationContext& ctx, const Dir& dir, int fd, const std::string& name,
+VerifyOutcome verify_for_restore(const OperationContext& ctx, const OpenedBackup& backup,
                                  Observer& observer) {
-    bool damaged = false;
-    const auto record = read_record(dir, name, &damaged);
-    if (damaged || !record || record->verify_ok != std::optional<bool>(true) || record->checksum.empty())
-        return verify_local(ctx, dir, fd, name, observer, damaged);
+    const auto& record = backup.record;
+    if (backup.record_damaged || !record || record->verify_ok != std::optional<bool>(true) ||
+        record->checksum.empty() || !backup.manifest_problem.empty())
+        return verify_opened(ctx, backup, observer, std::nullopt);
     VerifyOutcome out;
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) throw system_error("cannot examine the backup", errno);
-    out.size_bytes = st.st_size;
+    out.size_bytes = backup.size_bytes;
     try {
-        out.checksum = checksum_fd(fd, static_cast<uint64_t>(st.st_size), &observer);
+        out.checksum = checksum_fd(backup.file->get(), static_cast<uint64_t>(backup.size_bytes), &observer);
     } catch (const Error& e) {
         if (e.kind() == ErrorKind::interrupted) throw;
         out.errors.push_back(std::string("reading the file failed: ") + e.what());
@@ -139,11 +119,7 @@ VerifyOutcome verify_for_restore(const OperationContext& ctx, const Dir& dir, in
         out.errors.push_back("checksum mismatch: the file is not the one recorded when the backup was made");
     out.integrity =
         "ok (unchanged since it was verified at " + iso_utc(record->verified_at.value_or(0)) + ")";
-    try {
-        out.tables = recorded_tables(dir, *record);
-    } catch (const Error& e) {
-        out.errors.push_back(e.what());
-    }
+    out.tables = record->tables;
     for (auto& error : critical_table_errors(out.tables, ctx.settings.critical_tables))
         out.errors.push_back(std::move(error));
     out.ok = out.errors.empty();

@@ -76,6 +76,15 @@ std::string quote_identifier(const std::string& name) {
     return out + "\"";
 }
 
+std::string quote_literal(const std::string& text) {
+    std::string out = "'";
+    for (char c : text) {
+        if (c == '\'') out += '\'';
+        out += c;
+    }
+    return out + "'";
+}
+
 std::string file_uri(const std::string& path, const std::string& query) {
     const auto plain = [](unsigned char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||

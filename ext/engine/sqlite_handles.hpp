@@ -76,6 +76,8 @@ class Backup {
 
 // Double-quotes an SQL identifier.
 std::string quote_identifier(const std::string& name);
+// Single-quotes an SQL string literal.
+std::string quote_literal(const std::string& text);
 
 // The percent-encoded `file:` URI of `path` with `query` appended.
 std::string file_uri(const std::string& path, const std::string& query);

@@ -1,20 +1,33 @@
-// Verification of one backup file: is it exactly what was made, and is it a
-// sound database with the data it should hold?
+// Verification of one backup: is it exactly what was made, and is it a sound
+// database with the data it should hold?
 //   * checksum   the file against the one recorded at creation ("match",
 //                "mismatch", or "none" when nothing was recorded)
-//   * integrity  PRAGMA integrity_check on a read-only, immutable connection
-//                (no locks, no -wal/-shm files)
+//   * pages      every page SQLite reads is checked against its recorded hash
+//                on the way (engine/image.hpp), and the file may hold nothing
+//                after its last page
+//   * integrity  PRAGMA integrity_check on a private connection onto the
+//                image: read-only, no locks, no -wal/-shm
 //   * tables     every table's row count against the counts recorded at creation
 //   * critical   every critical table present and non-empty
-// The checksum and the row counts run on a second thread while integrity_check
-// runs, so verification costs about what integrity_check alone costs.
-// A damaged backup is an outcome with ok = false, never an exception.
+// The whole-file checksum and the row counts run on a second thread while
+// integrity_check runs, so verification costs about what integrity_check
+// alone costs. Both stop when the observer says so (sqlite3_interrupt).
+//
+// Schemas with the application's own collations or functions: the private
+// connection lacks them, so it gets stand-ins (a byte-order collation, a
+// function returning NULL) for what the schema names, and everything that
+// depends on one (an index on a collated column or an expression, a CHECK,
+// a partial index) is reported in `unchecked` with the reason, instead of as
+// a failure. The b-tree structure, the free list and every other index and
+// table are still checked. A damaged backup is an outcome with ok = false,
+// never an exception.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "common/observer.hpp"
+#include "engine/image.hpp"
 #include "policy/record.hpp"
 
 namespace wb {
@@ -28,17 +41,18 @@ struct VerifyOutcome {
     int64_t page_count = 0;
     std::vector<TableCount> tables;
     std::vector<std::string> errors;
+    std::vector<std::string> unchecked; // what could not be checked, and why
+    bool recorded = true;               // false: there is no record to compare with
 };
 
-// `fd` is an open descriptor on the file at `path` (the checksum reads the
-// descriptor, so it checks the very file that was opened).
-// `own_new_file`: the file is one this process just wrote and nobody else can
-// name yet, so SQLite may read it through a memory map (about 15% faster).
-// Never for other files: one truncated while mapped would kill the process
-// with SIGBUS.
-VerifyOutcome verify_file(int fd, const std::string& path, const BackupRecord* expected,
-                          const std::vector<std::string>& critical_tables, Observer& observer,
-                          bool own_new_file = false);
+struct VerifyRequest {
+    const Image* image = nullptr;           // the pages as SQLite reads them
+    int file_fd = -1;                       // the whole file, for its checksum and size (-1: none)
+    const BackupRecord* expected = nullptr; // with its recorded tables filled in; null = no record
+    std::vector<std::string> critical_tables;
+};
+
+VerifyOutcome verify_image(const VerifyRequest& request, Observer& observer);
 
 // The critical tables missing or empty in `tables`, as verification errors.
 std::vector<std::string> critical_table_errors(const std::vector<TableCount>& tables,

@@ -2,6 +2,7 @@
 #include "store/fd.hpp"
 
 #include <cerrno>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "common/error.hpp"
@@ -17,6 +18,12 @@ void Fd::close_checked(const std::string& what) {
     if (fd_ < 0) return;
     const int fd = std::exchange(fd_, -1);
     if (::close(fd) != 0 && errno != EINTR) throw system_error(what, errno);
+}
+
+Fd dup_fd(int fd) {
+    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) throw system_error("cannot duplicate a file descriptor", errno);
+    return Fd(copy);
 }
 
 size_t read_at(int fd, uint8_t* buf, size_t length, uint64_t offset, const std::string& what) {

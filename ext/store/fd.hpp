@@ -33,6 +33,9 @@ class Fd {
     int fd_ = -1;
 };
 
+// A second descriptor of the same open file (dup); throws when it cannot.
+Fd dup_fd(int fd);
+
 // Reads up to `length` bytes at `offset`, retrying short reads; fewer only
 // at end of file. Throws system_error("<what>: ...").
 size_t read_at(int fd, uint8_t* buf, size_t length, uint64_t offset, const std::string& what);

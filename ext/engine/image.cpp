@@ -1,0 +1,323 @@
+// Database images and the "wecare_image" VFS that serves them (see image.hpp).
+#include "engine/image.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "common/barrier.hpp"
+#include "store/checksum.hpp"
+
+namespace wb {
+
+namespace {
+
+constexpr const char* kImageVfsName = "wecare_image";
+
+// The images open now, by number; a connection's URI names one.
+struct Registry {
+    std::mutex mu;
+    uint64_t next_id = 1;
+    std::map<uint64_t, const Image*> by_id;
+};
+
+Registry& registry() {
+    static auto* r = new Registry; // never destroyed: connections may outlive static destruction
+    return *r;
+}
+
+const Image* find_image(const char* uri_name) {
+    const char* id_text = sqlite3_uri_parameter(uri_name, "wecare_image");
+    if (!id_text) return nullptr;
+    const uint64_t id = std::strtoull(id_text, nullptr, 10);
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mu);
+    auto it = r.by_id.find(id);
+    return it == r.by_id.end() ? nullptr : it->second;
+}
+
+sqlite3_vfs* real_vfs(sqlite3_vfs* vfs) {
+    return static_cast<sqlite3_vfs*>(vfs->pAppData);
+}
+
+// The image's main file. A temporary file is opened by the default VFS in the
+// same space instead (szOsFile is the larger of the two), with its own methods.
+struct ImageFile {
+    sqlite3_file base;
+    const Image* image;
+};
+
+ImageFile* image_file(sqlite3_file* f) {
+    return reinterpret_cast<ImageFile*>(f);
+}
+
+int image_close(sqlite3_file*) {
+    return SQLITE_OK;
+}
+
+// Reads [offset, offset+amount) of the image, page by page.
+int image_read(sqlite3_file* file, void* buf, int amount, sqlite3_int64 offset) {
+    const Image& image = *image_file(file)->image;
+    return code_barrier(SQLITE_IOERR_READ, [&] {
+        auto* out = static_cast<uint8_t*>(buf);
+        const uint32_t size = image.page_size();
+        uint64_t at = static_cast<uint64_t>(offset);
+        auto left = static_cast<uint64_t>(amount);
+        thread_local std::vector<uint8_t> page;
+        while (left > 0) {
+            if (at >= image.size_bytes()) {
+                std::memset(out, 0, left);
+                return SQLITE_IOERR_SHORT_READ;
+            }
+            const auto number = static_cast<uint32_t>(at / size + 1);
+            const uint64_t within = at % size;
+            const uint64_t take = std::min<uint64_t>(left, size - within);
+            try {
+                if (within == 0 && take == size) {
+                    image.read_page(number, out);
+                } else {
+                    page.resize(size);
+                    image.read_page(number, page.data());
+                    std::memcpy(out, page.data() + within, take);
+                }
+            } catch (const Error& e) {
+                image.note_problem(e.what());
+                throw;
+            }
+            out += take;
+            at += take;
+            left -= take;
+        }
+        return SQLITE_OK;
+    });
+}
+
+int image_write(sqlite3_file*, const void*, int, sqlite3_int64) {
+    return SQLITE_READONLY;
+}
+int image_truncate(sqlite3_file*, sqlite3_int64) {
+    return SQLITE_READONLY;
+}
+int image_sync(sqlite3_file*, int) {
+    return SQLITE_OK;
+}
+int image_file_size(sqlite3_file* file, sqlite3_int64* size) {
+    *size = static_cast<sqlite3_int64>(image_file(file)->image->size_bytes());
+    return SQLITE_OK;
+}
+int image_lock(sqlite3_file*, int) {
+    return SQLITE_OK;
+}
+int image_check_reserved(sqlite3_file*, int* out) {
+    *out = 0;
+    return SQLITE_OK;
+}
+int image_file_control(sqlite3_file*, int, void*) {
+    return SQLITE_NOTFOUND;
+}
+int image_sector_size(sqlite3_file*) {
+    return 4096;
+}
+int image_device_characteristics(sqlite3_file*) {
+    return SQLITE_IOCAP_IMMUTABLE;
+}
+
+// Version 1: no shared memory and no memory mapping, so every byte SQLite
+// reads passes through image_read and its checks.
+const sqlite3_io_methods kImageMethods = {
+    1,                            /* iVersion */
+    image_close,                  /* xClose */
+    image_read,                   /* xRead */
+    image_write,                  /* xWrite */
+    image_truncate,               /* xTruncate */
+    image_sync,                   /* xSync */
+    image_file_size,              /* xFileSize */
+    image_lock,                   /* xLock */
+    image_lock,                   /* xUnlock */
+    image_check_reserved,         /* xCheckReservedLock */
+    image_file_control,           /* xFileControl */
+    image_sector_size,            /* xSectorSize */
+    image_device_characteristics, /* xDeviceCharacteristics */
+    nullptr,                      /* xShmMap */
+    nullptr,                      /* xShmLock */
+    nullptr,                      /* xShmBarrier */
+    nullptr,                      /* xShmUnmap */
+    nullptr,                      /* xFetch */
+    nullptr,                      /* xUnfetch */
+};
+
+int image_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, int* out_flags) {
+    ImageFile* f = image_file(file);
+    f->base.pMethods = nullptr;
+    f->image = nullptr;
+    if (flags & SQLITE_OPEN_MAIN_DB) {
+        f->image = name ? find_image(name) : nullptr;
+        if (!f->image) return SQLITE_CANTOPEN; // this VFS serves registered images only
+        if (out_flags) *out_flags = SQLITE_OPEN_READONLY;
+        f->base.pMethods = &kImageMethods;
+        return SQLITE_OK;
+    }
+    if (flags & (SQLITE_OPEN_MAIN_JOURNAL | SQLITE_OPEN_WAL | SQLITE_OPEN_SUPER_JOURNAL))
+        return SQLITE_CANTOPEN; // nothing is ever written beside an image
+    // Temporary files (sorting, temp tables) come from the default VFS.
+    sqlite3_vfs* real = real_vfs(vfs);
+    return real->xOpen(real, name, file, flags, out_flags);
+}
+
+int image_delete(sqlite3_vfs* v, const char* n, int s) {
+    return real_vfs(v)->xDelete(real_vfs(v), n, s);
+}
+int image_access(sqlite3_vfs*, const char*, int, int* out) {
+    *out = 0; // no journal, -wal or -shm ever exists beside an image
+    return SQLITE_OK;
+}
+int image_full_pathname(sqlite3_vfs*, const char* n, int size, char* out) {
+    sqlite3_snprintf(size, out, "%s", n);
+    return SQLITE_OK;
+}
+int image_randomness(sqlite3_vfs* v, int n, char* out) {
+    return real_vfs(v)->xRandomness(real_vfs(v), n, out);
+}
+int image_sleep(sqlite3_vfs* v, int us) {
+    return real_vfs(v)->xSleep(real_vfs(v), us);
+}
+int image_current_time(sqlite3_vfs* v, double* t) {
+    return real_vfs(v)->xCurrentTime(real_vfs(v), t);
+}
+int image_last_error(sqlite3_vfs* v, int n, char* out) {
+    return real_vfs(v)->xGetLastError(real_vfs(v), n, out);
+}
+int image_current_time64(sqlite3_vfs* v, sqlite3_int64* t) {
+    return real_vfs(v)->xCurrentTimeInt64(real_vfs(v), t);
+}
+
+} // namespace
+
+Image::Image(uint32_t page_size, uint32_t page_count, std::vector<Layer> layers)
+    : page_size_(page_size), page_count_(page_count), layers_(std::move(layers)) {
+    if (layers_.empty() || !layers_.front().full)
+        throw Error("internal error: an image starts with a full backup");
+    if (layers_.size() > 1) {
+        layer_of_.assign(static_cast<size_t>(page_count_) + 1, 0);
+        for (size_t i = 1; i < layers_.size(); ++i)
+            for (uint32_t p : layers_[i].pages)
+                if (p <= page_count_) layer_of_[p] = static_cast<uint16_t>(i);
+    }
+}
+
+std::unique_ptr<Image> Image::of_file(std::shared_ptr<Fd> file, const std::string& name, uint32_t page_size,
+                                      uint32_t page_count, std::vector<uint64_t> hashes) {
+    Layer layer;
+    layer.file = std::move(file);
+    layer.name = name;
+    layer.hashes = std::move(hashes);
+    std::vector<Layer> layers;
+    layers.push_back(std::move(layer));
+    return std::make_unique<Image>(page_size, page_count, std::move(layers));
+}
+
+bool Image::checked() const {
+    return std::all_of(layers_.begin(), layers_.end(),
+                       [](const Layer& l) { return l.full ? !l.hashes.empty() : true; });
+}
+
+void Image::read_page(uint32_t page, uint8_t* out) const {
+    if (page == 0 || page > page_count_)
+        throw Error("page " + std::to_string(page) + " is outside the backup");
+    const Layer& layer = layers_[layer_of_.empty() ? 0 : layer_of_[page]];
+    uint64_t offset;
+    uint64_t expected = 0;
+    bool check = false;
+    if (layer.full) {
+        offset = static_cast<uint64_t>(page - 1) * page_size_;
+        if (!layer.hashes.empty()) {
+            expected = layer.hashes[page - 1];
+            check = true;
+        }
+    } else {
+        const auto it = std::lower_bound(layer.pages.begin(), layer.pages.end(), page);
+        const auto k = static_cast<size_t>(it - layer.pages.begin());
+        offset = layer.data_offset + static_cast<uint64_t>(k) * page_size_;
+        expected = layer.hashes[k];
+        check = true;
+    }
+    const size_t got =
+        read_at(layer.file->get(), out, page_size_, offset, "reading '" + layer.name + "' failed");
+    if (got != page_size_)
+        throw Error("'" + layer.name + "' is shorter than its record says (page " + std::to_string(page) +
+                        ")",
+                    ErrorKind::io);
+    if (check && page_hash(page, out, page_size_) != expected)
+        throw Error("page " + std::to_string(page) + " of '" + layer.name +
+                        "' does not match the hash recorded when the backup was made",
+                    ErrorKind::io);
+    // A view never asks SQLite for a write-ahead log.
+    if (page == 1) out[18] = out[19] = 1;
+}
+
+std::string Image::problem() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return problem_;
+}
+
+void Image::note_problem(const std::string& problem) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (problem_.empty()) problem_ = problem;
+}
+
+int register_image_vfs() {
+    static std::mutex mu;
+    static sqlite3_vfs* registered = nullptr;
+    std::lock_guard<std::mutex> lock(mu);
+    if (registered) return SQLITE_OK;
+    sqlite3_vfs* real = sqlite3_vfs_find(nullptr);
+    if (!real) return SQLITE_ERROR;
+    auto vfs = std::make_unique<sqlite3_vfs>();
+    vfs->iVersion = 2;
+    vfs->szOsFile = std::max(static_cast<int>(sizeof(ImageFile)), real->szOsFile);
+    vfs->mxPathname = real->mxPathname;
+    vfs->zName = kImageVfsName;
+    vfs->pAppData = real;
+    vfs->xOpen = image_open;
+    vfs->xDelete = image_delete;
+    vfs->xAccess = image_access;
+    vfs->xFullPathname = image_full_pathname;
+    vfs->xRandomness = image_randomness;
+    vfs->xSleep = image_sleep;
+    vfs->xCurrentTime = image_current_time;
+    vfs->xGetLastError = image_last_error;
+    vfs->xCurrentTimeInt64 = image_current_time64;
+    const int rc = sqlite3_vfs_register(vfs.get(), 0);
+    if (rc != SQLITE_OK) return rc;
+    registered = vfs.release(); // lives as long as the process
+    return SQLITE_OK;
+}
+
+ImageConnection::ImageConnection(const Image& image) {
+    const int rc = register_image_vfs();
+    if (rc != SQLITE_OK) throw Error("cannot register the wecare_image VFS");
+    Registry& r = registry();
+    {
+        std::lock_guard<std::mutex> lock(r.mu);
+        id_ = r.next_id++;
+        r.by_id[id_] = &image;
+    }
+    try {
+        const std::string uri =
+            "file:/wecare-image-" + std::to_string(id_) + "?immutable=1&wecare_image=" + std::to_string(id_);
+        db_ = Connection(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, kImageVfsName);
+    } catch (...) {
+        std::lock_guard<std::mutex> lock(r.mu);
+        r.by_id.erase(id_);
+        throw;
+    }
+}
+
+ImageConnection::~ImageConnection() {
+    db_.close();
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mu);
+    r.by_id.erase(id_);
+}
+
+} // namespace wb

@@ -1,0 +1,93 @@
+// A database image: the pages of a backup as SQLite should see them, read
+// only through descriptors this process opened and checked, every page
+// checked against its recorded hash before anyone sees it.
+//
+//   auto image = Image::of_file(file, name, page_size, page_count, hashes);
+//   ImageConnection db(*image);              // an SQLite connection onto it
+//   Statement check(db.get(), "PRAGMA integrity_check");
+//
+// How it works: the "wecare_image" VFS (registered once per process) serves
+// the main database file of a connection from an Image registered under a
+// number, which the connection's URI names (`wecare_image=<n>`). The file is
+// opened immutable: no locks, no journal, no -wal/-shm, and nothing is ever
+// written. A read of any part of a page reads the whole page from its layer
+// (a full backup, or the newest increment that holds it), checks its hash,
+// and copies the part asked for. A page that does not match is never
+// returned: the read fails, and the image remembers the first such page for
+// the error message. Temporary files SQLite needs (sorting) go to the
+// default VFS.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/sqlite_handles.hpp"
+#include "store/fd.hpp"
+
+namespace wb {
+
+class Image {
+  public:
+    // One layer: a file and where each of its pages is. A full backup holds
+    // page p at (p-1)*page_size; an increment holds the pages listed, in
+    // order, from `data_offset`.
+    struct Layer {
+        std::shared_ptr<Fd> file;
+        std::string name; // for messages
+        bool full = true;
+        uint64_t data_offset = 0;     // an increment's first page
+        std::vector<uint32_t> pages;  // an increment's pages, ascending
+        std::vector<uint64_t> hashes; // full: one per page (or empty: not checked); increment: one per entry
+    };
+
+    Image(uint32_t page_size, uint32_t page_count, std::vector<Layer> layers);
+    // A full backup file alone; `hashes` empty means its pages are not checked.
+    static std::unique_ptr<Image> of_file(std::shared_ptr<Fd> file, const std::string& name,
+                                          uint32_t page_size, uint32_t page_count,
+                                          std::vector<uint64_t> hashes);
+    Image(const Image&) = delete;
+    Image& operator=(const Image&) = delete;
+
+    uint32_t page_size() const { return page_size_; }
+    uint32_t page_count() const { return page_count_; }
+    uint64_t size_bytes() const { return static_cast<uint64_t>(page_count_) * page_size_; }
+    // Whether every page is checked against a recorded hash.
+    bool checked() const;
+
+    // Reads page `page` (1-based) into `out`; throws Error when it cannot be
+    // read or does not match its hash.
+    void read_page(uint32_t page, uint8_t* out) const;
+    // The first problem a read through the VFS met ("" = none).
+    std::string problem() const;
+    void note_problem(const std::string& problem) const;
+
+  private:
+    uint32_t page_size_;
+    uint32_t page_count_;
+    std::vector<Layer> layers_;      // oldest (the full backup) first
+    std::vector<uint16_t> layer_of_; // page -> the layer that holds it (empty: all in layer 0)
+    mutable std::mutex mu_;
+    mutable std::string problem_;
+};
+
+// Registers the "wecare_image" VFS once per process; an SQLite result code.
+int register_image_vfs();
+
+// A private read-only connection onto an image. The image must outlive it.
+class ImageConnection {
+  public:
+    explicit ImageConnection(const Image& image);
+    ~ImageConnection();
+    ImageConnection(const ImageConnection&) = delete;
+    ImageConnection& operator=(const ImageConnection&) = delete;
+    sqlite3* get() const { return db_.get(); }
+    Connection& connection() { return db_; }
+
+  private:
+    uint64_t id_;
+    Connection db_;
+};
+
+} // namespace wb
