@@ -1,5 +1,6 @@
 """The ready-to-run scripts in sql/ do what the README says, on any database (not only the demo's
-users and patients)."""
+users and patients), from the source tree and as `make install` puts them; the README's cron and
+drill recipes work as copied."""
 import hashlib
 import json
 import os
@@ -304,3 +305,57 @@ def test_restore_drill_sql_compares_every_restored_table_with_the_record(clinic,
     assert "table 'billing': restored with 300 rows, but not in the record" in lines
     assert "table 'patients'" not in r.stdout
     assert lines[-1] == "DRILL FAILED"
+
+
+# ---------------------------------------------------------------- make install and the README recipes
+
+def readme_recipes():
+    """The cron lines and the drill command of the README, as written there."""
+    text = (ROOT / "README.md").read_text()
+    cron = re.findall(r"^\d+ \d+ \* \* [\d*]\s+(/usr/local/share/wecare_backup/\S+\.sh .*)$", text, re.M)
+    drill = re.findall(r"^(sudo -u wecare /usr/local/share/wecare_backup/restore_drill\.sh .*?)(?:\s+#.*)?$",
+                       text, re.M)
+    return cron, drill
+
+
+def test_make_install_puts_the_library_and_scripts_under_prefix_and_the_readme_recipes_work(clinic, tmp_path):
+    dest = tmp_path / "dest"
+    r = run(["make", "-s", "install", f"DESTDIR={dest}"], cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    prefix = dest / "usr" / "local"
+    lib = prefix / "lib" / "wecare_backup" / "wecare_backup.so"
+    share = prefix / "share" / "wecare_backup"
+    assert lib.is_file()
+    for script in ("nightly.sh", "restore_drill.sh"):
+        assert os.access(share / script, os.X_OK)
+    for data in ("nightly.sql", "restore_drill.sql", "common.sh"):
+        assert (share / data).is_file()
+
+    cron, drill = readme_recipes()
+    assert len(cron) == 2 and "nightly.sh" in cron[0] and "restore_drill.sh" in cron[1], cron
+    assert len(drill) == 1, drill
+    log_dir = tmp_path / "log"
+    log_dir.mkdir()
+
+    def as_here(command):
+        # The recipes as copied: only the install root, the database and the log folder differ.
+        return (command.replace("sudo -u wecare ", "").replace("/usr/local", str(prefix))
+                .replace("/var/lib/wecare/wecare.db", str(clinic)).replace("/var/log/wecare", str(log_dir)))
+
+    env = script_env(tmp_path, extension=False)  # the installed scripts find the installed library
+    for command in cron:
+        r = subprocess.run(["sh", "-c", as_here(command)], env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, command + "\n" + "".join(p.read_text() for p in log_dir.iterdir())
+    logs = {p.name: p.read_text() for p in log_dir.iterdir()}
+    assert len(logs) == 2
+    for text in logs.values():
+        assert_stamped(text)
+    nightly_log, drill_log = (logs[n] for n in sorted(logs, key=lambda n: "drill" in n))
+    assert " created clinic_backup_" in nightly_log
+    assert " DRILL PASSED" in drill_log and " 3 tables, 1000 rows" in drill_log
+    r = subprocess.run(["sh", "-c", as_here(drill[0])], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and " DRILL PASSED" in r.stdout, r.stdout + r.stderr
+
+    r = run(["make", "-s", "uninstall", f"DESTDIR={dest}"], cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert not lib.exists() and not share.exists()
