@@ -80,6 +80,7 @@ SnapshotResult snapshot_to(const SnapshotRequest& req) {
         dest.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = 256; "
                   "PRAGMA locking_mode = EXCLUSIVE");
         Backup backup(dest.get(), source.get());
+        req.observer->page_size(source.query_int("PRAGMA page_size"));
         for (;;) {
             const int rc = sqlite3_backup_step(backup.get(), kStepPages);
             const int total = sqlite3_backup_pagecount(backup.get());
