@@ -1,10 +1,17 @@
 """The sqlite3 shell: `.load dist/wecare_backup`, then plain SQL, as in the README and from cron."""
+import fcntl
 import json
 import os
 import pty
+import struct
 import subprocess
+import termios
+import threading
+import time
 
-from conftest import EXT, NAME_RE, PHRASE, ROOT, shell
+import pytest
+
+from conftest import EXT, NAME_RE, PHRASE, ROOT, make_big, shell
 
 import re
 
@@ -58,35 +65,115 @@ def test_shell_reports_errors_with_the_function_name(db_path):
     assert "wecare_backup_restore: the confirmation phrase does not match" in out.stderr
 
 
-def test_shell_draws_a_progress_bar_only_on_a_terminal(db_path):
-    name = shell(db_path, "SELECT wecare_backup_create()").stdout.strip()
+def run_on_terminal(args, columns, rows=24):
+    """Runs `args` with standard error on a pseudo-terminal of `columns` x `rows`;
+    returns (stdout, every byte written to the terminal, seconds it ran)."""
     master, slave = pty.openpty()
-    try:
-        proc = subprocess.Popen(["sqlite3", str(db_path), f".load {EXT}", "SELECT wecare_backup_create()",
-                                 f"SELECT wecare_backup_verify('{name}')",
-                                 f"SELECT wecare_backup_restore('{name}', '{PHRASE}')"],
-                                stdout=subprocess.PIPE, stderr=slave, text=True)
-        os.close(slave)
-        slave = None
-        out, _ = proc.communicate(timeout=60)
-        chunks = []
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    chunks = []
+
+    def drain():  # read while it runs: a full terminal buffer would block the writer
         while True:
             try:
                 data = os.read(master, 65536)
-            except OSError:
-                break
+            except OSError:  # EIO: every writer is gone
+                return
             if not data:
-                break
+                return
             chunks.append(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, text=True)
+        os.close(slave)
+        slave = None
+        out, _ = proc.communicate(timeout=120)
+        elapsed = time.monotonic() - started
+        reader.join(timeout=10)
     finally:
         if slave is not None:
             os.close(slave)
         os.close(master)
-    drawn = b"".join(chunks).decode(errors="replace")
-    assert re.match(NAME_RE, out.splitlines()[0])
-    assert "\r" in drawn and "%" in drawn
-    for op in ["create", "verify", "restore"]:
-        assert f"wecare_backup {op}" in drawn, drawn
+    assert proc.returncode == 0, b"".join(chunks).decode(errors="replace")
+    return out, b"".join(chunks).decode(), elapsed
+
+
+def play(stream, columns):
+    """Plays `stream` on a model of one terminal line. Returns each redraw as the
+    line showed it once drawn, and the line at the end. Fails on anything that
+    would wrap, or on a redraw that leaves part of an earlier one behind."""
+    line = [" "] * columns
+    col = 0
+    written = ""  # what this redraw wrote
+    shown = []
+    i = 0
+    while i < len(stream):
+        ch = stream[i]
+        if ch == "\r":
+            if written.strip():
+                assert "".join(line).rstrip() == written.rstrip(), (
+                    f"left over from an earlier redraw: {''.join(line)!r} after writing {written!r}")
+                shown.append("".join(line).rstrip())
+            col, written = 0, ""
+        elif ch == "\x1b":
+            m = re.match(r"\x1b\[([0-9;]*)([A-Za-z])", stream[i:])
+            assert m, f"unknown escape at {stream[i:i + 10]!r}"
+            if m.group(2) == "K":  # erase to the end of the line
+                line[col:] = [" "] * (columns - col)
+            i += len(m.group(0))
+            continue
+        elif ch == "\n":
+            raise AssertionError(f"the bar wrote a new line: {stream!r}")
+        else:
+            assert col < columns, f"wider than the terminal ({columns}): {written + ch!r}"
+            line[col] = ch
+            col += 1
+            written += ch
+        i += 1
+    return shown, "".join(line)
+
+
+@pytest.mark.parametrize("columns", [40, 80, 200])
+def test_progress_bar_fits_the_terminal_names_each_phase_and_is_gone_at_the_end(big_db, columns):
+    out, drawn, elapsed = run_on_terminal(
+        ["sqlite3", str(big_db), f".load {EXT}", "SELECT wecare_backup_create()",
+         "SELECT json_extract(wecare_backup_verify((SELECT name FROM wecare_backup_list LIMIT 1)), '$.ok')",
+         f"SELECT json_extract(wecare_backup_restore((SELECT name FROM wecare_backup_list LIMIT 1), '{PHRASE}'),"
+         " '$.pages') > 0"], columns)
+    lines = out.splitlines()
+    assert re.match(r"^big_backup_\S+\.db$", lines[0]) and lines[1:] == ["1", "1"]
+    shown, last = play(drawn, columns)
+    assert shown, "nothing was drawn"
+    assert all(len(text) < columns for text in shown)
+    assert last.strip() == "" and drawn.endswith("\r")  # the line is gone, the cursor at its start
+    phases = {p for p in ("copy", "verify", "safety backup", "restore") if any(p in text for text in shown)}
+    assert phases == {"copy", "verify", "safety backup", "restore"}, shown
+    assert any(re.search(r"\d+\.\d/\d+\.\d MiB", text) for text in shown), shown  # sizes, not pages
+    assert any(re.search(r"\d+%", text) for text in shown), shown
+    # At most ~10 redraws a second, plus one as each phase starts.
+    assert len(shown) <= 10 * elapsed + 8, (len(shown), elapsed)
+
+
+def test_progress_bar_shows_the_rate_and_the_time_left_once_a_phase_has_run_a_while(tmp_path):
+    # The rate shows once a phase has run 0.3 s: a restore of 200 MB does.
+    db = make_big(tmp_path / "big.db", 200)
+    out, drawn, _ = run_on_terminal(
+        ["sqlite3", str(db), f".load {EXT}", "SELECT wecare_backup_config('verify_on_create', 0)",
+         "SELECT wecare_backup_create() IS NOT NULL",
+         f"SELECT json_extract(wecare_backup_restore((SELECT name FROM wecare_backup_list LIMIT 1), '{PHRASE}'),"
+         " '$.pages') > 0"], 120)
+    assert out.split() == ["0", "1", "1"]
+    shown, last = play(drawn, 120)
+    assert last.strip() == ""
+    timed = [text for text in shown if re.search(r" \d+\.\d (MiB|GiB)/s \d+:\d\d left$", text)]
+    assert any(text.startswith("wecare_backup restore ") for text in timed), shown
+
+
+def test_shell_draws_no_progress_bar_when_stderr_is_not_a_terminal(db_path):
+    out = shell(db_path, "SELECT wecare_backup_create()")
+    assert out.stderr == ""
 
 
 def test_python_sees_no_progress_output_when_stderr_is_not_a_terminal(db_path):

@@ -1,10 +1,13 @@
 // The process-wide activity registry and the Progress observer (see activity.hpp).
 #include "command/activity.hpp"
 
-#include <cstdio>
+#include <cerrno>
 #include <map>
 #include <mutex>
+#include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "policy/progress_line.hpp"
 
 namespace wb {
 
@@ -19,6 +22,36 @@ struct Registry {
 Registry& registry() {
     static auto* r = new Registry;
     return *r;
+}
+
+constexpr auto kRedrawInterval = std::chrono::milliseconds(100);
+// The rate (and so the time left) is shown once the phase has run this long.
+constexpr auto kRateAfter = std::chrono::milliseconds(300);
+
+// What the bar calls each phase (the op names are those of stats' progress).
+std::string phase_label(const std::string& op) {
+    if (op == "create") return "copy";
+    if (op == "safety") return "safety backup";
+    if (op == "offsite") return "offsite upload";
+    if (op == "offsite-check") return "offsite check";
+    return op; // verify, restore, export, fetch
+}
+
+int terminal_columns() {
+    struct winsize size {};
+    if (::ioctl(2, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+    return 80;
+}
+
+// Writes all of `text` to standard error; a terminal that fails is not our problem.
+void write_stderr(const std::string& text) {
+    size_t at = 0;
+    while (at < text.size()) {
+        const ssize_t n = ::write(2, text.data() + at, text.size() - at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        at += static_cast<size_t>(n);
+    }
 }
 
 } // namespace
@@ -58,14 +91,24 @@ std::string Progress::stop_reason() const {
 }
 
 void Progress::phase(const std::string& op) {
-    op_ = op;
-    last_percent_ = -1;
+    {
+        std::lock_guard<std::mutex> lock(draw_mu_);
+        op_ = op;
+        unit_bytes_ = 1;
+        phase_drawn_ = false;
+        phase_started_ = false;
+    }
     Registry& r = registry();
     std::lock_guard<std::mutex> lock(r.mu);
     auto& a = r.dirs[dir_];
-    a.op = op_;
+    a.op = op;
     a.done = 0;
     a.total = 0;
+}
+
+void Progress::page_size(int64_t bytes) {
+    std::lock_guard<std::mutex> lock(draw_mu_);
+    unit_bytes_ = bytes > 0 ? bytes : 1;
 }
 
 void Progress::progress(int64_t done, int64_t total) {
@@ -76,25 +119,48 @@ void Progress::progress(int64_t done, int64_t total) {
         a.done = done;
         a.total = total;
     }
-    if (!draw_ || total <= 0) return;
-    const int percent = static_cast<int>(done * 100 / total);
-    if (percent == last_percent_) return;
-    last_percent_ = percent;
-    char bar[31];
-    const int filled = percent * 30 / 100;
-    for (int i = 0; i < 30; ++i)
-        bar[i] = i < filled ? '#' : '.';
-    bar[30] = '\0';
-    std::fprintf(stderr, "\rwecare_backup %-8s [%s] %3d%% %lld/%lld", op_.c_str(), bar, percent,
-                 static_cast<long long>(done), static_cast<long long>(total));
-    std::fflush(stderr);
+    if (draw_) draw(done, total);
+}
+
+void Progress::draw(int64_t done, int64_t total) {
+    std::lock_guard<std::mutex> lock(draw_mu_);
+    const auto now = Clock::now();
+    if (!phase_started_) {
+        phase_started_ = true;
+        phase_start_ = now;
+        phase_start_done_ = done;
+    }
+    if (phase_drawn_ && now - last_draw_ < kRedrawInterval) return;
+    ProgressState state;
+    state.phase = phase_label(op_);
+    state.done_bytes = static_cast<double>(done) * static_cast<double>(unit_bytes_);
+    state.total_bytes = static_cast<double>(std::max<int64_t>(total, 0)) * static_cast<double>(unit_bytes_);
+    const auto elapsed = now - phase_start_;
+    if (elapsed >= kRateAfter && done > phase_start_done_)
+        state.bytes_per_second = static_cast<double>(done - phase_start_done_) *
+                                 static_cast<double>(unit_bytes_) /
+                                 std::chrono::duration<double>(elapsed).count();
+    const int columns = terminal_columns();
+    const std::string line = progress_line(state, columns);
+    // Back to the line's start, the new text, then blanks over whatever a
+    // longer line left, short of the last column.
+    write_stderr(
+        "\r" + line +
+        std::string(static_cast<size_t>(std::max(0, columns - 1) - static_cast<int>(line.size())), ' '));
+    phase_drawn_ = true;
+    line_shown_ = true;
+    last_draw_ = now;
+}
+
+void Progress::erase() {
+    std::lock_guard<std::mutex> lock(draw_mu_);
+    if (!line_shown_) return;
+    write_stderr("\r" + std::string(static_cast<size_t>(std::max(0, terminal_columns() - 1)), ' ') + "\r");
+    line_shown_ = false;
 }
 
 Progress::~Progress() {
-    if (draw_ && last_percent_ >= 0) {
-        std::fprintf(stderr, "\r%-80s\r", "");
-        std::fflush(stderr);
-    }
+    erase();
     Registry& r = registry();
     std::lock_guard<std::mutex> lock(r.mu);
     auto& a = r.dirs[dir_];

@@ -7,9 +7,14 @@
 // the engine: it publishes progress here, draws a one-line progress bar on
 // standard error when asked and that is a terminal, and says to stop when the
 // operation's stop flag is set (the scheduler's, when its connection closes).
+// The bar (text: policy/progress_line.hpp) fits the terminal's width, is
+// redrawn at most about ten times a second (and when a phase starts), and is
+// erased when the operation ends.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -40,16 +45,29 @@ class Progress : public Observer {
     Progress& operator=(const Progress&) = delete;
 
     void phase(const std::string& op) override;
+    void page_size(int64_t bytes) override;
     void progress(int64_t done, int64_t total) override;
     bool stop_requested() override;
     std::string stop_reason() const override;
 
   private:
+    using Clock = std::chrono::steady_clock;
+    void draw(int64_t done, int64_t total);
+    void erase();
+
     std::string dir_;
     std::string op_;
     bool draw_;
     const std::atomic<bool>* stop_;
-    int last_percent_ = -1;
+    // The bar's state: progress may come from another thread (verify's checksum).
+    std::mutex draw_mu_;
+    int64_t unit_bytes_ = 1;   // what one unit of progress is in this phase
+    bool phase_drawn_ = false; // the current phase has been drawn at least once
+    bool line_shown_ = false;  // the terminal shows a line to erase
+    bool phase_started_ = false;
+    Clock::time_point phase_start_{}; // first progress of the phase
+    int64_t phase_start_done_ = 0;
+    Clock::time_point last_draw_{};
 };
 
 } // namespace wb

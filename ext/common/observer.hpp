@@ -19,6 +19,9 @@ class Observer {
     virtual ~Observer() = default;
     // Starts a named phase of the operation ("copy", "verify", "restore").
     virtual void phase(const std::string& name) = 0;
+    // The current phase counts its progress in pages of `bytes` bytes (a
+    // phase starts counting bytes). For showing sizes; the counts stay as given.
+    virtual void page_size(int64_t bytes) { (void)bytes; }
     // Progress of the current phase; `total` 0 = not known. Any thread.
     virtual void progress(int64_t done, int64_t total) = 0;
     // Whether the operation must stop. Any thread; cheap enough for a loop.

@@ -15,6 +15,7 @@ int64_t restore_into(const std::string& db_path, const std::string& backup_path,
     Connection dest(db_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
     sqlite3_busy_timeout(dest.get(), static_cast<int>(busy_timeout_ms));
     Backup backup(dest.get(), source.get());
+    observer.page_size(source.query_int("PRAGMA page_size"));
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
     int rc;
     for (;;) {

@@ -21,6 +21,7 @@ SnapshotResult snapshot_to(const SnapshotRequest& req) {
     result.page_count = source.page_count();
     result.journal_mode = source.journal_mode();
     PageWriter out(req.out_fd, source.page_size(), PageWriter::Options{});
+    req.observer->page_size(source.page_size());
     const uint32_t count = source.page_count();
     for (uint32_t first = 1; first <= count;) {
         const uint32_t n = std::min(out.batch_pages(), count - first + 1);

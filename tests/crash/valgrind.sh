@@ -1,6 +1,6 @@
 #!/bin/sh
 # valgrind memcheck on the sqlite3 shell running the sql/ scripts (demo,
-# nightly, restore drill) and an extra script that reaches verify, restore,
+# nightly.sh, restore_drill.sh) and an extra script that reaches verify, restore,
 # export, path, schedule and the error paths. Fails on any memory error or
 # definite leak. Run from the repository root: `make valgrind`.
 set -eu
@@ -33,7 +33,17 @@ run() {  # run <label> <database> <script> [errors-expected]
 
 /usr/bin/sqlite3 "$work/wecare.db" < sql/sample.sql > /dev/null
 run "sql/demo.sql" "$work/wecare.db" sql/demo.sql
-run "sql/nightly.sql" "$work/wecare.db" sql/nightly.sql
+
+# The scripts call sqlite3 themselves; every call runs under valgrind.
+script() {  # script <label> <command...>
+  runs=$((runs + 1))
+  label=$1; shift
+  if ! "$@" > "$work/out.txt" 2>&1; then
+    echo "valgrind: FAILED on $label"; tail -20 "$work/out.txt"; cat "$work"/valgrind.*.log; exit 1
+  fi
+  echo "valgrind: $label clean"
+}
+script "sql/nightly.sh" sh sql/nightly.sh --critical users,patients "$work/wecare.db"
 
 cat > "$work/extra.sql" <<SQL
 .load dist/wecare_backup
@@ -63,12 +73,7 @@ SELECT wecare_backup_export('wecare_backup_2000-01-01_00-00-00.db', '');
 SQL
 run "extra script (verify, export, restore, schedule, errors)" "$work/wecare.db" "$work/extra.sql" errors-expected
 
-# The restore drill calls sqlite3 itself; every call runs under valgrind.
-runs=$((runs + 1))
-if ! sh sql/restore_drill.sh "$work/wecare.db" "$work/drill" > "$work/out.txt" 2>&1; then
-  echo "valgrind: FAILED on sql/restore_drill.sh"; tail -20 "$work/out.txt"; cat "$work"/valgrind.*.log; exit 1
-fi
-echo "valgrind: sql/restore_drill.sh clean"
+script "sql/restore_drill.sh" sh sql/restore_drill.sh "$work/wecare.db" "$work/drill"
 if grep -l . "$work"/valgrind.*.log >/dev/null 2>&1; then
   echo "valgrind: reports found"; cat "$work"/valgrind.*.log; exit 1
 fi
