@@ -157,18 +157,18 @@ def test_progress_bar_fits_the_terminal_names_each_phase_and_is_gone_at_the_end(
 
 
 def test_progress_bar_shows_the_rate_and_the_time_left_once_a_phase_has_run_a_while(tmp_path):
-    # The rate shows once a phase has run 0.3 s: a restore of 200 MB does.
+    # The rate shows once a phase has run 0.3 s: verifying a 200 MB backup does on any machine here.
     db = make_big(tmp_path / "big.db", 200)
     out, drawn, _ = run_on_terminal(
-        ["sqlite3", str(db), f".load {EXT}", "SELECT wecare_backup_config('verify_on_create', 0)",
+        ["sqlite3", str(db), f".load {EXT}",
          "SELECT wecare_backup_create() IS NOT NULL",
          f"SELECT json_extract(wecare_backup_restore((SELECT name FROM wecare_backup_list LIMIT 1), '{PHRASE}'),"
          " '$.pages') > 0"], 120)
-    assert out.split() == ["0", "1", "1"]
+    assert out.split() == ["1", "1"]
     shown, last = play(drawn, 120)
     assert last.strip() == ""
     timed = [text for text in shown if re.search(r" \d+\.\d (MiB|GiB)/s \d+:\d\d left$", text)]
-    assert any(text.startswith("wecare_backup restore ") for text in timed), shown
+    assert timed, shown
 
 
 def test_shell_draws_no_progress_bar_when_stderr_is_not_a_terminal(db_path):

@@ -1,21 +1,71 @@
-// wecare_backup_restore: verify the backup, take a safety backup, replace the
-// database (engine/restore), rotate.
+// wecare_backup_restore: verify the backup, then, under the database's write
+// lock, take a safety backup of the database as it is and replace it
+// (engine/restore.hpp), then rotate.
+//
+// A restore that fails with an error leaves no safety backup: it is taken only
+// once the lock is held, and removed when the restore then fails. A restore
+// that is killed keeps its safety backup, which is complete and valid.
 #include "engine/restore.hpp"
 #include "command/shared.hpp"
+#include "common/clock.hpp"
+#include "engine/page_writer.hpp"
 #include "policy/text.hpp"
-#include "store/db_header.hpp"
 #include "store/lock.hpp"
+#include "store/temp_file.hpp"
 
 namespace wb {
 
 namespace {
 
-DbHeader header_of_path(const std::string& path) {
+// Writes the safety backup from `current` and publishes it; returns its name.
+std::string write_safety(const OperationContext& ctx, const Dir& dir, PageSource& current,
+                         const std::string& journal_mode, const std::string& restoring, Observer& observer) {
+    observer.phase("safety backup");
+    observer.page_size(current.page_size());
+    const int64_t created_ns = now_nanoseconds();
+    const std::string name = allocate_name(dir, ctx.settings.prefix, true, created_ns / 1000000000);
+    TempFile temp(dir, name);
+    PageWriter out(temp.fd(), current.page_size(), PageWriter::Options{});
+    copy_pages(current, out, observer);
+    PageWriter::Result written = out.finish();
+
+    Manifest manifest;
+    manifest.page_size = current.page_size();
+    manifest.page_count = current.page_count();
+    manifest.db_checksum = written.db_checksum;
+    manifest.page_hashes = std::move(written.page_hashes);
+    BackupRecord record;
+    record.name = name;
+    record.kind = "safety";
+    record.label = "before restoring " + restoring;
+    record.created_ns = created_ns;
+    record.size_bytes = written.size_bytes;
+    record.checksum = written.checksum;
+    record.page_count = current.page_count();
+    record.page_size = current.page_size();
+    record.source = ctx.db_path;
+    record.journal_mode = journal_mode;
+    record.db_checksum = written.db_checksum;
     try {
-        Fd fd = open_regular_path(path);
-        return read_db_header(fd.get());
+        record.manifest = write_manifest(dir, name, manifest);
+        write_record(dir, record);
+        temp.publish("cannot record the safety backup in the backup directory");
+    } catch (...) {
+        dir.remove_quietly(name + std::string(kSidecarSuffix));
+        dir.remove_quietly(name + std::string(kManifestSuffix));
+        throw;
+    }
+    return name;
+}
+
+void remove_backup(const Dir& dir, const std::string& name) {
+    dir.remove_quietly(name);
+    dir.remove_quietly(name + std::string(kSidecarSuffix));
+    dir.remove_quietly(name + std::string(kManifestSuffix));
+    try {
+        dir.sync("cannot record a deletion");
     } catch (const Error&) {
-        return DbHeader{};
+        // The restore's own error is the one to report.
     }
 }
 
@@ -24,36 +74,47 @@ DbHeader header_of_path(const std::string& path) {
 RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& name, bool caller_reading) {
     require_file_database(ctx);
     check_backup_name(ctx, name);
-    const DbHeader live = header_of_path(ctx.db_path);
-    if (caller_reading && !live.wal)
+    const DbMode live = db_mode_of(ctx.db_path, ctx.settings.busy_timeout_ms);
+    if (caller_reading && live.journal_mode != "wal")
         throw Error(
             "the statement that calls it reads the database, which keeps a rollback-journal database locked; "
             "call it in a statement that reads no table, with the name as a literal or a bound parameter",
             ErrorKind::busy);
     Progress progress = progress_of(ctx, "verify");
     Dir dir = open_dir_holding(ctx, name);
-    FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms);
-    const OpenedBackup opened = open_backup(&dir, name, open_named_backup(ctx, dir, name));
+    FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms, &progress);
+    OpenedBackup opened = open_backup(&dir, name, open_named_backup(ctx, dir, name));
     const VerifyOutcome outcome = verify_for_restore(ctx, opened, progress);
     if (!outcome.ok)
         throw Error("the backup '" + name + "' failed verification (" + join(outcome.errors, "; ") +
                     "); it was not restored and the database is unchanged; choose another backup");
     // SQLite cannot change the page size of a WAL database: say so before any work.
-    const DbHeader& backup = opened.header;
-    if (live.wal && live.page_size != backup.page_size)
+    if (live.journal_mode == "wal" && live.page_count > 0 && live.page_size != opened.header.page_size)
         throw Error(
-            "the backup has pages of " + std::to_string(backup.page_size) +
+            "the backup has pages of " + std::to_string(opened.header.page_size) +
                 " bytes and the database, in WAL mode, has pages of " + std::to_string(live.page_size) +
                 "; the database is unchanged: switch it to PRAGMA journal_mode=DELETE for the restore, "
                 "then back to WAL",
             ErrorKind::misuse);
-    progress.phase("safety");
+
     RestoreOutcome result;
     result.restored = name;
-    result.safety_backup =
-        create_locked(ctx, dir, "safety", std::string("before restoring ") + name, progress);
-    progress.phase("restore");
-    result.pages = restore_into(ctx.db_path, dir.path_of(name), ctx.settings.busy_timeout_ms, progress);
+    RestoreRequest req;
+    req.db_path = ctx.db_path;
+    req.image = opened.image.get();
+    req.busy_timeout_ms = ctx.settings.busy_timeout_ms;
+    req.observer = &progress;
+    req.journal_mode_if_new = opened.record ? opened.record->journal_mode : "";
+    req.take_safety = [&](PageSource& current, const std::string& journal_mode) {
+        if (current.page_count() == 0) return; // an empty database: nothing to keep
+        result.safety_backup = write_safety(ctx, dir, current, journal_mode, name, progress);
+    };
+    try {
+        result.pages = restore_into(req).pages;
+    } catch (...) {
+        if (!result.safety_backup.empty()) remove_backup(dir, result.safety_backup);
+        throw;
+    }
     cleanup_locked(ctx, dir, result.safety_backup);
     return result;
 }

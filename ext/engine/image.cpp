@@ -8,6 +8,8 @@
 #include "common/barrier.hpp"
 #include "store/checksum.hpp"
 
+#include <sys/stat.h>
+
 namespace wb {
 
 namespace {
@@ -219,6 +221,35 @@ std::unique_ptr<Image> Image::of_file(std::shared_ptr<Fd> file, const std::strin
 bool Image::checked() const {
     return std::all_of(layers_.begin(), layers_.end(),
                        [](const Layer& l) { return l.full ? !l.hashes.empty() : true; });
+}
+
+std::string Image::hash_pages(Observer& observer) {
+    if (layers_.size() != 1) throw Error("internal error: only a single file is hashed");
+    Layer& layer = layers_.front();
+    struct stat st {};
+    if (::fstat(layer.file->get(), &st) != 0)
+        throw system_error("cannot examine '" + layer.name + "'", errno);
+    const auto size = static_cast<uint64_t>(st.st_size);
+    BlockHasher file_hash;
+    std::vector<uint64_t> hashes;
+    hashes.reserve(page_count_);
+    std::vector<uint8_t> buf(kHashBlock);
+    for (uint64_t offset = 0; offset < size;) {
+        observer.check();
+        const auto want = static_cast<size_t>(std::min<uint64_t>(kHashBlock, size - offset));
+        if (read_at(layer.file->get(), buf.data(), want, offset, "reading '" + layer.name + "' failed") !=
+            want)
+            throw Error("'" + layer.name + "' changed size while it was read", ErrorKind::io);
+        file_hash.update(offset, buf.data(), want);
+        for (size_t at = 0; at + page_size_ <= want; at += page_size_) {
+            const auto number = static_cast<uint32_t>((offset + at) / page_size_ + 1);
+            if (number <= page_count_) hashes.push_back(page_hash(number, buf.data() + at, page_size_));
+        }
+        offset += want;
+        observer.progress(static_cast<int64_t>(offset), static_cast<int64_t>(size));
+    }
+    if (hashes.size() == page_count_) layer.hashes = std::move(hashes);
+    return file_hash.finish(layer.file->get(), size);
 }
 
 void Image::read_page(uint32_t page, uint8_t* out) const {

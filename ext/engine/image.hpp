@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "common/observer.hpp"
 #include "engine/sqlite_handles.hpp"
 #include "store/fd.hpp"
 
@@ -55,6 +56,11 @@ class Image {
     uint64_t size_bytes() const { return static_cast<uint64_t>(page_count_) * page_size_; }
     // Whether every page is checked against a recorded hash.
     bool checked() const;
+    // For a single full file recorded without page hashes (a 1.0.0 backup, a
+    // file placed by hand): reads the whole file once, in order, keeps the
+    // hash of each page so every later read is checked against what was read
+    // now, and returns the file's xxh3t checksum (of all its bytes).
+    std::string hash_pages(Observer& observer);
 
     // Reads page `page` (1-based) into `out`; throws Error when it cannot be
     // read or does not match its hash.

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <thread>
 
+#include "engine/stand_ins.hpp"
 #include "policy/wal_format.hpp"
 
 namespace wb {
@@ -53,6 +54,8 @@ LiveSnapshot::LiveSnapshot(const std::string& db_path, const Options& options) :
     sqlite3_busy_timeout(db_.get(), static_cast<int>(options.busy_timeout_ms));
     // Page reads of the database file go through SQLite's own handle, memory-mapped.
     db_.exec("PRAGMA mmap_size = 2147418112");
+    // Counting rows may open an index on a collation only the application has.
+    install_collation_stand_ins(db_.get());
     try {
         // A first read opens the log and maps its index in WAL mode.
         db_.query_int("SELECT count(*) FROM sqlite_schema");

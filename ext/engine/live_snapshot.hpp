@@ -26,13 +26,14 @@
 #include <vector>
 
 #include "common/observer.hpp"
+#include "engine/page_source.hpp"
 #include "engine/sqlite_handles.hpp"
 #include "policy/record.hpp"
 #include "store/fd.hpp"
 
 namespace wb {
 
-class LiveSnapshot {
+class LiveSnapshot : public PageSource {
   public:
     struct Options {
         int64_t busy_timeout_ms = 10000;
@@ -43,8 +44,8 @@ class LiveSnapshot {
 
     LiveSnapshot(const std::string& db_path, const Options& options);
 
-    uint32_t page_size() const { return page_size_; }
-    uint32_t page_count() const { return page_count_; }
+    uint32_t page_size() const override { return page_size_; }
+    uint32_t page_count() const override { return page_count_; }
     bool wal() const { return wal_; }
     const std::string& journal_mode() const { return journal_mode_; }
     // The log frame that ends the snapshot (0 for rollback journal, or a log
@@ -53,7 +54,7 @@ class LiveSnapshot {
 
     // Reads pages first..first+count-1 (1-based) into `out` (count * page size
     // bytes). The lock-byte page of databases above 1 GiB reads as zeros.
-    void read_pages(uint32_t first, uint32_t count, uint8_t* out);
+    void read_pages(uint32_t first, uint32_t count, uint8_t* out) override;
     // Row counts of every ordinary table, in the same snapshot.
     std::vector<TableCount> count_rows();
     // Ends the read transaction.

@@ -22,20 +22,10 @@ SnapshotResult snapshot_to(const SnapshotRequest& req) {
     result.journal_mode = source.journal_mode();
     PageWriter out(req.out_fd, source.page_size(), PageWriter::Options{});
     req.observer->page_size(source.page_size());
-    const uint32_t count = source.page_count();
-    for (uint32_t first = 1; first <= count;) {
-        const uint32_t n = std::min(out.batch_pages(), count - first + 1);
-        source.read_pages(first, n, out.begin(first, n));
-        out.commit();
-        first += n;
-        req.observer->progress(first - 1, count);
-        req.observer->check();
-        if (std::chrono::steady_clock::now() > deadline)
-            throw Error("the copy took longer than max_snapshot_seconds (" +
-                        std::to_string(req.max_snapshot_seconds) +
-                        " s) and was abandoned, so the write-ahead log cannot grow without bound; raise "
-                        "max_snapshot_seconds for a database this large");
-    }
+    copy_pages(source, out, *req.observer, deadline,
+               "the copy took longer than max_snapshot_seconds (" + std::to_string(req.max_snapshot_seconds) +
+                   " s) and was abandoned, so the write-ahead log cannot grow without bound; raise "
+                   "max_snapshot_seconds for a database this large");
     result.tables = source.count_rows();
     source.end(); // release the snapshot before the slow part: the sync
 

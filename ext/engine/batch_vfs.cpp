@@ -1,0 +1,353 @@
+// The write-gathering VFS of the restore (see batch_vfs.hpp for the rules).
+#include "engine/batch_vfs.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/barrier.hpp"
+#include "common/sqlite_api.hpp"
+
+namespace wb {
+
+namespace {
+
+// The unix VFS writes at most 0x1ffff bytes a call (it masks the length with
+// 0x1ffff and reports the rest as a full disk), so a gathered write stays under.
+constexpr size_t kGatherBytes = 0x1ffff;
+constexpr size_t kReadAheadBytes = 1 << 20;
+
+struct State {
+    std::string path;        // the file's full path
+    bool gather = false;     // the database, its -wal or its journal
+    bool read_ahead = false; // the -wal
+    int poisoned = SQLITE_OK;
+    std::vector<uint8_t> pending;
+    uint64_t pending_offset = 0;
+    std::vector<uint8_t> ahead;
+    uint64_t ahead_offset = 0;
+    size_t ahead_length = 0;
+};
+
+struct BatchFile { // SQLite allocates it with 8-byte alignment
+    sqlite3_file base;
+    State* state;
+    sqlite3_file* real() {
+        return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(this) + sizeof(BatchFile));
+    }
+};
+static_assert(sizeof(BatchFile) % 8 == 0, "the real file must stay 8-byte aligned after BatchFile");
+
+BatchFile* batch(sqlite3_file* f) {
+    return reinterpret_cast<BatchFile*>(f);
+}
+
+sqlite3_vfs* real_vfs(sqlite3_vfs* vfs) {
+    return static_cast<sqlite3_vfs*>(vfs->pAppData);
+}
+
+// Every open file, so that a delete flushes them all first.
+struct OpenFiles {
+    std::mutex mu;
+    std::set<BatchFile*> files;
+};
+OpenFiles& open_files() {
+    static auto* o = new OpenFiles;
+    return *o;
+}
+
+int flush(BatchFile* f) {
+    State& s = *f->state;
+    if (s.poisoned != SQLITE_OK) return s.poisoned;
+    if (s.pending.empty()) return SQLITE_OK;
+    const int rc =
+        f->real()->pMethods->xWrite(f->real(), s.pending.data(), static_cast<int>(s.pending.size()),
+                                    static_cast<sqlite3_int64>(s.pending_offset));
+    s.pending.clear();
+    if (rc != SQLITE_OK) s.poisoned = rc;
+    return rc;
+}
+
+void forget_read_ahead(State& s, uint64_t offset, uint64_t length) {
+    if (s.ahead_length && offset < s.ahead_offset + s.ahead_length && s.ahead_offset < offset + length)
+        s.ahead_length = 0;
+}
+
+int batch_close(sqlite3_file* file) {
+    BatchFile* f = batch(file);
+    const int rc = flush(f);
+    const int close_rc = f->real()->pMethods->xClose(f->real());
+    {
+        OpenFiles& o = open_files();
+        std::lock_guard<std::mutex> lock(o.mu);
+        o.files.erase(f);
+    }
+    delete f->state;
+    f->state = nullptr;
+    return rc != SQLITE_OK ? rc : close_rc;
+}
+
+int batch_read(sqlite3_file* file, void* buf, int amount, sqlite3_int64 offset) {
+    BatchFile* f = batch(file);
+    return code_barrier(SQLITE_IOERR_READ, [&] {
+        const int rc = flush(f);
+        if (rc != SQLITE_OK) return rc;
+        State& s = *f->state;
+        const auto at = static_cast<uint64_t>(offset);
+        const auto length = static_cast<uint64_t>(amount);
+        if (!s.read_ahead || length > kReadAheadBytes / 4)
+            return f->real()->pMethods->xRead(f->real(), buf, amount, offset);
+        if (!(s.ahead_length && at >= s.ahead_offset && at + length <= s.ahead_offset + s.ahead_length)) {
+            sqlite3_int64 size = 0;
+            const int size_rc = f->real()->pMethods->xFileSize(f->real(), &size);
+            if (size_rc != SQLITE_OK) return size_rc;
+            if (at + length > static_cast<uint64_t>(size))
+                return f->real()->pMethods->xRead(f->real(), buf, amount, offset);
+            const auto window =
+                static_cast<size_t>(std::min<uint64_t>(kReadAheadBytes, static_cast<uint64_t>(size) - at));
+            s.ahead.resize(kReadAheadBytes);
+            const int read_rc =
+                f->real()->pMethods->xRead(f->real(), s.ahead.data(), static_cast<int>(window), offset);
+            if (read_rc != SQLITE_OK) {
+                s.ahead_length = 0;
+                return f->real()->pMethods->xRead(f->real(), buf, amount, offset);
+            }
+            s.ahead_offset = at;
+            s.ahead_length = window;
+        }
+        std::memcpy(buf, s.ahead.data() + (at - s.ahead_offset), length);
+        return SQLITE_OK;
+    });
+}
+
+int batch_write(sqlite3_file* file, const void* buf, int amount, sqlite3_int64 offset) {
+    BatchFile* f = batch(file);
+    return code_barrier(SQLITE_IOERR_WRITE, [&] {
+        State& s = *f->state;
+        if (s.poisoned != SQLITE_OK) return s.poisoned;
+        const auto at = static_cast<uint64_t>(offset);
+        const auto length = static_cast<size_t>(amount);
+        forget_read_ahead(s, at, length);
+        if (!s.gather) return f->real()->pMethods->xWrite(f->real(), buf, amount, offset);
+        const bool follows = !s.pending.empty() && s.pending_offset + s.pending.size() == at;
+        if (!follows || s.pending.size() + length > kGatherBytes) {
+            const int rc = flush(f);
+            if (rc != SQLITE_OK) return rc;
+        }
+        if (length >= kGatherBytes) return f->real()->pMethods->xWrite(f->real(), buf, amount, offset);
+        if (s.pending.empty()) {
+            s.pending.reserve(kGatherBytes);
+            s.pending_offset = at;
+        }
+        const auto* bytes = static_cast<const uint8_t*>(buf);
+        s.pending.insert(s.pending.end(), bytes, bytes + length);
+        return SQLITE_OK;
+    });
+}
+
+// The methods that only need everything written first.
+template <class Call> int flushed(sqlite3_file* file, int fallback, Call&& call) {
+    BatchFile* f = batch(file);
+    return code_barrier(fallback, [&] {
+        const int rc = flush(f);
+        return rc != SQLITE_OK ? rc : call(f->real());
+    });
+}
+
+int batch_truncate(sqlite3_file* file, sqlite3_int64 size) {
+    batch(file)->state->ahead_length = 0;
+    return flushed(file, SQLITE_IOERR_TRUNCATE,
+                   [&](sqlite3_file* r) { return r->pMethods->xTruncate(r, size); });
+}
+int batch_sync(sqlite3_file* file, int flags) {
+    return flushed(file, SQLITE_IOERR_FSYNC, [&](sqlite3_file* r) { return r->pMethods->xSync(r, flags); });
+}
+int batch_file_size(sqlite3_file* file, sqlite3_int64* size) {
+    return flushed(file, SQLITE_IOERR_FSTAT,
+                   [&](sqlite3_file* r) { return r->pMethods->xFileSize(r, size); });
+}
+int batch_lock(sqlite3_file* file, int level) {
+    return flushed(file, SQLITE_IOERR_LOCK, [&](sqlite3_file* r) { return r->pMethods->xLock(r, level); });
+}
+int batch_unlock(sqlite3_file* file, int level) {
+    return flushed(file, SQLITE_IOERR_UNLOCK,
+                   [&](sqlite3_file* r) { return r->pMethods->xUnlock(r, level); });
+}
+int batch_check_reserved(sqlite3_file* file, int* out) {
+    return flushed(file, SQLITE_IOERR_CHECKRESERVEDLOCK,
+                   [&](sqlite3_file* r) { return r->pMethods->xCheckReservedLock(r, out); });
+}
+int batch_file_control(sqlite3_file* file, int op, void* arg) {
+    return flushed(file, SQLITE_IOERR,
+                   [&](sqlite3_file* r) { return r->pMethods->xFileControl(r, op, arg); });
+}
+int batch_sector_size(sqlite3_file* file) {
+    return batch(file)->real()->pMethods->xSectorSize(batch(file)->real());
+}
+int batch_device_characteristics(sqlite3_file* file) {
+    return batch(file)->real()->pMethods->xDeviceCharacteristics(batch(file)->real());
+}
+int batch_shm_map(sqlite3_file* file, int region, int size, int extend, void volatile** out) {
+    return flushed(file, SQLITE_IOERR_SHMMAP,
+                   [&](sqlite3_file* r) { return r->pMethods->xShmMap(r, region, size, extend, out); });
+}
+int batch_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
+    return flushed(file, SQLITE_IOERR_SHMLOCK,
+                   [&](sqlite3_file* r) { return r->pMethods->xShmLock(r, offset, n, flags); });
+}
+void batch_shm_barrier(sqlite3_file* file) {
+    // xShmBarrier cannot fail; a failed write poisons the file instead, so
+    // every later call fails. (With synchronous=FULL an xSync came first.)
+    BatchFile* f = batch(file);
+    code_barrier(SQLITE_IOERR, [&] { return flush(f); });
+    f->real()->pMethods->xShmBarrier(f->real());
+}
+int batch_shm_unmap(sqlite3_file* file, int delete_flag) {
+    return flushed(file, SQLITE_IOERR_SHMMAP,
+                   [&](sqlite3_file* r) { return r->pMethods->xShmUnmap(r, delete_flag); });
+}
+int batch_fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
+    *out = nullptr;
+    return flushed(file, SQLITE_IOERR_MMAP,
+                   [&](sqlite3_file* r) { return r->pMethods->xFetch(r, offset, amount, out); });
+}
+int batch_unfetch(sqlite3_file* file, sqlite3_int64 offset, void* page) {
+    return batch(file)->real()->pMethods->xUnfetch(batch(file)->real(), offset, page);
+}
+
+const sqlite3_io_methods kBatchMethods = {
+    3,                            /* iVersion */
+    batch_close,                  /* xClose */
+    batch_read,                   /* xRead */
+    batch_write,                  /* xWrite */
+    batch_truncate,               /* xTruncate */
+    batch_sync,                   /* xSync */
+    batch_file_size,              /* xFileSize */
+    batch_lock,                   /* xLock */
+    batch_unlock,                 /* xUnlock */
+    batch_check_reserved,         /* xCheckReservedLock */
+    batch_file_control,           /* xFileControl */
+    batch_sector_size,            /* xSectorSize */
+    batch_device_characteristics, /* xDeviceCharacteristics */
+    batch_shm_map,                /* xShmMap */
+    batch_shm_lock,               /* xShmLock */
+    batch_shm_barrier,            /* xShmBarrier */
+    batch_shm_unmap,              /* xShmUnmap */
+    batch_fetch,                  /* xFetch */
+    batch_unfetch,                /* xUnfetch */
+};
+
+int batch_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, int* out_flags) {
+    BatchFile* f = batch(file);
+    f->base.pMethods = nullptr;
+    f->state = nullptr;
+    sqlite3_vfs* real = real_vfs(vfs);
+    const int rc = real->xOpen(real, name, f->real(), flags, out_flags);
+    if (rc != SQLITE_OK) return rc;
+    f->state = new (std::nothrow) State;
+    if (!f->state || f->real()->pMethods->iVersion < 3) {
+        const int why = f->state ? SQLITE_CANTOPEN : SQLITE_NOMEM;
+        if (f->real()->pMethods) f->real()->pMethods->xClose(f->real());
+        delete f->state;
+        f->state = nullptr;
+        return why;
+    }
+    try {
+        if (name) f->state->path = name;
+    } catch (...) {
+        f->real()->pMethods->xClose(f->real());
+        delete f->state;
+        f->state = nullptr;
+        return SQLITE_NOMEM;
+    }
+    f->state->gather = (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL)) != 0;
+    f->state->read_ahead = (flags & SQLITE_OPEN_WAL) != 0;
+    {
+        OpenFiles& o = open_files();
+        std::lock_guard<std::mutex> lock(o.mu);
+        try {
+            o.files.insert(f);
+        } catch (...) {
+            f->real()->pMethods->xClose(f->real());
+            delete f->state;
+            f->state = nullptr;
+            return SQLITE_NOMEM;
+        }
+    }
+    f->base.pMethods = &kBatchMethods;
+    return SQLITE_OK;
+}
+
+int batch_delete(sqlite3_vfs* v, const char* n, int sync_dir) {
+    // A journal is deleted to commit: every gathered write to the files of
+    // its database (whose path starts the journal's) goes first.
+    {
+        OpenFiles& o = open_files();
+        std::lock_guard<std::mutex> lock(o.mu);
+        const std::string deleted = n ? n : "";
+        for (BatchFile* f : o.files) {
+            const std::string& path = f->state->path;
+            if (path.empty() || deleted.compare(0, path.size(), path) != 0) continue;
+            const int rc = flush(f);
+            if (rc != SQLITE_OK) return rc;
+        }
+    }
+    return real_vfs(v)->xDelete(real_vfs(v), n, sync_dir);
+}
+int batch_access(sqlite3_vfs* v, const char* n, int flags, int* out) {
+    return real_vfs(v)->xAccess(real_vfs(v), n, flags, out);
+}
+int batch_full_pathname(sqlite3_vfs* v, const char* n, int size, char* out) {
+    return real_vfs(v)->xFullPathname(real_vfs(v), n, size, out);
+}
+int batch_randomness(sqlite3_vfs* v, int n, char* out) {
+    return real_vfs(v)->xRandomness(real_vfs(v), n, out);
+}
+int batch_sleep(sqlite3_vfs* v, int us) {
+    return real_vfs(v)->xSleep(real_vfs(v), us);
+}
+int batch_current_time(sqlite3_vfs* v, double* t) {
+    return real_vfs(v)->xCurrentTime(real_vfs(v), t);
+}
+int batch_last_error(sqlite3_vfs* v, int n, char* out) {
+    return real_vfs(v)->xGetLastError(real_vfs(v), n, out);
+}
+int batch_current_time64(sqlite3_vfs* v, sqlite3_int64* t) {
+    return real_vfs(v)->xCurrentTimeInt64(real_vfs(v), t);
+}
+
+} // namespace
+
+int register_batch_vfs() {
+    static std::mutex mu;
+    static sqlite3_vfs* registered = nullptr;
+    std::lock_guard<std::mutex> lock(mu);
+    if (registered) return SQLITE_OK;
+    sqlite3_vfs* real = sqlite3_vfs_find(nullptr);
+    if (!real) return SQLITE_ERROR;
+    auto vfs = std::make_unique<sqlite3_vfs>();
+    vfs->iVersion = 2;
+    vfs->szOsFile = static_cast<int>(sizeof(BatchFile)) + real->szOsFile;
+    vfs->mxPathname = real->mxPathname;
+    vfs->zName = kBatchVfsName;
+    vfs->pAppData = real;
+    vfs->xOpen = batch_open;
+    vfs->xDelete = batch_delete;
+    vfs->xAccess = batch_access;
+    vfs->xFullPathname = batch_full_pathname;
+    vfs->xRandomness = batch_randomness;
+    vfs->xSleep = batch_sleep;
+    vfs->xCurrentTime = batch_current_time;
+    vfs->xGetLastError = batch_last_error;
+    vfs->xCurrentTimeInt64 = batch_current_time64;
+    const int rc = sqlite3_vfs_register(vfs.get(), 0);
+    if (rc != SQLITE_OK) return rc;
+    registered = vfs.release(); // lives as long as the process
+    return SQLITE_OK;
+}
+
+} // namespace wb
