@@ -9,6 +9,7 @@
 #include <new>
 #include <string>
 
+#include "common/error.hpp"
 #include "engine/sink_vfs.hpp"
 #include "sql/connection_state.hpp"
 #include "sql/functions.hpp"
@@ -68,7 +69,7 @@ int register_extension(sqlite3* db, char** err) {
         return fail(err,
                     "cannot make SQLite parse the schemas again (PRAGMA writable_schema=RESET): " + message +
                         "; load the extension before installing an authorizer that denies it",
-                    rc);
+                    sqlite_code_of(kind_of_sqlite_code(rc))); // never SQLITE_AUTH
     rc = register_sink_vfs();
     if (rc != SQLITE_OK) return fail(err, "cannot register the wecare_sink VFS", rc);
     StateRef state;
