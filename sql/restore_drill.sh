@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 rm -rf "$drill"
 mkdir -p "$drill/backups"
 chmod 700 "$drill" "$drill/backups"
-prefix=$(sqlite3 "$live" ".load dist/wecare_backup" "SELECT wecare_backup_config('prefix')")
+prefix=$(sqlite3 "$live" ".load dist/wecare_backup" "SELECT wecare_backup_setting('prefix')")
 sqlite3 -bail "$live" ".load dist/wecare_backup" \
   "SELECT 'exported ' || wecare_backup_export((SELECT name FROM wecare_backup_list WHERE kind <> 'safety' AND verify_ok = 1 LIMIT 1), '$drill/backups')"
 out=$(sqlite3 -bail -cmd ".load dist/wecare_backup" \

@@ -47,7 +47,7 @@ def test_every_function_and_the_list_table_meet_every_hostile_value(matrix):
     functions = {f.split("/")[0] for f in matrix["functions"]}
     for expected in ("wecare_backup_create", "wecare_backup_verify", "wecare_backup_stats", "wecare_backup_cleanup",
                      "wecare_backup_restore", "wecare_backup_schedule", "wecare_backup_export",
-                     "wecare_backup_config", "wecare_backup_path", "wecare_backup_version"):
+                     "wecare_backup_config", "wecare_backup_setting", "wecare_backup_path", "wecare_backup_version"):
         assert expected in functions
         assert matrix["per_function"].get(expected, 0) >= 1
     assert matrix["per_function"]["wecare_backup_list"] >= 2 * matrix["hostile_values"]
