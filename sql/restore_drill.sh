@@ -122,7 +122,7 @@ drill() {
     else
         pick="SELECT name FROM wecare_backup_list WHERE kind <> 'safety' AND verify_ok = 1 AND path IS NOT NULL LIMIT 1"
     fi
-    info=$(live_sql "SELECT 'prefix=' || wecare_backup_config('prefix')" \
+    info=$(live_sql "SELECT 'prefix=' || wecare_backup_setting('prefix')" \
         "SELECT 'dir=' || json_extract(wecare_backup_stats(), '\$.dir')" \
         "SELECT 'backup=' || coalesce(($pick), '')") || wb_fail "DRILL FAILED: cannot read the backups of '$db'"
     prefix=$(field prefix)

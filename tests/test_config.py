@@ -1,7 +1,8 @@
-"""wecare_backup_config(key[, value]): per-connection settings with documented defaults."""
+"""wecare_backup_config(key[, value]) and wecare_backup_setting(key): per-connection settings with documented
+defaults."""
 import pytest
 
-from conftest import config, connect, create, make_sample, names, sql_error
+from conftest import config, connect, create, make_sample, names, one, sql_error
 
 KEYS = ["dir", "prefix", "keep_last", "keep_daily", "keep_weekly", "keep_monthly", "keep_safety",
         "verify_on_create", "critical_tables", "max_snapshot_seconds", "busy_timeout_ms"]
@@ -123,3 +124,23 @@ def test_an_empty_dir_or_prefix_means_the_default(conn, db_path):
     config(conn, "prefix", "")
     assert config(conn, "dir") == str(db_path.parent / "backups")
     assert config(conn, "prefix") == "wecare"
+
+
+def test_setting_reads_what_config_reads_and_changes_nothing(conn):
+    config(conn, "keep_last", 12)
+    for key in KEYS:
+        assert one(conn, "SELECT wecare_backup_setting(?)", key) == config(conn, key)
+    assert one(conn, "SELECT wecare_backup_setting('keep_last')") == "12"
+
+
+@pytest.mark.parametrize("key", ["nope", "", "KEEP_LAST"])
+def test_setting_has_the_errors_of_config_for_an_unknown_key(conn, key):
+    by_setting = sql_error(conn, "SELECT wecare_backup_setting(?)", key)
+    by_config = sql_error(conn, "SELECT wecare_backup_config(?)", key)
+    assert by_setting.startswith("wecare_backup_setting: ")
+    assert by_setting.split(": ", 1)[1] == by_config.split(": ", 1)[1]
+
+
+def test_setting_takes_one_text_argument(conn):
+    assert "wrong number of arguments" in sql_error(conn, "SELECT wecare_backup_setting('dir', 'x')")
+    assert sql_error(conn, "SELECT wecare_backup_setting(NULL)").startswith("wecare_backup_setting: ")

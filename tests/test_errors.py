@@ -235,3 +235,32 @@ def test_bad_input_is_an_error_naming_the_function(conn, tmp_path, fn, template,
     assert names(conn) == before
     assert one(conn, "SELECT count(*) FROM patients") == 200
     assert stats(conn)["schedule_seconds"] == 0
+
+
+# Refusals of each kind the extension raises in a state where the call cannot run (misuse), for a
+# backup that does not exist (not_found), and for a bad argument: drivers must see them as
+# operational errors, i.e. SQLITE_ERROR or SQLITE_PERM, never SQLITE_MISUSE (Python: InterfaceError),
+# SQLITE_AUTH (DatabaseError) or SQLITE_NOTFOUND (InternalError).
+@pytest.mark.parametrize("case", ["in-transaction", "read-only", "unknown-backup", "memory-schedule", "bad-phrase"])
+def test_every_refusal_is_an_operational_error(db_path, case):
+    c = connect(f"file:{db_path}?mode=ro" if case == "read-only" else
+                ":memory:" if case == "memory-schedule" else db_path,
+                **({"uri": True} if case == "read-only" else {}))
+    name = "wecare_backup_2020-01-01_00-00-00.db"
+    if case in ("in-transaction", "read-only", "bad-phrase"):
+        rw = connect(db_path)
+        name = create(rw)
+        rw.close()
+    sql, args = {
+        "in-transaction": ("SELECT wecare_backup_restore(?, ?)", (name, PHRASE)),
+        "read-only": ("SELECT wecare_backup_restore(?, ?)", (name, PHRASE)),
+        "unknown-backup": ("SELECT wecare_backup_path(?)", (name,)),
+        "memory-schedule": ("SELECT wecare_backup_schedule(60)", ()),
+        "bad-phrase": ("SELECT wecare_backup_restore(?, 'yes')", (name,)),
+    }[case]
+    if case == "in-transaction":
+        c.execute("BEGIN")
+    with pytest.raises(sqlite3.OperationalError) as info:
+        c.execute(sql, args).fetchall()
+    assert str(info.value).startswith("wecare_backup_")
+    c.close()

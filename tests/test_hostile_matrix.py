@@ -7,7 +7,8 @@ The driver is tests/crash/hostile_matrix.py (runs in a child process, so a
 crash is seen as a signal).
 
 Also: an untrusted database whose schema calls every function from views,
-triggers, CHECK constraints and DEFAULT clauses: nothing fires.
+triggers, CHECK constraints and DEFAULT clauses: nothing fires, also when the
+database was attached before the extension was loaded.
 """
 import json
 import os
@@ -17,7 +18,7 @@ import sys
 
 import pytest
 
-from conftest import EXT, PHRASE, ROOT, connect, make_sample, one
+from conftest import EXT, PHRASE, ROOT, connect, load, make_sample, one
 
 sys.path.insert(0, str(ROOT / "tests" / "crash"))
 import common  # noqa: E402
@@ -46,7 +47,7 @@ def test_every_function_and_the_list_table_meet_every_hostile_value(matrix):
     functions = {f.split("/")[0] for f in matrix["functions"]}
     for expected in ("wecare_backup_create", "wecare_backup_verify", "wecare_backup_stats", "wecare_backup_cleanup",
                      "wecare_backup_restore", "wecare_backup_schedule", "wecare_backup_export",
-                     "wecare_backup_config", "wecare_backup_path", "wecare_backup_version"):
+                     "wecare_backup_config", "wecare_backup_setting", "wecare_backup_path", "wecare_backup_version"):
         assert expected in functions
         assert matrix["per_function"].get(expected, 0) >= 1
     assert matrix["per_function"]["wecare_backup_list"] >= 2 * matrix["hostile_values"]
@@ -85,19 +86,17 @@ CALLS = {
 
 def plant_schema(path):
     """Writes the schema an attacker would craft. Views and triggers can be
-    created plainly; CHECK, DEFAULT and generated-column expressions are
-    resolved when created, so they are written into sqlite_schema directly
-    (writable_schema), as a hand-crafted file would hold them. (Generated
-    columns are left out: SQLite refuses the whole schema when one calls a
-    non-deterministic function, before any of ours could run.)"""
+    created plainly; DEFAULT expressions are resolved when created, so they are
+    written into sqlite_schema directly (writable_schema), as a hand-crafted
+    file would hold them. SQLite resolves these three only when a statement
+    uses them. (CHECK constraints are resolved when the schema is parsed: see
+    plant_checks.)"""
     raw = sqlite3.connect(str(path), isolation_level=None)
     rewrites = []
     for key, call in CALLS.items():
         raw.execute(f"CREATE VIEW v_{key} AS SELECT {call} AS x")
         raw.execute(f"CREATE TABLE t_{key}(x)")
         raw.execute(f"CREATE TRIGGER tr_{key} AFTER INSERT ON t_{key} BEGIN SELECT {call}; END")
-        raw.execute(f"CREATE TABLE c_{key}(x)")
-        rewrites.append((f"c_{key}", f"CREATE TABLE c_{key}(x CHECK (({call}) IS NOT NULL OR x IS NOT NULL))"))
         raw.execute(f"CREATE TABLE d_{key}(x, y)")
         rewrites.append((f"d_{key}", f"CREATE TABLE d_{key}(x, y DEFAULT ({call}))"))
     raw.execute("CREATE VIEW v_list AS SELECT * FROM wecare_backup_list")
@@ -107,6 +106,22 @@ def plant_schema(path):
     raw.execute("PRAGMA writable_schema=ON")
     for name, sql in rewrites:
         raw.execute("UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?", (sql, name))
+    raw.execute("PRAGMA writable_schema=OFF")
+    raw.close()
+
+
+def plant_checks(path):
+    """A database whose tables' CHECK constraints call every function, written
+    the same way. (Generated columns are left out: SQLite refuses a schema whose
+    generated column calls a non-deterministic function, and the attacker's
+    tool here registers none.)"""
+    raw = sqlite3.connect(str(path), isolation_level=None)
+    for key, call in CALLS.items():
+        raw.execute(f"CREATE TABLE c_{key}(x)")
+    raw.execute("PRAGMA writable_schema=ON")
+    for key, call in CALLS.items():
+        raw.execute("UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?",
+                    (f"CREATE TABLE c_{key}(x CHECK (({call}) IS NOT NULL OR x IS NOT NULL))", f"c_{key}"))
     raw.execute("PRAGMA writable_schema=OFF")
     raw.close()
 
@@ -141,22 +156,45 @@ def test_a_planted_schema_calling_every_function_fires_nothing(tmp_path, trusted
     assert refused >= 3 * len(CALLS)
 
 
+@pytest.mark.parametrize("attached", ["before the load", "after the load"])
 @pytest.mark.parametrize("trusted_schema", ["ON", "OFF"])
-def test_a_planted_check_constraint_fires_nothing(tmp_path, trusted_schema):
+def test_a_planted_check_constraint_fires_nothing(tmp_path, trusted_schema, attached):
+    # SQLite refuses the deterministic, DIRECTONLY functions while it parses a
+    # CHECK constraint, so the whole schema is refused ("malformed database
+    # schema ... unsafe use of ..."): at the ATTACH, or, when the database was
+    # attached (and parsed) before the extension was loaded, at every statement
+    # after the load, which made SQLite parse it again.
     db = make_sample(tmp_path / "wecare.db")
-    plant_schema(db)
-    conn = connect(db)
-    conn.execute(f"PRAGMA trusted_schema={trusted_schema}")
-    fired = []
-    for key in ("wecare_backup_create", "wecare_backup_config", "wecare_backup_stats"):
-        try:
-            conn.execute(f"INSERT INTO c_{key} VALUES (1)")
-            fired.append(key)
-        except sqlite3.Error as e:
-            # SQLite 3.40 does not apply DIRECTONLY to CHECK constraints; the
-            # extension refuses a call that the running SQL does not name.
-            assert ("unsafe use of" in str(e)
-                    or f"{key}: refused: it was called by code stored in the database's schema" in str(e)), str(e)
-    created = (tmp_path / "backups").exists()
+    checks = tmp_path / "checks.db"
+    plant_checks(checks)
+    if attached == "before the load":
+        conn = sqlite3.connect(str(db), isolation_level=None)
+        conn.execute(f"PRAGMA trusted_schema={trusted_schema}")
+        conn.execute("ATTACH ? AS imp", (str(checks),))
+        assert conn.execute("SELECT count(*) FROM imp.c_wecare_backup_create").fetchone() == (0,)
+        load(conn)
+    else:
+        conn = connect(db)
+        conn.execute(f"PRAGMA trusted_schema={trusted_schema}")
+    messages = []
+    if attached == "after the load":
+        # The ATTACH itself is refused, and there is nothing left to try.
+        steps = [("ATTACH ? AS imp", (str(checks),))]
+    else:
+        steps = [(f"INSERT INTO imp.c_{key} VALUES (1)", ())
+                 for key in ("wecare_backup_create", "wecare_backup_config", "wecare_backup_stats")]
+        steps += [("PRAGMA imp.integrity_check", ()), ("PRAGMA imp.quick_check", ())]
+    for sql, args in steps:
+        with pytest.raises(sqlite3.DatabaseError) as info:
+            conn.execute(sql, args).fetchall()
+        messages.append(str(info.value))
+    for message in messages:
+        assert "malformed database schema" in message and "unsafe use of wecare_backup_" in message, message
+    if attached == "before the load":
+        conn.execute("DETACH imp")
+    assert [r[1] for r in conn.execute("PRAGMA database_list")] == ["main"]
+    assert one(conn, "SELECT count(*) FROM patients") == 200
+    assert one(conn, "SELECT wecare_backup_setting('dir')") == str(tmp_path / "backups")
     conn.close()
-    assert fired == [] and not created, f"fired from a CHECK constraint: {fired}; backup directory made: {created}"
+    assert not (tmp_path / "backups").exists()
+    assert not os.path.exists("/tmp/planted")

@@ -16,12 +16,14 @@ static_assert(kSqliteNomem == SQLITE_NOMEM, "SQLITE_NOMEM");
 static_assert(kSqliteReadonly == SQLITE_READONLY, "SQLITE_READONLY");
 static_assert(kSqliteInterrupt == SQLITE_INTERRUPT, "SQLITE_INTERRUPT");
 static_assert(kSqliteIoerr == SQLITE_IOERR, "SQLITE_IOERR");
-static_assert(kSqliteNotFound == SQLITE_NOTFOUND, "SQLITE_NOTFOUND");
 static_assert(kSqliteFull == SQLITE_FULL, "SQLITE_FULL");
 static_assert(kSqliteCantOpen == SQLITE_CANTOPEN, "SQLITE_CANTOPEN");
-static_assert(kSqliteMisuse == SQLITE_MISUSE, "SQLITE_MISUSE");
-static_assert(kSqliteAuth == SQLITE_AUTH, "SQLITE_AUTH");
 
+// Every refusal is reported with a code that drivers treat as an operational
+// error (SQLITE_ERROR or SQLITE_PERM). SQLITE_MISUSE, SQLITE_AUTH and
+// SQLITE_NOTFOUND mean other things to them (Python raises InterfaceError,
+// DatabaseError, InternalError), so misuse, auth and not_found keep their kind
+// for callers inside the extension but are reported as SQLITE_ERROR / SQLITE_PERM.
 int sqlite_code_of(ErrorKind kind) noexcept {
     switch (kind) {
     case ErrorKind::busy:
@@ -35,17 +37,12 @@ int sqlite_code_of(ErrorKind kind) noexcept {
     case ErrorKind::cantopen:
         return kSqliteCantOpen;
     case ErrorKind::perm:
+    case ErrorKind::auth:
         return kSqlitePerm;
     case ErrorKind::readonly:
         return kSqliteReadonly;
     case ErrorKind::interrupted:
         return kSqliteInterrupt;
-    case ErrorKind::misuse:
-        return kSqliteMisuse;
-    case ErrorKind::auth:
-        return kSqliteAuth;
-    case ErrorKind::not_found:
-        return kSqliteNotFound;
     default:
         return kSqliteError;
     }

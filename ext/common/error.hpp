@@ -17,11 +17,8 @@ constexpr int kSqliteNomem = 7;     // SQLITE_NOMEM
 constexpr int kSqliteReadonly = 8;  // SQLITE_READONLY
 constexpr int kSqliteInterrupt = 9; // SQLITE_INTERRUPT
 constexpr int kSqliteIoerr = 10;    // SQLITE_IOERR
-constexpr int kSqliteNotFound = 12; // SQLITE_NOTFOUND
 constexpr int kSqliteFull = 13;     // SQLITE_FULL
 constexpr int kSqliteCantOpen = 14; // SQLITE_CANTOPEN
-constexpr int kSqliteMisuse = 21;   // SQLITE_MISUSE
-constexpr int kSqliteAuth = 23;     // SQLITE_AUTH
 
 enum class ErrorKind {
     generic,     // bad input, a refusal, a failed check
@@ -32,9 +29,9 @@ enum class ErrorKind {
     perm,        // not permitted (ownership, modes)
     readonly,    // a read-only database or file system
     interrupted, // sqlite3_interrupt, or the connection is closing
-    misuse,      // called in a state where it cannot run (open transaction, ...)
-    auth,        // refused as a matter of policy
-    not_found,   // no such backup, file or object
+    misuse,      // called in a state where it cannot run (open transaction, ...); reported as SQLITE_ERROR
+    auth,        // refused as a matter of policy; reported as SQLITE_PERM
+    not_found,   // no such backup, file or object; reported as SQLITE_ERROR
     // What an off-site copy or its transport can do wrong:
     config,        // a bad option, a missing key or credentials
     format,        // not our format, an unknown version, corrupt framing

@@ -6,7 +6,11 @@
 namespace wb {
 
 Connection::Connection(const std::string& filename, int flags, const char* vfs) {
-    const int rc = sqlite3_open_v2(filename.c_str(), &db_, flags, vfs);
+    // Never a cache shared with the application's connection, even when the
+    // process switched shared cache on: a schema parsed here, where the
+    // extension's functions are not registered, would then be the one the
+    // application's connection uses (sql/schema_safety.cpp).
+    const int rc = sqlite3_open_v2(filename.c_str(), &db_, flags | SQLITE_OPEN_PRIVATECACHE, vfs);
     if (rc != SQLITE_OK) {
         std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
         close();

@@ -12,8 +12,8 @@
 #include "policy/json.hpp"
 #include "policy/text.hpp"
 #include "sql/args.hpp"
-#include "sql/direct_call.hpp"
 #include "sql/guard.hpp"
+#include "sql/schema_safety.hpp"
 
 namespace wb {
 
@@ -26,7 +26,10 @@ constexpr bool kInteractive = true;
 } // namespace
 
 ConnectionState& state_of(sqlite3_context* ctx) {
-    return **static_cast<StateRef*>(sqlite3_user_data(ctx));
+    ConnectionState& state = **static_cast<StateRef*>(sqlite3_user_data(ctx));
+    // A database attached with cache=shared after the load (schema_safety.cpp).
+    refuse_shared_cache(state.db);
+    return state;
 }
 
 void fn_version(sqlite3_context* ctx, int, sqlite3_value**) {
@@ -34,7 +37,7 @@ void fn_version(sqlite3_context* ctx, int, sqlite3_value**) {
 }
 
 void fn_create(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-    guard_direct(ctx, "wecare_backup_create", [&] {
+    guard(ctx, "wecare_backup_create", [&] {
         std::optional<std::string> label;
         if (argc == 1 && sqlite3_value_type(argv[0]) != SQLITE_NULL) {
             label = text_arg(argv[0], "the label", 1000);
@@ -47,12 +50,12 @@ void fn_create(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
 }
 
 void fn_cleanup(sqlite3_context* ctx, int, sqlite3_value**) {
-    guard_direct(ctx, "wecare_backup_cleanup",
-                 [&] { sqlite3_result_int64(ctx, cleanup_backups(state_of(ctx).context(false))); });
+    guard(ctx, "wecare_backup_cleanup",
+          [&] { sqlite3_result_int64(ctx, cleanup_backups(state_of(ctx).context(false))); });
 }
 
 void fn_verify(sqlite3_context* ctx, int, sqlite3_value** argv) {
-    guard_direct(ctx, "wecare_backup_verify", [&] {
+    guard(ctx, "wecare_backup_verify", [&] {
         const std::string arg = name_arg(argv[0]);
         const auto [name, outcome] = verify_backup(state_of(ctx).context(kInteractive), arg);
         result_text(ctx, verify_outcome_json(name, outcome));
@@ -60,7 +63,7 @@ void fn_verify(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 
 void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
-    guard_direct(ctx, "wecare_backup_restore", [&] {
+    guard(ctx, "wecare_backup_restore", [&] {
         const std::string name = name_arg(argv[0]);
         ConnectionState& state = state_of(ctx);
         const OperationContext op = state.context(kInteractive);
@@ -89,7 +92,7 @@ void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 
 void fn_export(sqlite3_context* ctx, int, sqlite3_value** argv) {
-    guard_direct(ctx, "wecare_backup_export", [&] {
+    guard(ctx, "wecare_backup_export", [&] {
         const std::string name = name_arg(argv[0]);
         const std::string destination = text_arg(argv[1], "the destination", 4096);
         result_text(ctx, export_backup(state_of(ctx).context(kInteractive), name, destination));
@@ -97,7 +100,7 @@ void fn_export(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 
 void fn_fetch(sqlite3_context* ctx, int, sqlite3_value** argv) {
-    guard_direct(ctx, "wecare_backup_fetch", [&] {
+    guard(ctx, "wecare_backup_fetch", [&] {
         const std::string name = name_arg(argv[0]);
         const OperationContext op = state_of(ctx).context(kInteractive);
         check_backup_name(op, name);
@@ -108,14 +111,14 @@ void fn_fetch(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 
 void fn_path(sqlite3_context* ctx, int, sqlite3_value** argv) {
-    guard_direct(ctx, "wecare_backup_path", [&] {
+    guard(ctx, "wecare_backup_path", [&] {
         const std::string name = name_arg(argv[0]);
         result_text(ctx, existing_backup_path(state_of(ctx).context(false), name));
     });
 }
 
 void fn_schedule(sqlite3_context* ctx, int, sqlite3_value** argv) {
-    guard_direct(ctx, "wecare_backup_schedule", [&] {
+    guard(ctx, "wecare_backup_schedule", [&] {
         const int type = sqlite3_value_type(argv[0]);
         const double real = sqlite3_value_double(argv[0]);
         if (type != SQLITE_INTEGER && !(type == SQLITE_FLOAT && std::floor(real) == real))

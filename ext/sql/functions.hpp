@@ -8,6 +8,9 @@ namespace wb {
 
 constexpr const char* kVersion = "1.0.0";
 
+// The state of the connection the call runs on. Every function but the version
+// takes it before doing anything; it refuses (Error auth) while a database of the
+// connection is opened with a shared cache (sql/schema_safety.hpp).
 ConnectionState& state_of(sqlite3_context* ctx);
 
 void fn_version(sqlite3_context*, int, sqlite3_value**);
@@ -20,6 +23,7 @@ void fn_fetch(sqlite3_context*, int, sqlite3_value**);
 void fn_path(sqlite3_context*, int, sqlite3_value**);
 void fn_schedule(sqlite3_context*, int, sqlite3_value**);
 void fn_config(sqlite3_context*, int, sqlite3_value**);
+void fn_setting(sqlite3_context*, int, sqlite3_value**);
 void fn_stats(sqlite3_context*, int, sqlite3_value**);
 
 } // namespace wb

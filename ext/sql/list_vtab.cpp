@@ -15,6 +15,7 @@
 #include "sql/connection_state.hpp"
 #include "sql/guard.hpp"
 #include "sql/registry.hpp"
+#include "sql/schema_safety.hpp"
 
 namespace wb {
 
@@ -97,6 +98,7 @@ int list_filter(sqlite3_vtab_cursor* cur, int, const char*, int, sqlite3_value**
     return guard_vtab(cur->pVtab, "wecare_backup_list", [&] {
         cursor->rows.clear();
         cursor->index = 0;
+        refuse_shared_cache(table->state->db);
         cursor->rows = list_backups(table->state->context(false));
         return SQLITE_OK;
     });

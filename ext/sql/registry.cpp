@@ -1,23 +1,30 @@
 // The registration table, looped over at load (the habit of sqlite-vec): one
 // row per function with its argument count and flags. A failed registration
-// reports the function's name and SQLite's message.
+// reports the function's name and SQLite's message. Before registering, the
+// load makes SQLite parse every schema of the connection again and refuses a
+// shared cache (sql/schema_safety.cpp says why).
 #include "sql/registry.hpp"
 
 #include <memory>
 #include <new>
 #include <string>
 
-
+#include "common/error.hpp"
 #include "sql/connection_state.hpp"
 #include "sql/functions.hpp"
+#include "sql/schema_safety.hpp"
 
 namespace wb {
 
 namespace {
 
-// Every function that reads or writes files, or changes what later calls do,
-// is DIRECTONLY: a view or trigger in an untrusted database can never call it.
-constexpr int kDirectOnly = SQLITE_UTF8 | SQLITE_DIRECTONLY;
+// Every function that reads or writes files, or reads or changes settings, is
+// DIRECTONLY and DETERMINISTIC: SQLite refuses it in every schema stored in a
+// database file (views, triggers, CHECK, DEFAULT, generated columns, index
+// expressions, partial indexes). DIRECTONLY alone does not keep it out of a
+// CHECK constraint (sql/schema_safety.cpp). The price of DETERMINISTIC: SQLite
+// may evaluate a call with constant arguments once per statement.
+constexpr int kDirectOnly = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
 constexpr int kPure = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
 
 void release_state(void* p) {
@@ -44,6 +51,7 @@ const std::vector<FunctionSpec>& function_specs() {
         {"wecare_backup_export", 2, kDirectOnly, fn_export},
         {"wecare_backup_config", 1, kDirectOnly, fn_config},
         {"wecare_backup_config", 2, kDirectOnly, fn_config},
+        {"wecare_backup_setting", 1, kDirectOnly, fn_setting},
         {"wecare_backup_path", 1, kDirectOnly, fn_path},
         {"wecare_backup_fetch", 1, kDirectOnly, fn_fetch},
     };
@@ -51,7 +59,16 @@ const std::vector<FunctionSpec>& function_specs() {
 }
 
 int register_extension(sqlite3* db, char** err) {
-    int rc = SQLITE_OK;
+    if (const auto refusal = shared_cache_refusal(db)) return fail(err, *refusal, SQLITE_PERM);
+    // First, so that a refused reset leaves nothing registered; the schemas are
+    // parsed again only when a statement next needs them, after registration.
+    std::string message;
+    int rc = forget_parsed_schemas(db, &message);
+    if (rc != SQLITE_OK)
+        return fail(err,
+                    "cannot make SQLite parse the schemas again (PRAGMA writable_schema=RESET): " + message +
+                        "; load the extension before installing an authorizer that denies it",
+                    sqlite_code_of(kind_of_sqlite_code(rc))); // never SQLITE_AUTH
     StateRef state;
     try {
         state = std::make_shared<ConnectionState>(db);

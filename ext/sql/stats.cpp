@@ -1,12 +1,15 @@
-// wecare_backup_config and wecare_backup_stats: the settings of this
-// connection (policy/settings.hpp) and what the backup directory, this
-// process and the off-site index know.
+// wecare_backup_config, wecare_backup_setting and wecare_backup_stats: the
+// settings of this connection (policy/settings.hpp) and what the backup
+// directory, this process and the off-site index know.
+//
+//   SELECT wecare_backup_setting('keep_last');          -- reads one setting
+//   SELECT wecare_backup_config('keep_last', 14);       -- changes it (and still reads, with one argument)
 #include "command/commands.hpp"
 #include "policy/json.hpp"
 #include "policy/naming.hpp"
 #include "sql/args.hpp"
-#include "sql/direct_call.hpp"
 #include "sql/functions.hpp"
+#include "sql/guard.hpp"
 
 namespace wb {
 
@@ -41,7 +44,7 @@ void add_settings(JsonObject& json, const Settings& settings) {
 } // namespace
 
 void fn_config(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-    guard_direct(ctx, "wecare_backup_config", [&] {
+    guard(ctx, "wecare_backup_config", [&] {
         const std::string key = text_arg(argv[0], "the setting name", 256);
         ConnectionState& state = state_of(ctx);
         if (argc == 2) {
@@ -54,8 +57,18 @@ void fn_config(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     });
 }
 
+// Reads only, so that an authorizer can let a role read settings without
+// letting it change them (wecare_backup_config does both).
+void fn_setting(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    guard(ctx, "wecare_backup_setting", [&] {
+        const std::string key = text_arg(argv[0], "the setting name", 256);
+        const OperationContext op = state_of(ctx).context(false);
+        result_text(ctx, get_setting(op.settings, key));
+    });
+}
+
 void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
-    guard_direct(ctx, "wecare_backup_stats", [&] {
+    guard(ctx, "wecare_backup_stats", [&] {
         ConnectionState& state = state_of(ctx);
         const OperationContext op = state.context(false);
         int64_t total = 0;

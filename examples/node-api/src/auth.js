@@ -4,11 +4,14 @@
 // Tokens are HS256 JWTs whose `role` claim is one of ROLES (scripts/make-token.js
 // prints one). Two layers decide what a role may do:
 //   1. requireRole(...roles) on each route: the HTTP contract of the API.
-//   2. canCall(role, fn): the extension functions a role may run at all, from the
-//      "Roles with the authorizer" in the root README.md. better-sqlite3 cannot install
-//      an SQLite authorizer, so backupRoutes.js asks canCall() before every
-//      extension call instead: a route given the wrong roles by mistake still
-//      cannot make an ADMIN run a restore.
+//   2. canCall(role, fn): the extension functions a role may run at all, the
+//      "Roles with the authorizer" table of the root README.md: ADMIN runs and
+//      checks backups and reads settings; everything else (restore, changing a
+//      setting, export, schedule, fetch, and any function a later version adds)
+//      is DEVELOPER-only. better-sqlite3 cannot install an SQLite authorizer, so
+//      backupRoutes.js asks canCall() before every extension call instead: a
+//      route given the wrong roles by mistake still cannot make an ADMIN run a
+//      restore or change where backups go.
 
 const jwt = require('jsonwebtoken');
 const { HttpError } = require('./errors');
@@ -17,16 +20,16 @@ const JWT_ALGORITHM = 'HS256';
 
 const ROLES = Object.freeze({ ADMIN: 'ADMIN', DEVELOPER: 'DEVELOPER', USER: 'USER' });
 
-const ADMIN_FUNCTIONS = ['create', 'list', 'stats', 'export', 'verify', 'cleanup', 'path', 'config', 'version'];
-// A Map, not an object: a role claim such as "__proto__" must find nothing.
-const EXTENSION_FUNCTIONS_BY_ROLE = new Map([
-  [ROLES.ADMIN, new Set(ADMIN_FUNCTIONS)],
-  [ROLES.DEVELOPER, new Set([...ADMIN_FUNCTIONS, 'restore'])],
-]);
+// An allow-list for ADMIN (wecare_backup_<fn>); every other function is DEVELOPER-only.
+const ADMIN_FUNCTIONS = Object.freeze(['create', 'list', 'stats', 'verify', 'path', 'cleanup', 'version', 'setting']);
+// What only DEVELOPER may run today; a function added later is DEVELOPER-only too.
+const DEVELOPER_ONLY_FUNCTIONS = Object.freeze(['restore', 'config', 'export', 'schedule', 'fetch']);
+const ADMIN_ALLOWED = new Set(ADMIN_FUNCTIONS);
 
 function canCall(role, fn) {
-  const allowed = EXTENSION_FUNCTIONS_BY_ROLE.get(role);
-  return allowed !== undefined && allowed.has(fn);
+  if (typeof fn !== 'string' || fn === '') return false;
+  if (role === ROLES.DEVELOPER) return true;
+  return role === ROLES.ADMIN && ADMIN_ALLOWED.has(fn);
 }
 
 function signToken(secret, role, { expiresIn = '1h', subject } = {}) {
@@ -72,4 +75,13 @@ function requireRole(...roles) {
   };
 }
 
-module.exports = { ROLES, JWT_ALGORITHM, canCall, signToken, authenticate, requireRole };
+module.exports = {
+  ROLES,
+  JWT_ALGORITHM,
+  ADMIN_FUNCTIONS,
+  DEVELOPER_ONLY_FUNCTIONS,
+  canCall,
+  signToken,
+  authenticate,
+  requireRole,
+};

@@ -8,6 +8,11 @@
 //   POST /verify/:filename     wecare_backup_verify(name)       ADMIN, DEVELOPER
 //   POST /restore/:filename    wecare_backup_restore(name, ..)  DEVELOPER
 //   POST /cleanup              wecare_backup_cleanup()          ADMIN, DEVELOPER
+//   GET  /settings/:key        wecare_backup_setting(key)       ADMIN, DEVELOPER
+//   PUT  /settings/:key        wecare_backup_config(key, value) DEVELOPER
+//   POST /export/:filename     wecare_backup_export(name, dest) DEVELOPER
+//   POST /schedule             wecare_backup_schedule(seconds)  DEVELOPER
+//   POST /fetch/:filename      wecare_backup_fetch(name)        DEVELOPER
 //
 // Backup names are checked by the extension (wecare_backup_path) before anything
 // touches a file. The :filename routes take every remaining path segment, so
@@ -23,6 +28,16 @@ const { HttpError } = require('./errors');
 
 const RESTORE_CONFIRMATION = 'I understand this will replace the current database';
 const MAX_LABEL_LENGTH = 200;
+const MAX_TEXT_LENGTH = 4096;
+
+// A JSON body field that must be a non-empty string of at most MAX_TEXT_LENGTH characters.
+function textField(req, field) {
+  const value = req.body && req.body[field];
+  if (typeof value !== 'string' || value === '' || value.length > MAX_TEXT_LENGTH || value.includes('\0')) {
+    throw new HttpError(400, `${field} must be a non-empty string of at most ${MAX_TEXT_LENGTH} characters`);
+  }
+  return value;
+}
 
 // The second layer (see auth.js): every extension call first asks whether the
 // caller's role may run that function at all.
@@ -150,6 +165,45 @@ function backupRouter({ db }) {
 
   router.post('/cleanup', adminOrDeveloper, (req, res) => {
     res.json({ deleted: call(req, 'cleanup', 'SELECT wecare_backup_cleanup()') });
+  });
+
+  // Reading a setting is wecare_backup_setting, which cannot change one.
+  router.get('/settings/:key', adminOrDeveloper, (req, res) => {
+    const { key } = req.params;
+    res.json({ key, value: call(req, 'setting', 'SELECT wecare_backup_setting(?)', key) });
+  });
+
+  // Changing one (where backups go, off-site, keys, retention) is DEVELOPER-only.
+  router.put('/settings/:key', developerOnly, (req, res) => {
+    const { key } = req.params;
+    const value = req.body && req.body.value;
+    if (!(typeof value === 'string' || Number.isSafeInteger(value)) || String(value).length > MAX_TEXT_LENGTH) {
+      throw new HttpError(400, 'value must be a string or an integer');
+    }
+    // better-sqlite3 binds a JS number as a REAL; the extension takes integers as INTEGER or text.
+    const bound = typeof value === 'number' ? BigInt(value) : value;
+    res.json({ key, value: call(req, 'config', 'SELECT wecare_backup_config(?, ?)', key, bound) });
+  });
+
+  // A copy of every record to a path on the server: DEVELOPER-only.
+  router.post('/export/*filename', developerOnly, (req, res) => {
+    const name = requestedName(req);
+    const destination = textField(req, 'destination');
+    res.status(201).json({ path: call(req, 'export', 'SELECT wecare_backup_export(?, ?)', name, destination) });
+  });
+
+  router.post('/schedule', developerOnly, (req, res) => {
+    const seconds = req.body && req.body.seconds;
+    if (!Number.isSafeInteger(seconds) || seconds < 0) {
+      throw new HttpError(400, 'seconds must be a whole number, 0 to stop');
+    }
+    res.json({ running: call(req, 'schedule', 'SELECT wecare_backup_schedule(?)', seconds) === 1 });
+  });
+
+  // Writes a backup from the off-site target into the backup directory.
+  router.post('/fetch/*filename', developerOnly, (req, res) => {
+    const name = requestedName(req);
+    res.status(201).json({ name: call(req, 'fetch', 'SELECT wecare_backup_fetch(?)', name) });
   });
 
   return router;

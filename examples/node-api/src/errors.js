@@ -15,8 +15,10 @@ class HttpError extends Error {
 // Checked in order; the first rule whose pattern matches the message wins.
 const EXTENSION_ERROR_RULES = [
   { status: 400, pattern: /not a backup name|invalid|the backup name|confirmation|does not match/i },
-  { status: 404, pattern: /no backup named|not found|does not exist/i },
-  { status: 409, pattern: /busy|locked|in progress/i },
+  // A setting's name or value, or the schedule's interval: these functions touch no file.
+  { status: 400, pattern: /^wecare_backup_(config|setting): |^wecare_backup_schedule: the interval/ },
+  { status: 404, pattern: /no backup named|not found|does not exist|no off-site copy/i },
+  { status: 409, pattern: /busy|locked|in progress|already exists|no off-site target/i },
 ];
 
 // better-sqlite3 reports extended result codes, e.g. SQLITE_BUSY_SNAPSHOT.

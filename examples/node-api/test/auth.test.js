@@ -4,12 +4,15 @@
 const assert = require('node:assert/strict');
 const { after, before, describe, test } = require('node:test');
 const jwt = require('jsonwebtoken');
+const fs = require('node:fs');
+const path = require('node:path');
 const { JWT_SECRET, request, startServer, tokenFor } = require('./helpers');
 
 const CONFIRMATION = 'I understand this will replace the current database';
 
-// `name` is filled in with an existing backup once the server runs.
-function endpoints(name) {
+// `name` is filled in with an existing backup once the server runs; `exportDir` is an empty folder.
+// `ok` is what the role that may call an endpoint gets (fetch: 409, no off-site target is set).
+function endpoints(name, exportDir) {
   return [
     { method: 'POST', path: '/api/backup/create', ok: 201, roles: ['ADMIN', 'DEVELOPER'] },
     { method: 'GET', path: '/api/backup/list', ok: 200, roles: ['ADMIN', 'DEVELOPER'] },
@@ -24,6 +27,17 @@ function endpoints(name) {
       roles: ['DEVELOPER'],
     },
     { method: 'POST', path: '/api/backup/cleanup', ok: 200, roles: ['ADMIN', 'DEVELOPER'] },
+    { method: 'GET', path: '/api/backup/settings/keep_last', ok: 200, roles: ['ADMIN', 'DEVELOPER'] },
+    { method: 'PUT', path: '/api/backup/settings/keep_last', body: { value: 7 }, ok: 200, roles: ['DEVELOPER'] },
+    {
+      method: 'POST',
+      path: `/api/backup/export/${name}`,
+      body: { destination: exportDir },
+      ok: 201,
+      roles: ['DEVELOPER'],
+    },
+    { method: 'POST', path: '/api/backup/schedule', body: { seconds: 0 }, ok: 200, roles: ['DEVELOPER'] },
+    { method: 'POST', path: `/api/backup/fetch/${name}`, ok: 409, roles: ['DEVELOPER'] },
   ];
 }
 
@@ -48,12 +62,15 @@ const INVALID_CREDENTIALS = {
 describe('authentication and roles', () => {
   let server;
   let backupName;
+  let exportDir;
 
   before(async () => {
     server = await startServer();
     const created = await request(server.url, 'POST', '/api/backup/create', { token: tokenFor('ADMIN') });
     assert.equal(created.status, 201, JSON.stringify(created.json));
     backupName = created.json.name;
+    exportDir = path.join(server.dir, 'exports');
+    fs.mkdirSync(exportDir, { mode: 0o700 });
   });
   after(async () => {
     if (server) await server.stop();
@@ -61,7 +78,7 @@ describe('authentication and roles', () => {
 
   for (const [description, credentials] of Object.entries(INVALID_CREDENTIALS)) {
     test(`${description} is a 401 on every endpoint`, async () => {
-      for (const endpoint of [...endpoints(backupName), { method: 'GET', path: '/api/patients/count' }]) {
+      for (const endpoint of [...endpoints(backupName, exportDir), { method: 'GET', path: '/api/patients/count' }]) {
         const res = await request(server.url, endpoint.method, endpoint.path, { body: endpoint.body, ...credentials });
         assert.equal(res.status, 401, `${endpoint.method} ${endpoint.path}`);
         assert.match(res.headers['www-authenticate'], /^Bearer/);
@@ -73,7 +90,7 @@ describe('authentication and roles', () => {
   for (const role of ['USER', 'AUDITOR', 'admin']) {
     test(`role ${role} is a 403 on every backup endpoint`, async () => {
       const token = tokenFor(role);
-      for (const endpoint of endpoints(backupName)) {
+      for (const endpoint of endpoints(backupName, exportDir)) {
         const res = await request(server.url, endpoint.method, endpoint.path, { token, body: endpoint.body });
         assert.equal(res.status, 403, `${endpoint.method} ${endpoint.path}`);
         assert.match(res.json.error, /may not/);
@@ -99,7 +116,7 @@ describe('authentication and roles', () => {
   for (const role of ['ADMIN', 'DEVELOPER']) {
     test(`${role} gets exactly the endpoints of its role`, async () => {
       const token = tokenFor(role);
-      for (const endpoint of endpoints(backupName)) {
+      for (const endpoint of endpoints(backupName, exportDir)) {
         const res = await request(server.url, endpoint.method, endpoint.path, { token, body: endpoint.body });
         const expected = endpoint.roles.includes(role) ? endpoint.ok : 403;
         assert.equal(

@@ -256,6 +256,60 @@ describe('backup endpoints', () => {
     assert.equal((await call('POST', '/api/backup/cleanup')).json.deleted, 0);
   });
 
+  test('ADMIN reads settings but cannot change one; DEVELOPER can', async () => {
+    const read = await call('GET', '/api/backup/settings/keep_last');
+    assert.deepEqual(read.json, { key: 'keep_last', value: '7' });
+    const denied = await call('PUT', '/api/backup/settings/keep_last', { body: { value: 0 } });
+    assert.equal(denied.status, 403);
+    const outside = path.join(server.dir, 'elsewhere');
+    const moved = await call('PUT', '/api/backup/settings/dir', { body: { value: outside } });
+    assert.equal(moved.status, 403);
+    assert.equal((await call('GET', '/api/backup/settings/keep_last')).json.value, '7');
+    const dir = (await call('GET', '/api/backup/settings/dir')).json.value;
+    assert.equal(fs.realpathSync(dir), fs.realpathSync(server.backupDir));
+
+    const changed = await call('PUT', '/api/backup/settings/keep_last', { token: developer, body: { value: 8 } });
+    assert.deepEqual(changed.json, { key: 'keep_last', value: '8' });
+    const unknown = await call('PUT', '/api/backup/settings/no_such_key', { token: developer, body: { value: 1 } });
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.json.error, /unknown setting/);
+    const reset = await call('PUT', '/api/backup/settings/keep_last', { token: developer, body: { value: '7' } });
+    assert.equal(reset.json.value, '7');
+  });
+
+  test('only DEVELOPER may export, schedule and fetch', async () => {
+    const [newest] = (await call('GET', '/api/backup/list')).json;
+    const destination = path.join(server.dir, 'exported');
+    fs.mkdirSync(destination, { mode: 0o700 });
+    for (const [method, urlPath, body] of [
+      ['POST', `/api/backup/export/${newest.name}`, { destination }],
+      ['POST', '/api/backup/schedule', { seconds: 3600 }],
+      ['POST', `/api/backup/fetch/${newest.name}`, undefined],
+    ]) {
+      const res = await call(method, urlPath, { body });
+      assert.equal(res.status, 403, urlPath);
+      assert.match(res.json.error, /may not/);
+    }
+    assert.deepEqual(fs.readdirSync(destination), []);
+    assert.ok(!(await call('GET', '/api/backup/stats')).json.schedule_seconds);
+
+    const exportPath = `/api/backup/export/${newest.name}`;
+    const exported = await call('POST', exportPath, { token: developer, body: { destination } });
+    assert.equal(exported.status, 201, JSON.stringify(exported.json));
+    assert.ok(fs.readFileSync(exported.json.path).equals(fs.readFileSync(path.join(server.backupDir, newest.name))));
+    const again = await call('POST', exportPath, { token: developer, body: { destination } });
+    assert.equal(again.status, 409);
+
+    const started = await call('POST', '/api/backup/schedule', { token: developer, body: { seconds: 86400 } });
+    assert.deepEqual(started.json, { running: true });
+    const stopped = await call('POST', '/api/backup/schedule', { token: developer, body: { seconds: 0 } });
+    assert.deepEqual(stopped.json, { running: false });
+
+    const fetched = await call('POST', `/api/backup/fetch/${newest.name}`, { token: developer });
+    assert.equal(fetched.status, 409, JSON.stringify(fetched.json));
+    assert.match(fetched.json.error, /^wecare_backup_fetch: no off-site target is set/);
+  });
+
   test('an unknown route is a JSON 404', async () => {
     const res = await call('GET', '/api/backup/nothing-here');
     assert.equal(res.status, 404);

@@ -4,27 +4,41 @@
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { describe, test } = require('node:test');
-const { canCall } = require('../src/auth');
+const { ADMIN_FUNCTIONS, DEVELOPER_ONLY_FUNCTIONS, canCall } = require('../src/auth');
 const { statusForExtensionError } = require('../src/errors');
 const { readConfig } = require('../src/server');
 const { EXAMPLE_DIR } = require('./helpers');
 
 describe('canCall follows the role table of the root README', () => {
-  const adminFunctions = ['create', 'list', 'stats', 'export', 'verify', 'cleanup', 'path', 'config', 'version'];
+  const adminFunctions = ['create', 'list', 'stats', 'verify', 'path', 'cleanup', 'version', 'setting'];
+  const developerOnly = ['restore', 'config', 'export', 'schedule', 'fetch'];
+  // Functions a later version adds (recover, restore to a point in time, continuous capture).
+  const later = ['recover', 'restore_at', 'continuous'];
 
-  test('ADMIN may run everything but restore', () => {
-    for (const fn of adminFunctions) assert.ok(canCall('ADMIN', fn), fn);
-    assert.equal(canCall('ADMIN', 'restore'), false);
-    assert.equal(canCall('ADMIN', 'schedule'), false);
+  test('the lists are those of auth.js', () => {
+    assert.deepEqual([...ADMIN_FUNCTIONS].sort(), [...adminFunctions].sort());
+    assert.deepEqual([...DEVELOPER_ONLY_FUNCTIONS].sort(), [...developerOnly].sort());
   });
 
-  test('DEVELOPER may also restore', () => {
-    for (const fn of [...adminFunctions, 'restore']) assert.ok(canCall('DEVELOPER', fn), fn);
+  test('ADMIN may create, list, see stats, verify, download, clean up and read settings', () => {
+    for (const fn of adminFunctions) assert.ok(canCall('ADMIN', fn), fn);
+  });
+
+  test('ADMIN may not restore, change a setting, export, schedule, fetch, nor anything added later', () => {
+    for (const fn of [...developerOnly, ...later]) assert.equal(canCall('ADMIN', fn), false, fn);
+  });
+
+  test('DEVELOPER may run everything, also what is added later', () => {
+    for (const fn of [...adminFunctions, ...developerOnly, ...later]) assert.ok(canCall('DEVELOPER', fn), fn);
+    assert.equal(canCall('DEVELOPER', ''), false);
+    assert.equal(canCall('DEVELOPER', undefined), false);
   });
 
   test('any other role, or none, may run nothing', () => {
-    for (const role of ['USER', 'admin', '', null, undefined, '__proto__', 'constructor', 'toString']) {
-      for (const fn of [...adminFunctions, 'restore']) assert.equal(canCall(role, fn), false, `${role} ${fn}`);
+    for (const role of ['USER', 'admin', 'developer', '', null, undefined, '__proto__', 'constructor', 'toString']) {
+      for (const fn of [...adminFunctions, ...developerOnly, ...later]) {
+        assert.equal(canCall(role, fn), false, `${role} ${fn}`);
+      }
     }
   });
 });
@@ -40,6 +54,11 @@ describe('extension errors map to HTTP statuses by their message', () => {
     ['wecare_backup_verify: backup not found', 404],
     ['wecare_backup_create: database is locked', 409],
     ['wecare_backup_create: another backup is busy', 409],
+    ["wecare_backup_setting: unknown setting 'x'; valid settings are: dir, prefix", 400],
+    ["wecare_backup_config: keep_last must be a whole number from 0 to 1000000, not 'x'", 400],
+    ['wecare_backup_schedule: the interval must be from 1 to 31622400 seconds, or 0 to stop', 400],
+    ["wecare_backup_export: '/srv/x.db' already exists; export to a new name or delete that file first", 409],
+    ["wecare_backup_fetch: no off-site target is set; set it first with wecare_backup_config('offsite', ...)", 409],
     ['wecare_backup_create: disk I/O error', 500],
     ['no such function: wecare_backup_path', 500],
   ];
