@@ -7,12 +7,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <map>
 #include <sstream>
 #include <thread>
 
+#include "offsite/s3_xml.hpp"
 #include "policy/text.hpp"
 #include "store/dir.hpp"
 
@@ -63,73 +63,26 @@ std::string sha256_hex(const uint8_t* data, size_t size) {
     return hex_lower(digest, sizeof digest);
 }
 
-std::string xml_unescape(const std::string& s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] != '&') {
-            out += s[i];
-            continue;
-        }
-        size_t semi = s.find(';', i);
-        if (semi == std::string::npos) {
-            out += s[i];
-            continue;
-        }
-        std::string entity = s.substr(i + 1, semi - i - 1);
-        if (entity == "amp")
-            out += '&';
-        else if (entity == "lt")
-            out += '<';
-        else if (entity == "gt")
-            out += '>';
-        else if (entity == "quot")
-            out += '"';
-        else if (entity == "apos")
-            out += '\'';
-        else if (!entity.empty() && entity[0] == '#') {
-            unsigned long code = entity.size() > 1 && (entity[1] == 'x' || entity[1] == 'X')
-                                     ? std::strtoul(entity.c_str() + 2, nullptr, 16)
-                                     : std::strtoul(entity.c_str() + 1, nullptr, 10);
-            if (code < 0x80) {
-                out += static_cast<char>(code);
-            } else if (code < 0x800) {
-                out += static_cast<char>(0xC0 | (code >> 6));
-                out += static_cast<char>(0x80 | (code & 0x3F));
-            } else if (code < 0x10000) {
-                out += static_cast<char>(0xE0 | (code >> 12));
-                out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-                out += static_cast<char>(0x80 | (code & 0x3F));
-            } else {
-                out += static_cast<char>(0xF0 | (code >> 18));
-                out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
-                out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-                out += static_cast<char>(0x80 | (code & 0x3F));
-            }
-        } else {
-            out += s.substr(i, semi - i + 1);
-        }
-        i = semi;
+// "HTTP 403 AccessDenied: Access Denied". A body that is not S3's error
+// document (a proxy's HTML page, a cut-off answer) adds nothing.
+std::string http_problem(long status, const std::string& body) {
+    S3ErrorBody error;
+    try {
+        error = parse_error(body);
+    } catch (const Error&) {
+        // the status alone says what happened
     }
-    return out;
+    return "HTTP " + std::to_string(status) + (error.code.empty() ? "" : " " + error.code) +
+           (error.message.empty() ? "" : ": " + error.message);
 }
 
-// Text of the first <tag>...</tag> at or after `from`; enough for S3's
-// flat, attribute-free response documents.
-std::optional<std::string> xml_value(const std::string& xml, const std::string& tag) {
-    std::string open = "<" + tag + ">";
-    std::string close = "</" + tag + ">";
-    size_t b = xml.find(open);
-    if (b == std::string::npos) return std::nullopt;
-    b += open.size();
-    size_t e = xml.find(close, b);
-    if (e == std::string::npos) return std::nullopt;
-    return xml_unescape(xml.substr(b, e - b));
-}
-
-// S3 gives '2024-01-02T03:04:05.000Z'; ObjectInfo promises no fraction.
-std::string normalise_timestamp(const std::string& s) {
-    if (s.size() >= 19) return s.substr(0, 19) + "Z";
-    return s;
+// The result of parse(); a refused answer's message is redacted like every other.
+template <typename Parse> auto read_answer(const S3Client& client, Parse parse) -> decltype(parse()) {
+    try {
+        return parse();
+    } catch (const Error& e) {
+        throw Error(client.redact(e.what()), e.kind());
+    }
 }
 
 bool transient_curl_error(CURLcode rc) {
@@ -498,10 +451,7 @@ S3Client::Response S3Client::perform(Request& request) {
             response.headers = std::move(transfer.headers);
             return response;
         }
-        std::string code = xml_value(transfer.body, "Code").value_or("");
-        std::string message = xml_value(transfer.body, "Message").value_or("");
-        last_problem = "HTTP " + std::to_string(status) + (code.empty() ? "" : " " + code) +
-                       (message.empty() ? "" : ": " + message);
+        last_problem = http_problem(status, transfer.body);
         if (transient_status(status)) continue;
         if (status == 404 || status == 412 || status == 416) {
             Response response;
@@ -561,23 +511,11 @@ std::vector<ObjectInfo> S3Client::list_objects(const std::string& prefix, int ma
         Response response = perform(r);
         if (response.status == 404)
             fail(ErrorKind::not_found, "s3 list_objects: bucket '" + options_.bucket + "' does not exist");
-        const std::string& xml = response.body;
-        for (size_t at = xml.find("<Contents>"); at != std::string::npos; at = xml.find("<Contents>", at)) {
-            size_t end = xml.find("</Contents>", at);
-            if (end == std::string::npos) break;
-            std::string block = xml.substr(at, end - at);
-            at = end;
-            ObjectInfo info;
-            info.name = xml_value(block, "Key").value_or("");
-            info.size = std::strtoull(xml_value(block, "Size").value_or("0").c_str(), nullptr, 10);
-            info.last_modified = normalise_timestamp(xml_value(block, "LastModified").value_or(""));
+        ListPage listing = read_answer(*this, [&] { return parse_list_objects(response.body); });
+        for (ObjectInfo& info : listing.objects)
             objects.push_back(std::move(info));
-        }
-        bool truncated = xml_value(xml, "IsTruncated").value_or("false") == "true";
-        if (!truncated) break;
-        token = xml_value(xml, "NextContinuationToken").value_or("");
-        if (token.empty())
-            fail(ErrorKind::remote, "s3 list_objects: truncated listing without a continuation token");
+        if (!listing.truncated) break;
+        token = listing.next_token; // never empty when truncated
     }
     std::sort(objects.begin(), objects.end(),
               [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
@@ -592,9 +530,7 @@ std::string S3Client::create_multipart_upload(const std::string& key) {
     if (response.status == 404)
         fail(ErrorKind::not_found,
              "s3 create_multipart_upload: bucket '" + options_.bucket + "' does not exist");
-    std::string id = xml_value(response.body, "UploadId").value_or("");
-    if (id.empty()) fail(ErrorKind::remote, "s3 create_multipart_upload: no UploadId in the answer");
-    return id;
+    return read_answer(*this, [&] { return parse_upload_id(response.body); });
 }
 
 std::string S3Client::upload_part(const std::string& key, const std::string& upload_id, int part_number,
@@ -636,12 +572,10 @@ void S3Client::complete_multipart_upload(const std::string& key, const std::stri
         fail(ErrorKind::remote, "s3 complete_multipart_upload: the upload no longer exists");
     }
     // S3 may answer 200 and still report an error in the body.
-    if (response.body.find("<Error>") != std::string::npos) {
-        std::string code = xml_value(response.body, "Code").value_or("");
-        std::string message = xml_value(response.body, "Message").value_or("");
-        fail(ErrorKind::remote, "s3 complete_multipart_upload 's3://" + options_.bucket + "/" + key +
-                                    "': " + code + (message.empty() ? "" : ": " + message));
-    }
+    const auto error = read_answer(*this, [&] { return parse_complete_multipart_upload(response.body); });
+    if (error)
+        fail(ErrorKind::remote, "s3 complete_multipart_upload 's3://" + options_.bucket + "/" + key + "': " +
+                                    error->code + (error->message.empty() ? "" : ": " + error->message));
 }
 
 void S3Client::abort_multipart_upload(const std::string& key, const std::string& upload_id) {

@@ -22,7 +22,8 @@
 //   retried with exponential back-off and jitter, up to max_attempts; a
 //   download that breaks midway resumes with a Range request pinned to the
 //   first response's ETag (If-Match), so the sink never sees a byte twice.
-//   Other HTTP errors fail at once with S3's <Code> and <Message>.
+//   Other HTTP errors fail at once with S3's <Code> and <Message>. Every XML
+//   answer is read by s3_xml.hpp (libexpat); one it cannot read is an error.
 //   Secrets: every message and log line passes through redact(), which
 //   removes the secret key and session token, so neither can leak through
 //   an error text even if a server echoes them.
