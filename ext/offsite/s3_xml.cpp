@@ -29,10 +29,17 @@ namespace {
 constexpr char kNamespaceSeparator = '\n';
 constexpr size_t kMaxQuotedBytes = 200;
 
-// Remote text quoted in a message: valid UTF-8, and short.
+constexpr size_t kMaxCodeBytes = 200;
+constexpr size_t kMaxMessageBytes = 1000;
+
+// Remote text fit for a message: valid UTF-8, and at most `max` bytes of it.
+std::string clipped(const std::string& text, size_t max) {
+    if (text.size() <= max) return printable_utf8(text);
+    return printable_utf8(text.substr(0, max)) + "...";
+}
+
 std::string quoted(const std::string& text) {
-    if (text.size() <= kMaxQuotedBytes) return "'" + printable_utf8(text) + "'";
-    return "'" + printable_utf8(text.substr(0, kMaxQuotedBytes)) + "...'";
+    return "'" + clipped(text, kMaxQuotedBytes) + "'";
 }
 
 std::string trim_space(const std::string& s) {
@@ -94,8 +101,7 @@ class Reader {
             fail("S3 answered with an error: " +
                  (error_.code.empty() ? std::string("(no code)") : error_.code) +
                  (error_.message.empty() ? "" : ": " + error_.message));
-        fail("expected an <" + std::string(expected) + "> document, got <" +
-             printable_utf8(root_.substr(0, kMaxQuotedBytes)) + ">");
+        fail("the answer is <" + clipped(root_, kMaxQuotedBytes) + ">, expected <" + expected + ">");
     }
 
     const S3ErrorBody& error_body() const { return error_; }
@@ -177,8 +183,9 @@ class Reader {
         // The fields of an error document, whatever the caller expects: an
         // <Error> root is reported with them.
         if (root_ == "Error" && frames_.back().leaf) {
-            if (path_ == "Error/Code" && error_.code.empty()) error_.code = text;
-            if (path_ == "Error/Message" && error_.message.empty()) error_.message = text;
+            if (path_ == "Error/Code" && error_.code.empty()) error_.code = clipped(text, kMaxCodeBytes);
+            if (path_ == "Error/Message" && error_.message.empty())
+                error_.message = clipped(text, kMaxMessageBytes);
         }
         on_close(path_, text);
         path_.resize(frames_.back().path_size);

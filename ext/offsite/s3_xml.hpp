@@ -51,6 +51,7 @@ struct ListPage {
 };
 
 // The <Error> document of a failed request.
+// Both are valid UTF-8, cut to 200 and 1000 bytes: they end up in messages.
 struct S3ErrorBody {
     std::string code;    // "NoSuchKey", "AccessDenied", ...; may be empty
     std::string message; // may be empty

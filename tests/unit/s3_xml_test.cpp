@@ -201,7 +201,7 @@ TEST(S3Xml, error_bodies_give_code_and_message) {
     EXPECT_EQ(only_code.message, "");
     // A proxy's HTML page is not S3's error document.
     EXPECT_HAS(remote_error([] { parse_error("<html><body>Bad Gateway</body></html>"); }),
-               "s3 error answer: expected an <Error> document, got <html>");
+               "s3 error answer: the answer is <html>, expected <Error>");
 }
 
 TEST(S3Xml, complete_multipart_upload_result_or_an_error_inside_a_200) {
@@ -217,8 +217,9 @@ TEST(S3Xml, complete_multipart_upload_result_or_an_error_inside_a_200) {
     // The keep-alive spaces may also come before the declaration.
     EXPECT_TRUE(parse_complete_multipart_upload("   \n" + kAwsCompleteFailed).has_value());
     EXPECT_HAS(remote_error([] { parse_complete_multipart_upload(""); }), "empty");
-    EXPECT_HAS(remote_error([] { parse_complete_multipart_upload("<Other/>"); }),
-               "s3 complete_multipart_upload: expected an <CompleteMultipartUploadResult> document");
+    EXPECT_HAS(
+        remote_error([] { parse_complete_multipart_upload("<Other/>"); }),
+        "s3 complete_multipart_upload: the answer is <Other>, expected <CompleteMultipartUploadResult>");
 }
 
 TEST(S3Xml, an_error_document_where_a_listing_was_expected_reports_it) {
@@ -251,7 +252,7 @@ TEST(S3Xml, nested_lookalikes_are_not_objects) {
                "a <Contents> without a <Key>");
     // A ListBucketResult inside another root is not a listing.
     EXPECT_HAS(list_error("<Wrapper>" + list_of(contents("k")) + "</Wrapper>"),
-               "expected an <ListBucketResult> document, got <Wrapper>");
+               "the answer is <Wrapper>, expected <ListBucketResult>");
     // A Key that holds markup instead of text.
     EXPECT_HAS(list_error(list_of(contents("<b>k</b>"))), "<Key> holds elements");
 }
@@ -360,4 +361,14 @@ TEST(S3Xml, messages_quote_hostile_text_shortly_and_as_valid_utf8) {
                                          "<IsTruncated>false</IsTruncated>" +
                                          contents("caf\xe9", "big") + "</ListBucketResult>");
     EXPECT_HAS(latin, "object 'caf\xc3\xa9' has <Size> 'big'");
+}
+
+TEST(S3Xml, error_fields_are_cut_to_a_sane_length) {
+    const S3ErrorBody big = parse_error("<Error><Code>" + std::string(5000, 'C') + "</Code><Message>" +
+                                        std::string(50000, 'm') + "</Message></Error>");
+    EXPECT_EQ(big.code, std::string(200, 'C') + "...");
+    EXPECT_EQ(big.message, std::string(1000, 'm') + "...");
+    // Cut inside a character: the text stays valid UTF-8.
+    EXPECT_EQ(parse_error("<Error><Code>" + std::string(199, 'C') + "\xc3\xa9</Code></Error>").code,
+              std::string(199, 'C') + "\\xC3...");
 }
