@@ -235,7 +235,12 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     size_t n = size * count;
     bool success = t->status >= 200 && t->status < 300;
     if (!success || !t->sink) {
-        if (t->body.size() < kMaxErrorBody) t->body.append(data, std::min(n, kMaxErrorBody - t->body.size()));
+        // An error answer is only quoted; a successful one is a whole XML
+        // document (a listing page of 1000 keys is 250 KiB to 1.5 MiB). One
+        // byte over s3_xml's limit is kept, so that a larger answer is refused
+        // as too large rather than read cut off.
+        const size_t limit = success ? kMaxXmlBytes + 1 : kMaxErrorBody;
+        if (t->body.size() < limit) t->body.append(data, std::min(n, limit - t->body.size()));
         return n;
     }
     const auto* p = reinterpret_cast<const uint8_t*>(data);
