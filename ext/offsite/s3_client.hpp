@@ -134,7 +134,16 @@ class S3Client {
   private:
     struct Request;
     struct Response;
+    struct Transfer; // one request's state across its attempts, shared with curl's callbacks
+    enum class Verdict { answered, retry };
+    // One request, retried as RetryPolicy says; its steps below.
     Response perform(Request& request);
+    void wait_before_retry(const std::string& what, const std::string& problem, int attempt) const;
+    void build_headers(const Request& request, Transfer& transfer) const;
+    void configure_handle(const Request& request, Transfer& transfer);
+    Verdict classify_answer(Transfer& transfer, const std::string& what) const;
+    static size_t on_header(char* data, size_t size, size_t count, void* transfer);
+    static size_t on_body(char* data, size_t size, size_t count, void* transfer);
     std::string url_for(const std::string& key, const std::string& query) const;
     [[noreturn]] void fail(ErrorKind kind, const std::string& message) const;
 
