@@ -3,7 +3,7 @@ CXX       ?= g++
 CXXFLAGS  ?= -O2 -g
 WARN      := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
 BASEFLAGS := -std=c++17 -fPIC -fvisibility=hidden -MMD -MP -Iext $(WARN)
-LDLIBS    := -pthread -lcurl -lzstd -lsodium
+LDLIBS    := -pthread -lcurl -lzstd -lsodium -lexpat
 PYTHON    ?= /usr/bin/python3
 OBJDIR    ?= build/obj
 

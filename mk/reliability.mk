@@ -16,7 +16,8 @@
 # S3 tests skip unless tests/offsite/run.sh gives them a moto server). It links
 # the extension's own objects (same flags) and a stub of SQLite's API table.
 PURE_SOURCES := $(sort $(wildcard ext/policy/*.cpp)) ext/common/error.cpp ext/common/observer.cpp \
-                ext/store/checksum.cpp ext/store/fd.cpp ext/offsite/index.cpp ext/offsite/codec.cpp
+                ext/store/checksum.cpp ext/store/fd.cpp ext/offsite/index.cpp ext/offsite/codec.cpp \
+                ext/offsite/s3_xml.cpp
 UNIT_SOURCES := $(sort $(wildcard tests/unit/*.cpp))
 UNIT_DIR     := build/unit
 UNIT_BIN     := $(UNIT_DIR)/wecare_unit
@@ -83,7 +84,8 @@ asan: $(ASAN_DIST) $(DIST)
 # ---------------------------------------------------------------- fuzzing
 FUZZ_CXX      ?= clang++
 FUZZ_DIR      := build/fuzz
-FUZZ_TARGETS  := fuzz_name fuzz_settings fuzz_metadata fuzz_retention fuzz_checksum
+FUZZ_TARGETS  := fuzz_name fuzz_settings fuzz_metadata fuzz_retention fuzz_checksum \
+                 fuzz_codec fuzz_s3_xml fuzz_offsite_index
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
 FUZZ_FLAGS    := -std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -Iext
 FUZZ_SECONDS  ?= 60
@@ -101,17 +103,19 @@ $(FUZZ_DIR)/obj/sqlite_api_stub.o: tests/unit/sqlite_api_stub.cpp
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -c -o $@ $<
 
 $(FUZZ_DIR)/%: fuzz/%.cpp $(FUZZ_OBJECTS)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -o $@ $< $(FUZZ_OBJECTS) -lzstd -lsodium
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -o $@ $< $(FUZZ_OBJECTS) -lzstd -lsodium -lexpat
 
 -include $(FUZZ_OBJECTS:.o=.d) $(FUZZ_BINS:=.d)
 
 fuzz-build: $(FUZZ_BINS)
 
-# Runs each target on its committed corpus plus fuzz/out/<target> (new finds).
+# Runs each target on its committed corpus plus fuzz/out/<target> (new finds),
+# with fuzz/<target>.dict as libFuzzer's dictionary when there is one.
 define run_fuzz
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p fuzz/out/$$t fuzz/corpus/$$t; \
-	  $(FUZZ_DIR)/$$t -max_total_time=$(1) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+	  dict=""; [ ! -f fuzz/$$t.dict ] || dict=-dict=fuzz/$$t.dict; \
+	  $(FUZZ_DIR)/$$t -max_total_time=$(1) -max_len=4096 -timeout=10 -rss_limit_mb=2048 $$dict \
 	    -artifact_prefix=fuzz/out/$$t- -print_final_stats=1 fuzz/out/$$t fuzz/corpus/$$t \
 	    > fuzz/out/$$t.log 2>&1 || { tail -40 fuzz/out/$$t.log; echo "FUZZ FAILURE in $$t"; exit 1; }; \
 	  echo "$$t: $(1) s, $$(grep -o 'stat::number_of_executed_units: [0-9]*' fuzz/out/$$t.log | grep -o '[0-9]*$$') inputs, corpus $$(ls fuzz/corpus/$$t fuzz/out/$$t | wc -l) files, no failure"; \

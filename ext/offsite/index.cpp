@@ -11,8 +11,12 @@ namespace {
 
 constexpr std::string_view kMagic = "wecare_offsite_index 1";
 
+// A text field of an object line. Spaces separate the fields and "-" stands
+// for "", so a space and a lone "-" are escaped as well.
 std::string field(const std::string& text) {
-    return text.empty() ? "-" : escape_value(text);
+    if (text.empty()) return "-";
+    if (text == "-") return "%2D";
+    return percent_encode(text, [](unsigned char c) { return c != '%' && c > 0x20 && c != 0x7f; });
 }
 std::string unfield(std::string_view text) {
     return text == "-" ? "" : unescape_value(text);

@@ -7,12 +7,13 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <thread>
 
+#include "offsite/s3_xml.hpp"
 #include "policy/text.hpp"
 #include "store/dir.hpp"
 
@@ -63,73 +64,26 @@ std::string sha256_hex(const uint8_t* data, size_t size) {
     return hex_lower(digest, sizeof digest);
 }
 
-std::string xml_unescape(const std::string& s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] != '&') {
-            out += s[i];
-            continue;
-        }
-        size_t semi = s.find(';', i);
-        if (semi == std::string::npos) {
-            out += s[i];
-            continue;
-        }
-        std::string entity = s.substr(i + 1, semi - i - 1);
-        if (entity == "amp")
-            out += '&';
-        else if (entity == "lt")
-            out += '<';
-        else if (entity == "gt")
-            out += '>';
-        else if (entity == "quot")
-            out += '"';
-        else if (entity == "apos")
-            out += '\'';
-        else if (!entity.empty() && entity[0] == '#') {
-            unsigned long code = entity.size() > 1 && (entity[1] == 'x' || entity[1] == 'X')
-                                     ? std::strtoul(entity.c_str() + 2, nullptr, 16)
-                                     : std::strtoul(entity.c_str() + 1, nullptr, 10);
-            if (code < 0x80) {
-                out += static_cast<char>(code);
-            } else if (code < 0x800) {
-                out += static_cast<char>(0xC0 | (code >> 6));
-                out += static_cast<char>(0x80 | (code & 0x3F));
-            } else if (code < 0x10000) {
-                out += static_cast<char>(0xE0 | (code >> 12));
-                out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-                out += static_cast<char>(0x80 | (code & 0x3F));
-            } else {
-                out += static_cast<char>(0xF0 | (code >> 18));
-                out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
-                out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-                out += static_cast<char>(0x80 | (code & 0x3F));
-            }
-        } else {
-            out += s.substr(i, semi - i + 1);
-        }
-        i = semi;
+// "HTTP 403 AccessDenied: Access Denied". A body that is not S3's error
+// document (a proxy's HTML page, a cut-off answer) adds nothing.
+std::string http_problem(long status, const std::string& body) {
+    S3ErrorBody error;
+    try {
+        error = parse_error(body);
+    } catch (const Error&) {
+        // the status alone says what happened
     }
-    return out;
+    return "HTTP " + std::to_string(status) + (error.code.empty() ? "" : " " + error.code) +
+           (error.message.empty() ? "" : ": " + error.message);
 }
 
-// Text of the first <tag>...</tag> at or after `from`; enough for S3's
-// flat, attribute-free response documents.
-std::optional<std::string> xml_value(const std::string& xml, const std::string& tag) {
-    std::string open = "<" + tag + ">";
-    std::string close = "</" + tag + ">";
-    size_t b = xml.find(open);
-    if (b == std::string::npos) return std::nullopt;
-    b += open.size();
-    size_t e = xml.find(close, b);
-    if (e == std::string::npos) return std::nullopt;
-    return xml_unescape(xml.substr(b, e - b));
-}
-
-// S3 gives '2024-01-02T03:04:05.000Z'; ObjectInfo promises no fraction.
-std::string normalise_timestamp(const std::string& s) {
-    if (s.size() >= 19) return s.substr(0, 19) + "Z";
-    return s;
+// The result of parse(); a refused answer's message is redacted like every other.
+template <typename Parse> auto read_answer(const S3Client& client, Parse parse) -> decltype(parse()) {
+    try {
+        return parse();
+    } catch (const Error& e) {
+        throw Error(client.redact(e.what()), e.kind());
+    }
 }
 
 bool transient_curl_error(CURLcode rc) {
@@ -246,21 +200,51 @@ struct S3Client::Response {
     std::map<std::string, std::string> headers; // lower-case names
 };
 
-namespace {
+struct S3Client::Transfer {
+    explicit Transfer(const Request& request)
+        : sink(request.sink),
+          payload_hash(sha256_hex(request.body ? request.body : reinterpret_cast<const uint8_t*>(""),
+                                  request.body_size)) {}
 
-// Per-attempt transfer state shared with curl's callbacks.
-struct Transfer {
+    // Clears what one attempt learns; a download resumes after what the sink has.
+    void begin_attempt() {
+        status = 0;
+        headers.clear();
+        body.clear();
+        skip = 0;
+        resume_from = sink ? delivered : 0;
+        resuming = sink && delivered > 0;
+        error_buffer[0] = '\0';
+    }
+
+    // The ETag of the first answer to a download, so that a resumed one can
+    // insist on the same object (If-Match).
+    void remember_etag() {
+        if (!sink || !etag.empty()) return;
+        auto it = headers.find("etag");
+        if (it != headers.end()) etag = it->second;
+    }
+
     const Sink* sink = nullptr;
-    long status = 0;
-    std::map<std::string, std::string> headers;
-    std::string body;
+    const std::string payload_hash; // x-amz-content-sha256 of the request body
+    std::string etag;
+    std::string last_problem; // why the last attempt failed, for the next message
     uint64_t delivered = 0;   // bytes given to the sink (across attempts)
-    uint64_t skip = 0;        // bytes to drop (server ignored our Range)
+
+    // Per attempt:
+    std::unique_ptr<curl_slist, SlistDeleter> header_list;
+    char error_buffer[CURL_ERROR_SIZE] = {0};
+    bool resuming = false;    // a Range request after a broken download
     uint64_t resume_from = 0; // Range start of this attempt
+    uint64_t skip = 0;        // bytes to drop (server ignored our Range)
+    CURLcode result = CURLE_OK;
+    long status = 0;
+    std::map<std::string, std::string> headers; // lower-case names
+    std::string body;
     std::exception_ptr sink_error;
 };
 
-size_t on_header(char* data, size_t size, size_t count, void* user) {
+size_t S3Client::on_header(char* data, size_t size, size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);
     std::string line(data, size * count);
     if (line.compare(0, 5, "HTTP/") == 0) {
@@ -277,12 +261,17 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     return size * count;
 }
 
-size_t on_body(char* data, size_t size, size_t count, void* user) {
+size_t S3Client::on_body(char* data, size_t size, size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);
     size_t n = size * count;
     bool success = t->status >= 200 && t->status < 300;
     if (!success || !t->sink) {
-        if (t->body.size() < kMaxErrorBody) t->body.append(data, std::min(n, kMaxErrorBody - t->body.size()));
+        // An error answer is only quoted; a successful one is a whole XML
+        // document (a listing page of 1000 keys is 250 KiB to 1.5 MiB). One
+        // byte over s3_xml's limit is kept, so that a larger answer is refused
+        // as too large rather than read cut off.
+        const size_t limit = success ? kMaxXmlBytes + 1 : kMaxErrorBody;
+        if (t->body.size() < limit) t->body.append(data, std::min(n, limit - t->body.size()));
         return n;
     }
     const auto* p = reinterpret_cast<const uint8_t*>(data);
@@ -303,8 +292,6 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     }
     return n;
 }
-
-} // namespace
 
 S3Client::S3Client(S3Options options) : options_(std::move(options)), curl_(std::make_unique<Curl>()) {
     ensure_curl();
@@ -379,143 +366,142 @@ std::string S3Client::url_for(const std::string& key, const std::string& query) 
 
 S3Client::Response S3Client::perform(Request& request) {
     const RetryPolicy& policy = options_.retry;
-    std::string what = "s3 " + request.operation + " 's3://" + options_.bucket + "/" + request.key + "'";
-    std::string payload_hash =
-        sha256_hex(request.body ? request.body : reinterpret_cast<const uint8_t*>(""), request.body_size);
-    Transfer transfer;
-    transfer.sink = request.sink;
-    std::string etag; // of the first GET response, to resume the same object
-    std::string last_problem;
-    CURL* curl = curl_->handle;
-
+    const std::string what =
+        "s3 " + request.operation + " 's3://" + options_.bucket + "/" + request.key + "'";
+    Transfer transfer(request);
     for (int attempt = 1; attempt <= policy.max_attempts; ++attempt) {
-        if (attempt > 1) {
-            long long base = policy.base_delay.count() << std::min(attempt - 2, 20);
-            long long capped = std::min<long long>(base, policy.max_delay.count());
-            // Full jitter in [capped/2, capped]: spreads out clients that failed together.
-            long long delay =
-                capped / 2 + (capped > 1 ? randombytes_uniform(static_cast<uint32_t>(capped / 2 + 1)) : 0);
-            if (options_.log)
-                options_.log(redact(what + ": " + last_problem + "; retrying in " + std::to_string(delay) +
-                                    " ms (attempt " + std::to_string(attempt) + " of " +
-                                    std::to_string(policy.max_attempts) + ")"));
-            if (policy.sleep)
-                policy.sleep(std::chrono::milliseconds(delay));
-            else
-                std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-        }
+        if (attempt > 1) wait_before_retry(what, transfer.last_problem, attempt);
         if (policy.inject_failure && policy.inject_failure(request.operation, attempt)) {
-            last_problem = "HTTP 503 (injected failure)";
+            transfer.last_problem = "HTTP 503 (injected failure)";
             continue;
         }
-
-        transfer.status = 0;
-        transfer.headers.clear();
-        transfer.body.clear();
-        transfer.skip = 0;
-        transfer.resume_from = request.sink ? transfer.delivered : 0;
-        std::vector<std::string> headers = request.headers;
-        headers.push_back("x-amz-content-sha256: " + payload_hash);
-        if (!credentials_.session_token.empty())
-            headers.push_back("x-amz-security-token: " + credentials_.session_token);
-        // Always name the type of a body: curl would otherwise say it is a form,
-        // and some servers (moto) then parse it as one.
-        if (request.method == "PUT" || request.method == "POST")
-            headers.push_back("Content-Type: " + (request.content_type.empty()
-                                                      ? std::string("application/octet-stream")
-                                                      : request.content_type));
-        // No "Expect:" override here: curl 7.88 would sign the empty header it
-        // then does not send. Expect: 100-continue for large parts is harmless.
-        bool resuming = request.sink && transfer.delivered > 0;
-        if (resuming) {
-            headers.push_back("Range: bytes=" + std::to_string(transfer.delivered) + "-");
-            if (!etag.empty()) headers.push_back("If-Match: " + etag);
-        }
-        std::unique_ptr<curl_slist, SlistDeleter> header_list;
-        for (const std::string& h : headers) {
-            // On success the list grows in place; on failure the old list stays owned.
-            curl_slist* grown = curl_slist_append(header_list.get(), h.c_str());
-            if (!grown) throw std::bad_alloc();
-            if (grown != header_list.get()) {
-                (void)header_list.release(); // `grown` is the same list, now non-empty
-                header_list.reset(grown);
-            }
-        }
-
-        std::string url = url_for(request.key, request.query);
-        std::string sigv4 = "aws:amz:" + options_.region + ":s3";
-        char error_buffer[CURL_ERROR_SIZE] = {0};
-        curl_easy_reset(curl);
-        curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-        curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-        curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4.c_str());
-        curl_easy_setopt(curl, CURLOPT_USERNAME, credentials_.access_key_id.c_str());
-        curl_easy_setopt(curl, CURLOPT_PASSWORD, credentials_.secret_access_key.c_str());
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list.get());
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
-        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, options_.low_speed_seconds);
-        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
-        if (request.method == "GET") {
-            curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-        } else if (request.method == "HEAD") {
-            curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-        } else {
-            // PUT/POST/DELETE: the body (possibly empty) is in memory.
-            curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-            if (request.method != "DELETE") {
-                curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                                 static_cast<curl_off_t>(request.body_size));
-                curl_easy_setopt(curl, CURLOPT_POSTFIELDS,
-                                 request.body ? static_cast<const void*>(request.body) : "");
-            }
-        }
-
-        CURLcode rc = curl_easy_perform(curl);
+        transfer.begin_attempt();
+        build_headers(request, transfer);
+        configure_handle(request, transfer);
+        transfer.result = curl_easy_perform(curl_->handle);
         if (transfer.sink_error) std::rethrow_exception(transfer.sink_error);
-        if (rc != CURLE_OK) {
-            last_problem = std::string(curl_easy_strerror(rc)) +
-                           (error_buffer[0] ? std::string(" (") + error_buffer + ")" : "");
-            if (transient_curl_error(rc)) {
-                if (request.sink && etag.empty() && transfer.headers.count("etag"))
-                    etag = transfer.headers["etag"];
-                continue;
-            }
-            fail(ErrorKind::network, what + ": " + last_problem);
-        }
-        long status = transfer.status;
-        if (status >= 200 && status < 300) {
-            if (request.sink && etag.empty() && transfer.headers.count("etag"))
-                etag = transfer.headers["etag"];
-            Response response;
-            response.status = status;
-            response.body = std::move(transfer.body);
-            response.headers = std::move(transfer.headers);
-            return response;
-        }
-        std::string code = xml_value(transfer.body, "Code").value_or("");
-        std::string message = xml_value(transfer.body, "Message").value_or("");
-        last_problem = "HTTP " + std::to_string(status) + (code.empty() ? "" : " " + code) +
-                       (message.empty() ? "" : ": " + message);
-        if (transient_status(status)) continue;
-        if (status == 404 || status == 412 || status == 416) {
-            Response response;
-            response.status = status;
-            response.body = std::move(transfer.body);
-            response.headers = std::move(transfer.headers);
-            if (resuming && status != 404)
-                fail(ErrorKind::remote, what + ": the object changed while it was being downloaded");
-            return response; // callers decide what a missing object means
-        }
-        fail(ErrorKind::remote, what + ": " + last_problem);
+        if (classify_answer(transfer, what) == Verdict::retry) continue;
+        Response response;
+        response.status = transfer.status;
+        response.body = std::move(transfer.body);
+        response.headers = std::move(transfer.headers);
+        return response;
     }
-    fail(ErrorKind::network, what + ": " + last_problem + " (gave up after " +
+    fail(ErrorKind::network, what + ": " + transfer.last_problem + " (gave up after " +
                                  std::to_string(policy.max_attempts) + " attempts)");
+}
+
+// Exponential back-off with jitter; the notice is logged (redacted) first.
+void S3Client::wait_before_retry(const std::string& what, const std::string& problem, int attempt) const {
+    const RetryPolicy& policy = options_.retry;
+    long long base = policy.base_delay.count() << std::min(attempt - 2, 20);
+    long long capped = std::min<long long>(base, policy.max_delay.count());
+    // Full jitter in [capped/2, capped]: spreads out clients that failed together.
+    long long delay =
+        capped / 2 + (capped > 1 ? randombytes_uniform(static_cast<uint32_t>(capped / 2 + 1)) : 0);
+    if (options_.log)
+        options_.log(redact(what + ": " + problem + "; retrying in " + std::to_string(delay) +
+                            " ms (attempt " + std::to_string(attempt) + " of " +
+                            std::to_string(policy.max_attempts) + ")"));
+    if (policy.sleep)
+        policy.sleep(std::chrono::milliseconds(delay));
+    else
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+}
+
+void S3Client::build_headers(const Request& request, Transfer& transfer) const {
+    std::vector<std::string> headers = request.headers;
+    headers.push_back("x-amz-content-sha256: " + transfer.payload_hash);
+    if (!credentials_.session_token.empty())
+        headers.push_back("x-amz-security-token: " + credentials_.session_token);
+    // Always name the type of a body: curl would otherwise say it is a form,
+    // and some servers (moto) then parse it as one.
+    if (request.method == "PUT" || request.method == "POST")
+        headers.push_back("Content-Type: " + (request.content_type.empty()
+                                                  ? std::string("application/octet-stream")
+                                                  : request.content_type));
+    // No "Expect:" override here: curl 7.88 would sign the empty header it
+    // then does not send. Expect: 100-continue for large parts is harmless.
+    if (transfer.resuming) {
+        headers.push_back("Range: bytes=" + std::to_string(transfer.delivered) + "-");
+        if (!transfer.etag.empty()) headers.push_back("If-Match: " + transfer.etag);
+    }
+    transfer.header_list.reset();
+    for (const std::string& h : headers) {
+        // On success the list grows in place; on failure the old list stays owned.
+        curl_slist* grown = curl_slist_append(transfer.header_list.get(), h.c_str());
+        if (!grown) throw std::bad_alloc();
+        if (grown != transfer.header_list.get()) {
+            (void)transfer.header_list.release(); // `grown` is the same list, now non-empty
+            transfer.header_list.reset(grown);
+        }
+    }
+}
+
+// One easy transfer: signed by curl (SigV4), the body from memory, the
+// answer into `transfer` through on_header and on_body.
+void S3Client::configure_handle(const Request& request, Transfer& transfer) {
+    CURL* curl = curl_->handle;
+    const std::string url = url_for(request.key, request.query);
+    const std::string sigv4 = "aws:amz:" + options_.region + ":s3";
+    curl_easy_reset(curl);
+    // curl copies string options, so the locals may go.
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, transfer.error_buffer);
+    curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4.c_str());
+    curl_easy_setopt(curl, CURLOPT_USERNAME, credentials_.access_key_id.c_str());
+    curl_easy_setopt(curl, CURLOPT_PASSWORD, credentials_.secret_access_key.c_str());
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, transfer.header_list.get());
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, options_.low_speed_seconds);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+    if (request.method == "GET") {
+        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+    } else if (request.method == "HEAD") {
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    } else {
+        // PUT/POST/DELETE: the body (possibly empty) is in memory.
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+        if (request.method != "DELETE") {
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body_size));
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDS,
+                             request.body ? static_cast<const void*>(request.body) : "");
+        }
+    }
+}
+
+// What one attempt's outcome means: an answer for the caller (2xx, and 404,
+// 412, 416, which callers interpret), a transient failure to retry, or an
+// error thrown here.
+S3Client::Verdict S3Client::classify_answer(Transfer& transfer, const std::string& what) const {
+    if (transfer.result != CURLE_OK) {
+        transfer.last_problem =
+            std::string(curl_easy_strerror(transfer.result)) +
+            (transfer.error_buffer[0] ? std::string(" (") + transfer.error_buffer + ")" : "");
+        if (!transient_curl_error(transfer.result))
+            fail(ErrorKind::network, what + ": " + transfer.last_problem);
+        transfer.remember_etag();
+        return Verdict::retry;
+    }
+    const long status = transfer.status;
+    if (status >= 200 && status < 300) {
+        transfer.remember_etag();
+        return Verdict::answered;
+    }
+    transfer.last_problem = http_problem(status, transfer.body);
+    if (transient_status(status)) return Verdict::retry;
+    if (status == 404 || status == 412 || status == 416) {
+        if (transfer.resuming && status != 404)
+            fail(ErrorKind::remote, what + ": the object changed while it was being downloaded");
+        return Verdict::answered; // callers decide what a missing object means
+    }
+    fail(ErrorKind::remote, what + ": " + transfer.last_problem);
 }
 
 // ---------------------------------------------------------------- operations
@@ -561,23 +547,11 @@ std::vector<ObjectInfo> S3Client::list_objects(const std::string& prefix, int ma
         Response response = perform(r);
         if (response.status == 404)
             fail(ErrorKind::not_found, "s3 list_objects: bucket '" + options_.bucket + "' does not exist");
-        const std::string& xml = response.body;
-        for (size_t at = xml.find("<Contents>"); at != std::string::npos; at = xml.find("<Contents>", at)) {
-            size_t end = xml.find("</Contents>", at);
-            if (end == std::string::npos) break;
-            std::string block = xml.substr(at, end - at);
-            at = end;
-            ObjectInfo info;
-            info.name = xml_value(block, "Key").value_or("");
-            info.size = std::strtoull(xml_value(block, "Size").value_or("0").c_str(), nullptr, 10);
-            info.last_modified = normalise_timestamp(xml_value(block, "LastModified").value_or(""));
-            objects.push_back(std::move(info));
-        }
-        bool truncated = xml_value(xml, "IsTruncated").value_or("false") == "true";
-        if (!truncated) break;
-        token = xml_value(xml, "NextContinuationToken").value_or("");
-        if (token.empty())
-            fail(ErrorKind::remote, "s3 list_objects: truncated listing without a continuation token");
+        ListPage listing = read_answer(*this, [&] { return parse_list_objects(response.body); });
+        objects.insert(objects.end(), std::make_move_iterator(listing.objects.begin()),
+                       std::make_move_iterator(listing.objects.end()));
+        if (!listing.truncated) break;
+        token = listing.next_token; // never empty when truncated
     }
     std::sort(objects.begin(), objects.end(),
               [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
@@ -592,9 +566,7 @@ std::string S3Client::create_multipart_upload(const std::string& key) {
     if (response.status == 404)
         fail(ErrorKind::not_found,
              "s3 create_multipart_upload: bucket '" + options_.bucket + "' does not exist");
-    std::string id = xml_value(response.body, "UploadId").value_or("");
-    if (id.empty()) fail(ErrorKind::remote, "s3 create_multipart_upload: no UploadId in the answer");
-    return id;
+    return read_answer(*this, [&] { return parse_upload_id(response.body); });
 }
 
 std::string S3Client::upload_part(const std::string& key, const std::string& upload_id, int part_number,
@@ -636,12 +608,10 @@ void S3Client::complete_multipart_upload(const std::string& key, const std::stri
         fail(ErrorKind::remote, "s3 complete_multipart_upload: the upload no longer exists");
     }
     // S3 may answer 200 and still report an error in the body.
-    if (response.body.find("<Error>") != std::string::npos) {
-        std::string code = xml_value(response.body, "Code").value_or("");
-        std::string message = xml_value(response.body, "Message").value_or("");
-        fail(ErrorKind::remote, "s3 complete_multipart_upload 's3://" + options_.bucket + "/" + key +
-                                    "': " + code + (message.empty() ? "" : ": " + message));
-    }
+    const auto error = read_answer(*this, [&] { return parse_complete_multipart_upload(response.body); });
+    if (error)
+        fail(ErrorKind::remote, "s3 complete_multipart_upload 's3://" + options_.bucket + "/" + key + "': " +
+                                    error->code + (error->message.empty() ? "" : ": " + error->message));
 }
 
 void S3Client::abort_multipart_upload(const std::string& key, const std::string& upload_id) {

@@ -22,7 +22,8 @@
 //   retried with exponential back-off and jitter, up to max_attempts; a
 //   download that breaks midway resumes with a Range request pinned to the
 //   first response's ETag (If-Match), so the sink never sees a byte twice.
-//   Other HTTP errors fail at once with S3's <Code> and <Message>.
+//   Other HTTP errors fail at once with S3's <Code> and <Message>. Every XML
+//   answer is read by s3_xml.hpp (libexpat); one it cannot read is an error.
 //   Secrets: every message and log line passes through redact(), which
 //   removes the secret key and session token, so neither can leak through
 //   an error text even if a server echoes them.
@@ -133,7 +134,16 @@ class S3Client {
   private:
     struct Request;
     struct Response;
+    struct Transfer; // one request's state across its attempts, shared with curl's callbacks
+    enum class Verdict { answered, retry };
+    // One request, retried as RetryPolicy says; its steps below.
     Response perform(Request& request);
+    void wait_before_retry(const std::string& what, const std::string& problem, int attempt) const;
+    void build_headers(const Request& request, Transfer& transfer) const;
+    void configure_handle(const Request& request, Transfer& transfer);
+    Verdict classify_answer(Transfer& transfer, const std::string& what) const;
+    static size_t on_header(char* data, size_t size, size_t count, void* transfer);
+    static size_t on_body(char* data, size_t size, size_t count, void* transfer);
     std::string url_for(const std::string& key, const std::string& query) const;
     [[noreturn]] void fail(ErrorKind kind, const std::string& message) const;
 

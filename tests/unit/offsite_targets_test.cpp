@@ -894,3 +894,45 @@ TEST(S3Download, object_replaced_during_download_is_an_error) {
         EXPECT_NE(std::string(e.what()).find("changed while"), std::string::npos) << e.what();
     }
 }
+
+// ------------------------------------------------------------------ S3 (answers read whole)
+
+TEST(S3Listing, a_listing_page_larger_than_64_kib_is_read_whole) {
+    // 1000 keys fill a page of about 250 KiB; the body must not be cut at the
+    // size kept for error answers.
+    std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult "
+                      "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><IsTruncated>false</IsTruncated>";
+    for (int i = 0; i < 1000; ++i)
+        xml += "<Contents><Key>db/wecare_backup_2026-11-26_02-15-00_" + std::to_string(i) +
+               ".db.wcbk</Key><LastModified>2026-11-26T02:15:07.000Z</LastModified><ETag>"
+               "&quot;599bab3ed2c697f1d26842727561fd94-3&quot;</ETag><Size>" +
+               std::to_string(i) + "</Size><StorageClass>STANDARD</StorageClass></Contents>";
+    xml += "</ListBucketResult>";
+    ASSERT_GT(xml.size(), 200u * 1024);
+    ScriptedServer server({[&](const std::string&) { return http_reply("200 OK", "", xml, xml.size()); }});
+    S3Options o = s3_options();
+    o.endpoint = server.endpoint();
+    o.bucket = "b";
+    S3Client s3(o);
+    const auto objects = s3.list_objects("db/");
+    ASSERT_EQ(objects.size(), 1000u);
+    EXPECT_EQ(objects.back().name, "db/wecare_backup_2026-11-26_02-15-00_999.db.wcbk");
+}
+
+TEST(S3Listing, an_answer_that_is_not_a_listing_is_an_error_not_an_empty_list) {
+    const std::string html = "<html><body>captive portal</body></html>";
+    ScriptedServer server({[&](const std::string&) { return http_reply("200 OK", "", html, html.size()); }});
+    S3Options o = s3_options();
+    o.endpoint = server.endpoint();
+    o.bucket = "b";
+    S3Client s3(o);
+    try {
+        s3.list_objects("db/");
+        ADD_FAILURE() << "listed";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::remote);
+        EXPECT_NE(std::string(e.what()).find("the answer is <html>, expected <ListBucketResult>"),
+                  std::string::npos)
+            << e.what();
+    }
+}

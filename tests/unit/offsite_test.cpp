@@ -65,3 +65,24 @@ TEST(OffsiteIndex, RoundTripsAndIgnoresUnknownKeys) {
     EXPECT_THROW(parse_offsite_index("not an index\n"), Error);
     EXPECT_THROW(parse_offsite_index("wecare_offsite_index 1\nobject=a 1\n"), Error);
 }
+
+TEST(OffsiteIndex, TextFieldsWithSpacesOrADashRoundTrip) {
+    // An index line is space-separated and "-" means empty: neither may leak
+    // into a field unescaped, or the file cannot be read back.
+    OffsiteIndex index;
+    index.objects.push_back({"a b", 1, 2, 3, "-", "x\ty %", 4});
+    index.objects.push_back({"-", 0, 0, 0, "", " ", 0});
+    const std::string text = serialize_offsite_index(index);
+    const OffsiteIndex back = parse_offsite_index(text);
+    ASSERT_EQ(back.objects.size(), 2u);
+    EXPECT_EQ(back.objects[0].name, "a b");
+    EXPECT_EQ(back.objects[0].kind, "-");
+    EXPECT_EQ(back.objects[0].checksum, "x\ty %");
+    EXPECT_EQ(back.objects[0].uploaded_at, 4);
+    EXPECT_EQ(back.objects[1].name, "-");
+    EXPECT_EQ(back.objects[1].kind, "");
+    EXPECT_EQ(back.objects[1].checksum, " ");
+    EXPECT_EQ(serialize_offsite_index(back), text);
+    // What earlier versions wrote still reads the same.
+    EXPECT_EQ(parse_offsite_index("wecare_offsite_index 1\nobject=n 1 2 3 auto - 4\n").objects[0].checksum, "");
+}

@@ -1,0 +1,67 @@
+// The off-site stream decoder (offsite/codec.hpp) on arbitrary bytes, with
+// and without a key, fed in pieces of any size. It must finish or throw
+// wb::Error of an off-site kind, never crash; it never delivers more bytes
+// than the header's original size, and a stream it accepts delivered exactly
+// that many and was fed whole.
+// Input: 1 mode byte (bit 0: decode with the fixed key of fuzz_key.hpp;
+// bits 1-7: piece size, 0 = all at once), then the stream.
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+
+#include "common/error.hpp"
+#include "fuzz_key.hpp"
+#include "offsite/codec.hpp"
+
+using namespace wb;
+using namespace wb::offsite;
+
+namespace {
+void check(bool ok) {
+    if (!ok) std::abort();
+}
+bool offsite_kind(ErrorKind k) {
+    return k == ErrorKind::config || k == ErrorKind::format || k == ErrorKind::wrong_key ||
+           k == ErrorKind::tampered || k == ErrorKind::truncated || k == ErrorKind::trailing_data;
+}
+// original_size as the fixed header carries it (offset 13, little-endian).
+uint64_t announced_size(const uint8_t* stream, size_t size) {
+    if (size < 21) return 0;
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i)
+        v = (v << 8) | stream[13 + i];
+    return v;
+}
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    if (size < 1) return 0;
+    const bool with_key = data[0] & 1;
+    const size_t piece = data[0] >> 1;
+    const uint8_t* stream = data + 1;
+    const size_t stream_size = size - 1;
+    const uint64_t announced = announced_size(stream, stream_size);
+
+    uint64_t delivered = 0;
+    Decoder decoder(with_key ? std::optional<Key>(fuzz_key()) : std::nullopt,
+                    [&](const uint8_t* p, size_t n) {
+                        check(p != nullptr && n > 0);
+                        delivered += n;
+                        // Nothing is delivered before a valid header, and never beyond its size.
+                        check(delivered <= announced);
+                    });
+    try {
+        for (size_t at = 0; at < stream_size;) {
+            const size_t n = piece == 0 ? stream_size - at : std::min(piece, stream_size - at);
+            decoder.feed(stream + at, n);
+            at += n;
+        }
+        const DecodeResult result = decoder.finish();
+        check(result.header.original_size == delivered);
+        check(result.encoded_size == stream_size);
+        check(result.header.encrypted == with_key);
+    } catch (const Error& e) {
+        check(offsite_kind(e.kind()));
+    }
+    return 0;
+}

@@ -1,0 +1,55 @@
+// The off-site index file (.wecare_offsite_index_<prefix>): parse_offsite_index
+// on any text, then the serialize/parse round trip: what parses must
+// serialise to text that parses to the same index, and serialise again to
+// the same text.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "common/error.hpp"
+#include "offsite/index.hpp"
+
+using namespace wb;
+using namespace wb::offsite;
+
+namespace {
+void check(bool ok) {
+    if (!ok) std::abort();
+}
+bool same(const OffsiteObject& a, const OffsiteObject& b) {
+    return a.name == b.name && a.object_bytes == b.object_bytes && a.original_bytes == b.original_bytes &&
+           a.created_ns == b.created_ns && a.kind == b.kind && a.checksum == b.checksum &&
+           a.uploaded_at == b.uploaded_at;
+}
+bool same(const OffsiteIndex& a, const OffsiteIndex& b) {
+    if (a.target != b.target || a.last_success_at != b.last_success_at || a.last_error != b.last_error ||
+        a.last_error_at != b.last_error_at || a.objects.size() != b.objects.size())
+        return false;
+    for (size_t i = 0; i < a.objects.size(); ++i)
+        if (!same(a.objects[i], b.objects[i])) return false;
+    return true;
+}
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    const std::string_view text(reinterpret_cast<const char*>(data), size);
+    OffsiteIndex index;
+    try {
+        index = parse_offsite_index(text);
+    } catch (const Error&) {
+        return 0;
+    }
+    const std::string once = serialize_offsite_index(index);
+    OffsiteIndex back;
+    try {
+        back = parse_offsite_index(once);
+    } catch (const Error&) {
+        check(false); // what we wrote, we must read
+    }
+    check(same(index, back));
+    check(serialize_offsite_index(back) == once);
+    for (const auto& o : index.objects)
+        check(index.find(o.name) != nullptr);
+    return 0;
+}
