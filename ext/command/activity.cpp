@@ -77,16 +77,29 @@ void record_error(const std::string& dir, const std::string& message, int64_t wh
     a.last_error_at = when;
 }
 
-Progress::Progress(std::string dir, std::string op, bool draw, const std::atomic<bool>* stop)
-    : dir_(std::move(dir)), op_(std::move(op)), draw_(draw && ::isatty(2) == 1), stop_(stop) {
+Progress::Progress(std::string dir, std::string op, bool draw, const std::atomic<bool>* stop,
+                   std::function<bool()> interrupted)
+    : dir_(std::move(dir)), op_(std::move(op)), draw_(draw && ::isatty(2) == 1), stop_(stop),
+      interrupted_(std::move(interrupted)), owner_(std::this_thread::get_id()) {
     phase(op_);
 }
 
 bool Progress::stop_requested() {
-    return stop_ && stop_->load();
+    if (stop_ && stop_->load()) return true;
+    if (was_interrupted_.load()) return true;
+    if (interrupted_ && std::this_thread::get_id() == owner_) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_poll_ >= std::chrono::milliseconds(50)) {
+            last_poll_ = now;
+            if (interrupted_()) was_interrupted_ = true;
+        }
+    }
+    return was_interrupted_.load();
 }
 
 std::string Progress::stop_reason() const {
+    if (was_interrupted_.load())
+        return "interrupted (sqlite3_interrupt); nothing was changed and nothing partial was left";
     return "cancelled: the connection is closing";
 }
 

@@ -14,9 +14,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "common/observer.hpp"
 
@@ -38,8 +40,11 @@ void record_error(const std::string& dir, const std::string& message, int64_t wh
 class Progress : public Observer {
   public:
     // Marks `op` as running on `dir` for the object's lifetime. `stop`
-    // (optional) ends the operation when set.
-    Progress(std::string dir, std::string op, bool draw, const std::atomic<bool>* stop = nullptr);
+    // (optional) ends the operation when set. `interrupted` (optional) is
+    // asked on the thread that made this object, at most every 50 ms; other
+    // threads see its last answer.
+    Progress(std::string dir, std::string op, bool draw, const std::atomic<bool>* stop = nullptr,
+             std::function<bool()> interrupted = {});
     ~Progress() override;
     Progress(const Progress&) = delete;
     Progress& operator=(const Progress&) = delete;
@@ -59,6 +64,10 @@ class Progress : public Observer {
     std::string op_;
     bool draw_;
     const std::atomic<bool>* stop_;
+    std::function<bool()> interrupted_;
+    std::thread::id owner_;
+    std::atomic<bool> was_interrupted_{false};
+    std::chrono::steady_clock::time_point last_poll_{};
     // The bar's state: progress may come from another thread (verify's checksum).
     std::mutex draw_mu_;
     int64_t unit_bytes_ = 1;   // what one unit of progress is in this phase

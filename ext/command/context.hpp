@@ -3,6 +3,7 @@
 // the connection that started it; and where its progress goes and what stops it.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <string>
 
 #include "command/activity.hpp"
@@ -19,11 +20,14 @@ struct OperationContext {
     // and backups must not land on the disk underneath it.
     bool dir_is_default = true;
     const std::atomic<bool>* cancel = nullptr; // set: stop (the connection is closing)
+    // Whether the caller was interrupted (sqlite3_interrupt on its
+    // connection); asked only on the calling thread, at most every 50 ms.
+    std::function<bool()> interrupted;
 };
 
 // The observer of one operation `op` ("create", "verify", ...) on ctx's directory.
 inline Progress progress_of(const OperationContext& ctx, const std::string& op) {
-    return Progress(ctx.settings.dir, op, ctx.interactive, ctx.cancel);
+    return Progress(ctx.settings.dir, op, ctx.interactive, ctx.cancel, ctx.interrupted);
 }
 
 } // namespace wb

@@ -9,7 +9,19 @@ std::string ConnectionState::db_path() const {
 }
 
 OperationContext ConnectionState::context(bool interactive) {
-    return context_for(db_path(), interactive);
+    OperationContext ctx = context_for(db_path(), interactive);
+    // On SQLite 3.40 a function cannot ask whether its statement was
+    // interrupted, but a statement prepared on the same connection while the
+    // interrupt is pending fails with SQLITE_INTERRUPT. Only ever called on the
+    // calling thread (Progress polls on the thread that made it).
+    sqlite3* caller = db;
+    ctx.interrupted = [caller] {
+        sqlite3_stmt* probe = nullptr;
+        const int rc = sqlite3_prepare_v2(caller, "SELECT 1", -1, &probe, nullptr);
+        sqlite3_finalize(probe);
+        return rc == SQLITE_INTERRUPT;
+    };
+    return ctx;
 }
 
 OperationContext ConnectionState::context_for(const std::string& path, bool interactive) {
