@@ -151,6 +151,19 @@ def place_backup(backup_dir, name, source):
     return backup_dir / name
 
 
+def place_recorded_backup(backup_dir, name, source, kind=None):
+    """place_backup, plus the smallest record the extension writes (name, kind, creation time): a backup
+    it made, as far as retention is concerned."""
+    path = place_backup(backup_dir, name, source)
+    if kind is None:
+        kind = "safety" if "_safety_" in name else "manual"
+    stamp = datetime.datetime.strptime(name.split("_backup_")[-1].split("_safety_")[-1][:19], "%Y-%m-%d_%H-%M-%S")
+    ns = int(stamp.replace(tzinfo=datetime.timezone.utc).timestamp()) * 1_000_000_000
+    (pathlib.Path(backup_dir) / (name + ".meta")).write_text(
+        f"wecare_backup_meta 1\nname={name}\nkind={kind}\ncreated_ns={ns}\n")
+    return path
+
+
 def table_rows(path, sql):
     """Query a database file read-only (immutable: leaves nothing beside it)."""
     c = sqlite3.connect(f"file:{path}?mode=ro", uri=True)

@@ -34,7 +34,8 @@ def test_hand_placed_backup_lists_with_what_can_be_known(conn, backup_dir, other
     [row] = listing(conn)
     assert row["name"] == name
     assert row["path"] == str(path)
-    assert row["kind"] == "manual"
+    assert row["kind"] == "unknown"  # no record: not trusted as a backup
+    assert row["retain_reason"] == "unknown"  # never deleted by rotation, never counted
     assert row["created_at"] == "2024-01-02T03:04:05Z"
     assert row["size_bytes"] == path.stat().st_size
     assert row["checksum"] is None
@@ -43,10 +44,10 @@ def test_hand_placed_backup_lists_with_what_can_be_known(conn, backup_dir, other
     assert row["verified_at"] is None
 
 
-def test_hand_placed_safety_backup_lists_as_safety(conn, backup_dir, other_db):
+def test_hand_placed_safety_backup_lists_as_unknown(conn, backup_dir, other_db):
     name = backup_file_name(datetime.datetime(2024, 1, 2, 3, 4, 5), kind="safety")
     place_backup(backup_dir, name, other_db)
-    assert [(r["name"], r["kind"]) for r in listing(conn)] == [(name, "safety")]
+    assert [(r["name"], r["kind"]) for r in listing(conn)] == [(name, "unknown")]
 
 
 def test_list_ignores_files_that_are_not_backups_of_this_database(conn, backup_dir, other_db):

@@ -2,8 +2,8 @@
 import datetime
 import os
 
-from conftest import (backup_file_name, config, create, listing, names, one, place_backup, sql_error,
-                      verify)
+from conftest import (backup_file_name, config, create, listing, names, one, place_backup,
+                      place_recorded_backup, sql_error, verify)
 
 T = datetime.datetime
 
@@ -15,7 +15,7 @@ def cleanup(conn):
 def place_all(backup_dir, source, times, kind="backup"):
     made = [backup_file_name(t, kind=kind) for t in times]
     for n in made:
-        place_backup(backup_dir, n, source)
+        place_recorded_backup(backup_dir, n, source)
     return made
 
 

@@ -24,7 +24,8 @@ namespace {
 // the future, after the clock was set back, does not count).
 bool has_recent_backup(const std::vector<CatalogEntry>& entries, int64_t seconds, int64_t now) {
     for (const auto& e : entries)
-        if (!e.parsed.safety && e.parsed.epoch_seconds > now - seconds && e.parsed.epoch_seconds <= now)
+        if (e.record && !e.parsed.safety && e.parsed.epoch_seconds > now - seconds &&
+            e.parsed.epoch_seconds <= now)
             return true;
     return false;
 }

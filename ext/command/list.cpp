@@ -62,7 +62,7 @@ void merge_offsite_rows(const Settings& s, const Dir& dir, std::vector<ListedBac
     std::vector<RetentionItem> items;
     items.reserve(remote.size());
     for (const auto& r : remote)
-        items.push_back({false, r.parsed.epoch_seconds, std::nullopt});
+        items.push_back({false, r.parsed.epoch_seconds, std::nullopt, true, r.object->name, {}});
     const auto reasons = retention_reasons(items, offsite::retention_policy(s));
     bool added = false;
     for (size_t i = 0; i < remote.size(); ++i) {

@@ -1,6 +1,7 @@
 // Steps shared by several commands (see shared.hpp).
 #include "command/shared.hpp"
 
+#include "common/clock.hpp"
 #include "offsite/sync.hpp"
 #include "policy/naming.hpp"
 #include "store/catalog.hpp"
@@ -130,9 +131,9 @@ std::vector<std::string> retention_reasons_for(const std::vector<CatalogEntry>& 
     std::vector<RetentionItem> items;
     items.reserve(entries.size());
     for (const auto& e : entries)
-        items.push_back({e.parsed.safety, e.parsed.epoch_seconds, e.verify_ok()});
-    return retention_reasons(items,
-                             {s.keep_last, s.keep_daily, s.keep_weekly, s.keep_monthly, s.keep_safety});
+        items.push_back({e.parsed.safety, e.parsed.epoch_seconds, e.verify_ok(), e.record.has_value(), e.name, {}});
+    RetentionPolicy policy{s.keep_last, s.keep_daily, s.keep_weekly, s.keep_monthly, s.keep_safety, now_seconds()};
+    return retention_reasons(items, policy);
 }
 
 } // namespace wb

@@ -21,7 +21,9 @@ Dir open_directory(std::string directory) {
     if (::stat(directory.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         throw Error("off-site directory '" + directory + "' does not exist (is it mounted?)",
                     ErrorKind::config);
-    return Dir::open_existing(directory, "the off-site directory");
+    Dir dir = Dir::open_existing(directory, "the off-site directory");
+    require_private_directory(dir.fd(), directory, "the off-site directory");
+    return dir;
 }
 
 } // namespace

@@ -283,7 +283,7 @@ void add_local_candidates(const std::vector<CatalogEntry>& local, std::vector<Ca
     for (size_t i = 0; i < candidates.size(); ++i)
         position[candidates[i].name] = i;
     for (const auto& entry : local) {
-        if (entry.parsed.safety) continue;
+        if (entry.parsed.safety || !entry.record) continue; // only recorded regular backups are sent
         auto it = position.find(entry.name);
         if (it == position.end()) {
             if (entry.verify_ok() == std::optional<bool>(false)) continue;
@@ -364,7 +364,7 @@ SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Obse
     std::vector<RetentionItem> items;
     items.reserve(candidates.size());
     for (const auto& c : candidates)
-        items.push_back({false, c.parsed.epoch_seconds, c.verify_ok});
+        items.push_back({false, c.parsed.epoch_seconds, c.verify_ok, true, c.name, {}});
     const auto reasons = retention_reasons(items, retention_policy(s));
 
     SyncResult result;

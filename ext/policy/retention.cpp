@@ -57,6 +57,14 @@ std::vector<std::string> retention_reasons(const std::vector<RetentionItem>& ite
 
     for (size_t i = 0; i < items.size(); ++i) {
         const RetentionItem& item = items[i];
+        if (!item.recorded) {
+            reasons[i] = "unknown";
+            continue;
+        }
+        if (policy.now > 0 && item.epoch_seconds > policy.now + kFutureToleranceSeconds) {
+            reasons[i] = "future";
+            continue;
+        }
         if (item.safety) {
             if (safety_seen++ < policy.keep_safety) reasons[i] = "safety";
             continue;
@@ -81,6 +89,17 @@ std::vector<std::string> retention_reasons(const std::vector<RetentionItem>& ite
     }
     const std::optional<size_t> guard = newest_ok ? newest_ok : newest_not_failed;
     if (guard && reasons[*guard].empty()) reasons[*guard] = "last_good";
+    // A kept backup keeps every backup it builds on; newest first, so the
+    // newest dependent names it. (Bounded: a broken or cyclic list of bases
+    // stops after as many steps as there are items.)
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (reasons[i].empty()) continue;
+        std::optional<size_t> at = items[i].base;
+        for (size_t steps = 0; at && *at < items.size() && steps < items.size(); ++steps) {
+            if (reasons[*at].empty()) reasons[*at] = "base of " + items[i].name;
+            at = items[*at].base;
+        }
+    }
     return reasons;
 }
 

@@ -11,6 +11,14 @@
 //                                  verified ok, the newest one that has not failed
 // Safety backups (taken by restore):
 //   keep_safety N   -> "safety"   the N newest
+// Never deleted, and never counted by the rules above:
+//   "unknown"        a file named like a backup but without a readable record
+//                    (placed by hand, or by someone else): it is never a reason
+//                    to delete a real backup, and rotation never deletes it
+//   "future"         a backup dated more than an hour after `now` (a clock set
+//                    wrong): it never pushes a backup of the past out
+//   "base of <name>" a backup that a kept increment builds on, naming the newest
+//                    kept backup that depends on it (a chain is kept whole)
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -23,6 +31,9 @@ struct RetentionItem {
     bool safety = false;
     int64_t epoch_seconds = 0;     // creation time, UTC
     std::optional<bool> verify_ok; // nullopt = never verified
+    bool recorded = true;          // false: no readable record ("unknown")
+    std::string name;              // for "base of <name>"
+    std::optional<size_t> base;    // index (in the same list) of the backup this one builds on
 };
 
 struct RetentionPolicy {
@@ -31,7 +42,11 @@ struct RetentionPolicy {
     int64_t keep_weekly = 0;
     int64_t keep_monthly = 0;
     int64_t keep_safety = 3;
+    int64_t now = 0; // UTC seconds; 0 = no backup is treated as dated in the future
 };
+
+// How far ahead of `now` a backup may be dated before it counts as "future".
+constexpr int64_t kFutureToleranceSeconds = 3600;
 
 // `newest_first` must be sorted newest first. Returns one reason per item.
 std::vector<std::string> retention_reasons(const std::vector<RetentionItem>& newest_first,

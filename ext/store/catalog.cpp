@@ -13,7 +13,8 @@ namespace wb {
 constexpr size_t kMaxSidecarBytes = 1 << 20;
 
 std::string CatalogEntry::kind() const {
-    if (record && !record->kind.empty()) return record->kind;
+    if (!record) return "unknown"; // no readable record: not trusted as a backup
+    if (!record->kind.empty()) return record->kind;
     return parsed.safety ? "safety" : "manual";
 }
 

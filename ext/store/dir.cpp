@@ -4,7 +4,9 @@
 #include <cerrno>
 #include <dirent.h>
 #include <fcntl.h>
+#include <cstdio>
 #include <memory>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "common/error.hpp"
@@ -54,7 +56,36 @@ Dir Dir::open_backup_dir(const std::string& dir, bool create) {
                     ErrorKind::cantopen);
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) throw system_error("cannot open the backup directory '" + dir + "'", errno);
-    return Dir(Fd(fd), dir);
+    Fd held(fd);
+    require_private_directory(held.get(), dir, "the backup directory");
+    return Dir(std::move(held), dir);
+}
+
+void require_private_directory(int fd, const std::string& path, const std::string& label) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw system_error("cannot examine " + label + " '" + path + "'", errno);
+    if (st.st_uid != ::geteuid() && st.st_uid != 0)
+        throw Error(label + " '" + path + "' belongs to " + user_name(st.st_uid) +
+                        ", not to the user this process runs as (" + user_name(::geteuid()) +
+                        "); run as its owner, or give it to this user: chown " + user_name(::geteuid()) + " '" +
+                        path + "'",
+                    ErrorKind::perm);
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        throw Error(label + " '" + path + "' can be written by " +
+                        ((st.st_mode & S_IWOTH) ? "all users" : "its group") + " (mode " + mode +
+                        "), who could plant or replace backups in it; run: chmod 700 '" + path + "'",
+                    ErrorKind::perm);
+    }
+}
+
+std::string user_name(uid_t uid) {
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    char buf[4096];
+    if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) return found->pw_name;
+    return "uid " + std::to_string(uid);
 }
 
 Dir Dir::open_existing(const std::string& path, const std::string& label) {

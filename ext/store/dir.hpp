@@ -19,9 +19,12 @@ namespace wb {
 class Dir {
   public:
     Dir() = default;
-    // Opens `path` as a backup directory. Refuses a symbolic link or a file
-    // that is not a directory. With `create`, makes it with mode 0700 when it
-    // is missing (its parent must exist).
+    // Opens `path` as a backup directory. Refuses a symbolic link, a file
+    // that is not a directory, and (as ssh's StrictModes does) a directory
+    // not owned by this process's user (or root) or writable by its group or
+    // others: someone else could then plant or swap backups in it. With
+    // `create`, makes it with mode 0700 when it is missing (its parent must
+    // exist).
     static Dir open_backup_dir(const std::string& path, bool create);
     // Opens an existing directory; `label` names it in errors.
     static Dir open_existing(const std::string& path, const std::string& label);
@@ -60,6 +63,15 @@ class Dir {
     Fd fd_;
     std::string path_;
 };
+
+// Refuses the directory open at `fd` unless it is owned by this process's
+// user (or root) and neither its group nor others may write it; `label`
+// ("the backup directory") and `path` name it in the error, which says which
+// chmod or chown to run.
+void require_private_directory(int fd, const std::string& path, const std::string& label);
+
+// The name of user `uid`, or "uid N".
+std::string user_name(uid_t uid);
 
 // Whether nothing at all is at `path` (not even a dangling link).
 bool path_missing(const std::string& path);

@@ -131,3 +131,31 @@ TEST(Retention, NeverMoreKeptThanTheRulesAllow) {
     EXPECT_LE(kept, 5u + 7 + 4 + 6 + 1);
     EXPECT_GE(kept, 5u);
 }
+
+TEST(Retention, FilesWithoutARecordAreNeverCountedNorDeleted) {
+    std::vector<RetentionItem> items = {regular(kMonday + 3 * 86400), regular(kMonday + 2 * 86400),
+                                        regular(kMonday + 86400), regular(kMonday)};
+    items[0].recorded = false;
+    items[1].recorded = false;
+    EXPECT_EQ(retention_reasons(items, only(1)), (std::vector<std::string>{"unknown", "unknown", "last", ""}));
+}
+
+TEST(Retention, BackupsDatedInTheFutureNeverPushOutThePast) {
+    std::vector<RetentionItem> items = {regular(kMonday + 400 * 86400), regular(kMonday + 300 * 86400),
+                                        regular(kMonday + 1000), regular(kMonday)};
+    RetentionPolicy p = only(2);
+    p.now = kMonday + 2000;
+    EXPECT_EQ(retention_reasons(items, p), (std::vector<std::string>{"future", "future", "last", "last"}));
+}
+
+TEST(Retention, AKeptBackupKeepsTheChainItBuildsOn) {
+    std::vector<RetentionItem> items = {regular(kMonday + 300), regular(kMonday + 200), regular(kMonday + 100),
+                                        regular(kMonday)};
+    for (size_t i = 0; i < items.size(); ++i)
+        items[i].name = "b" + std::to_string(i);
+    items[0].base = 1; // b0 builds on b1, which builds on b3 (a full backup)
+    items[1].base = 3;
+    EXPECT_EQ(retention_reasons(items, only(1)), (std::vector<std::string>{"last", "base of b0", "", "base of b0"}));
+    items[3].base = 0; // a cycle in damaged records ends
+    EXPECT_EQ(retention_reasons(items, only(1)).size(), 4u);
+}
