@@ -117,7 +117,7 @@ def test_function_list_pins_every_function_and_its_flags(conn):
             ("wecare_backup_stats", 0), ("wecare_backup_cleanup", 0), ("wecare_backup_restore", 2),
             ("wecare_backup_schedule", 1), ("wecare_backup_export", 2), ("wecare_backup_config", 1),
             ("wecare_backup_config", 2), ("wecare_backup_setting", 1), ("wecare_backup_path", 1),
-            ("wecare_backup_fetch", 1)]}
+            ("wecare_backup_fetch", 1), ("wecare_backup_recover", 3)]}
     assert got == expected
 
 

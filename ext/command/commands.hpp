@@ -48,6 +48,15 @@ struct RestoreOutcome {
 // the database (it reads a table), which blocks a rollback-journal database.
 RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& name,
                               bool caller_reading = false);
+struct RecoverOutcome {
+    std::string recovered;
+    std::optional<std::string> damaged_as; // nullopt: the database file was missing
+    int64_t pages = 0;
+    std::string journal_mode;
+};
+// Restores the database file ctx.db_path (absolute), damaged or missing, from
+// the backup `name` of its backup directory (see engine/recover.hpp).
+RecoverOutcome recover_backup(const OperationContext& ctx, const std::string& name);
 std::string export_backup(const OperationContext& ctx, const std::string& name,
                           const std::string& destination);
 // Downloads `<name>.wcbk`, checks it against the checksum in its header,

@@ -9,7 +9,11 @@ std::string ConnectionState::db_path() const {
 }
 
 OperationContext ConnectionState::context(bool interactive) {
-    OperationContext ctx = context_for(db_path(), interactive);
+    return context_for_caller(db_path(), interactive);
+}
+
+OperationContext ConnectionState::context_for_caller(const std::string& path, bool interactive) {
+    OperationContext ctx = context_for(path, interactive);
     // On SQLite 3.40 a function cannot ask whether its statement was
     // interrupted, but a statement prepared on the same connection while the
     // interrupt is pending fails with SQLITE_INTERRUPT. Only ever called on the

@@ -26,6 +26,9 @@ struct ConnectionState {
     // The resolved settings and database path for one operation.
     OperationContext context(bool interactive);
     OperationContext context_for(const std::string& path, bool interactive);
+    // context_for another database file, called from SQL on this connection:
+    // with the caller's interrupt poller.
+    OperationContext context_for_caller(const std::string& path, bool interactive);
 };
 
 using StateRef = std::shared_ptr<ConnectionState>;

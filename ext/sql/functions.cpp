@@ -6,7 +6,10 @@
 //   SELECT wecare_backup_restore(:name, 'I understand this will replace the current database');
 #include "sql/functions.hpp"
 
+#include <cerrno>
 #include <cmath>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "command/commands.hpp"
 #include "policy/json.hpp"
@@ -62,17 +65,38 @@ void fn_verify(sqlite3_context* ctx, int, sqlite3_value** argv) {
     });
 }
 
+// The confirmation phrase a restore or recovery needs, exactly.
+void require_phrase(sqlite3_value* v, const char* position) {
+    if (sqlite3_value_type(v) != SQLITE_TEXT ||
+        std::string(reinterpret_cast<const char*>(sqlite3_value_text(v)),
+                    static_cast<size_t>(sqlite3_value_bytes(v))) != kRestorePhrase)
+        throw Error(std::string("the confirmation phrase does not match; pass exactly '") + kRestorePhrase +
+                    "' as the " + position + " argument");
+}
+
+// `path` made absolute (from the working directory) and normalised.
+std::string absolute_path(const std::string& path) {
+    if (!path.empty() && path[0] == '/') return normalize_path(path);
+    char cwd[4096];
+    if (!::getcwd(cwd, sizeof cwd)) throw system_error("cannot read the working directory", errno);
+    return normalize_path(std::string(cwd) + "/" + path);
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+    if (a == b) return true;
+    struct stat sa {
+    }, sb{};
+    return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_restore", [&] {
         const std::string name = name_arg(argv[0]);
         ConnectionState& state = state_of(ctx);
         const OperationContext op = state.context(kInteractive);
         check_backup_name(op, name);
-        if (sqlite3_value_type(argv[1]) != SQLITE_TEXT ||
-            std::string(reinterpret_cast<const char*>(sqlite3_value_text(argv[1])),
-                        static_cast<size_t>(sqlite3_value_bytes(argv[1]))) != kRestorePhrase)
-            throw Error(std::string("the confirmation phrase does not match; pass exactly '") +
-                        kRestorePhrase + "' as the second argument");
+        require_phrase(argv[1], "second");
         if (sqlite3_db_readonly(state.db, "main") == 1)
             throw Error("this connection opened the database read-only; restore from a read-write connection",
                         ErrorKind::misuse);
@@ -85,8 +109,37 @@ void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
                     r.restored.c_str(), r.safety_backup.c_str());
         result_text(ctx, JsonObject()
                              .text("restored", r.restored)
-                             .text("safety_backup", r.safety_backup)
+                             .text_or_null("safety_backup", r.safety_backup.empty()
+                                                                ? std::nullopt
+                                                                : std::optional<std::string>(r.safety_backup))
                              .integer("pages", r.pages)
+                             .str());
+    });
+}
+
+void fn_recover(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    guard(ctx, "wecare_backup_recover", [&] {
+        const std::string raw = text_arg(argv[0], "the database path", 4096);
+        if (raw.empty() || raw.find('\0') != std::string::npos)
+            throw Error("the database path must be the path of a database file");
+        const std::string db_path = absolute_path(raw);
+        const std::string name = name_arg(argv[1]);
+        require_phrase(argv[2], "third");
+        ConnectionState& state = state_of(ctx);
+        if (!state.db_path().empty() && same_file(db_path, state.db_path()))
+            throw Error("'" + db_path +
+                        "' is this connection's own database, which is open; recover it from another "
+                        "connection (e.g. sqlite3 :memory:), or use wecare_backup_restore");
+        const OperationContext op = state.context_for_caller(db_path, kInteractive);
+        check_backup_name(op, name);
+        const RecoverOutcome r = recover_backup(op, name);
+        sqlite3_log(SQLITE_NOTICE, "wecare_backup_recover: recovered %s from %s", db_path.c_str(),
+                    r.recovered.c_str());
+        result_text(ctx, JsonObject()
+                             .text("recovered", r.recovered)
+                             .text_or_null("damaged_as", r.damaged_as)
+                             .integer("pages", r.pages)
+                             .text("journal_mode", r.journal_mode)
                              .str());
     });
 }

@@ -20,6 +20,7 @@ void fn_verify(sqlite3_context*, int, sqlite3_value**);
 void fn_restore(sqlite3_context*, int, sqlite3_value**);
 void fn_export(sqlite3_context*, int, sqlite3_value**);
 void fn_fetch(sqlite3_context*, int, sqlite3_value**);
+void fn_recover(sqlite3_context*, int, sqlite3_value**);
 void fn_path(sqlite3_context*, int, sqlite3_value**);
 void fn_schedule(sqlite3_context*, int, sqlite3_value**);
 void fn_config(sqlite3_context*, int, sqlite3_value**);

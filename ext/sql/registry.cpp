@@ -54,6 +54,7 @@ const std::vector<FunctionSpec>& function_specs() {
         {"wecare_backup_setting", 1, kDirectOnly, fn_setting},
         {"wecare_backup_path", 1, kDirectOnly, fn_path},
         {"wecare_backup_fetch", 1, kDirectOnly, fn_fetch},
+        {"wecare_backup_recover", 3, kDirectOnly, fn_recover},
     };
     return specs;
 }
