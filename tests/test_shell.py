@@ -4,14 +4,14 @@ import os
 import pty
 import subprocess
 
-from conftest import EXT, NAME_RE, PHRASE, ROOT, shell
+from conftest import EXT, NAME_RE, PHRASE, shell
 
 import re
 
 
-def test_shell_loads_the_extension_from_the_documented_path(db_path):
+def test_shell_loads_the_extension_from_the_documented_path(db_path, layout_root):
     out = subprocess.run(["sqlite3", str(db_path), ".load dist/wecare_backup", "SELECT wecare_backup_version()"],
-                         cwd=ROOT, capture_output=True, text=True, check=True)
+                         cwd=layout_root, capture_output=True, text=True, check=True)
     assert re.fullmatch(r"\d+\.\d+\.\d+", out.stdout.strip())
 
 
