@@ -46,7 +46,7 @@ void record_error(const std::string& dir, const std::string& message, int64_t wh
 
 Progress::Progress(std::string dir, std::string op, bool draw, const std::atomic<bool>* stop)
     : dir_(std::move(dir)), op_(std::move(op)), draw_(draw && ::isatty(2) == 1), stop_(stop) {
-    phase(op_);
+    Progress::phase(op_); // no virtual dispatch in a constructor: say which one runs
 }
 
 bool Progress::stop_requested() {

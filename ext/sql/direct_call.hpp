@@ -9,7 +9,8 @@ namespace wb {
 void require_direct_call(sqlite3_context* ctx, const char* function);
 
 // guard() for a function that reads or writes files or changes settings.
-template <class Body> void guard_direct(sqlite3_context* ctx, const char* function, Body&& body) noexcept {
+// Not noexcept itself: guard() is the barrier, and the body it runs throws.
+template <class Body> void guard_direct(sqlite3_context* ctx, const char* function, Body&& body) {
     guard(ctx, function, [&] {
         require_direct_call(ctx, function);
         body();
