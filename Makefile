@@ -49,5 +49,5 @@ clean:
 -include $(EXT_OBJECTS:.o=.d)
 
 # Further targets (unit tests, crash test, sanitizers, fuzzing, benchmark,
-# off-site) live in mk/, one file per concern.
+# off-site, lint) live in mk/, one file per concern.
 include $(sort $(wildcard mk/*.mk))
