@@ -93,15 +93,15 @@ FUZZ_SHORT_SECONDS ?= 5
 # target links it with libFuzzer's main.
 FUZZ_OBJECTS  := $(PURE_SOURCES:ext/%.cpp=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/obj/sqlite_api_stub.o
 
-$(FUZZ_DIR)/obj/%.o: ext/%.cpp
+$(FUZZ_DIR)/obj/%.o: ext/%.cpp build.def
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
-$(FUZZ_DIR)/obj/sqlite_api_stub.o: tests/unit/sqlite_api_stub.cpp
+$(FUZZ_DIR)/obj/sqlite_api_stub.o: tests/unit/sqlite_api_stub.cpp build.def
 	@mkdir -p $(FUZZ_DIR)/obj
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -c -o $@ $<
 
-$(FUZZ_DIR)/%: fuzz/%.cpp $(FUZZ_OBJECTS)
+$(FUZZ_DIR)/%: fuzz/%.cpp build.def $(FUZZ_OBJECTS)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -o $@ $< $(FUZZ_OBJECTS) $(LIBS)
 
 -include $(FUZZ_OBJECTS:.o=.d) $(FUZZ_BINS:=.d)
