@@ -21,15 +21,16 @@ PURE_SOURCES := $(sort $(wildcard ext/policy/*.cpp)) ext/common/error.cpp ext/co
 UNIT_SOURCES := $(sort $(wildcard tests/unit/*.cpp))
 UNIT_DIR     := build/unit
 UNIT_BIN     := $(UNIT_DIR)/wecare_unit
-GTEST_LIBS   ?= /usr/lib/x86_64-linux-gnu/libgtest.a /usr/lib/x86_64-linux-gnu/libgtest_main.a
-UNIT_OBJECTS := $(filter-out $(OBJDIR)/wecare_backup.o,$(EXT_OBJECTS)) $(UNIT_SOURCES:tests/unit/%.cpp=$(UNIT_DIR)/%.o)
+GTEST_LIBS   ?= $(TEST_LIBS)
+UNIT_OBJECTS := $(filter-out $(ENTRY_SOURCE:ext/%.cpp=$(OBJDIR)/%.o),$(EXT_OBJECTS)) \
+                $(UNIT_SOURCES:tests/unit/%.cpp=$(UNIT_DIR)/%.o)
 
-$(UNIT_DIR)/%.o: tests/unit/%.cpp
+$(UNIT_DIR)/%.o: tests/unit/%.cpp build.def
 	@mkdir -p $(UNIT_DIR)
-	$(CXX) -std=c++17 -MMD -MP -Wall -Wextra -Iext $(CXXFLAGS) -c -o $@ $<
+	$(CXX) -std=c++$(CXX_STANDARD) -MMD -MP $(TEST_WARN_FLAGS) $(INCLUDES) $(CXXFLAGS) -c -o $@ $<
 
 $(UNIT_BIN): $(UNIT_OBJECTS)
-	$(CXX) $(CXXFLAGS) -o $@ $(UNIT_OBJECTS) $(GTEST_LIBS) $(LDLIBS)
+	$(CXX) $(CXXFLAGS) -o $@ $(UNIT_OBJECTS) $(GTEST_LIBS) $(LIBS)
 
 unit: $(UNIT_BIN)
 	$(UNIT_BIN) --gtest_brief=1
@@ -64,12 +65,12 @@ ASAN_ENV      = LD_PRELOAD="$(ASAN_RUNTIME)" \
                 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(ASAN_REPORTS) \
                 WECARE_BACKUP_EXT=$(abspath $(ASAN_DIR))/wecare_backup WECARE_SANITIZED=1
 
-$(ASAN_DIR)/obj/%.o: ext/%.cpp
+$(ASAN_DIR)/obj/%.o: ext/%.cpp build.def
 	@mkdir -p $(@D)
 	$(CXX) $(BASEFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
 $(ASAN_DIST): $(ASAN_OBJECTS)
-	$(CXX) $(ASAN_FLAGS) -shared -o $@ $(ASAN_OBJECTS) $(LDLIBS)
+	$(CXX) $(ASAN_FLAGS) -shared $(LINK_FLAGS) -o $@ $(ASAN_OBJECTS) $(LIBS)
 
 asan-build: $(ASAN_DIST)
 
@@ -87,23 +88,23 @@ FUZZ_DIR      := build/fuzz
 FUZZ_TARGETS  := fuzz_name fuzz_settings fuzz_metadata fuzz_retention fuzz_checksum \
                  fuzz_codec fuzz_s3_xml fuzz_offsite_index
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
-FUZZ_FLAGS    := -std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -Iext
+FUZZ_FLAGS    := -std=c++$(CXX_STANDARD) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined $(INCLUDES)
 FUZZ_SECONDS  ?= 60
 FUZZ_SHORT_SECONDS ?= 5
 # The code under test is compiled once with coverage instrumentation; each
 # target links it with libFuzzer's main.
 FUZZ_OBJECTS  := $(PURE_SOURCES:ext/%.cpp=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/obj/sqlite_api_stub.o
 
-$(FUZZ_DIR)/obj/%.o: ext/%.cpp
+$(FUZZ_DIR)/obj/%.o: ext/%.cpp build.def
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
-$(FUZZ_DIR)/obj/sqlite_api_stub.o: tests/unit/sqlite_api_stub.cpp
+$(FUZZ_DIR)/obj/sqlite_api_stub.o: tests/unit/sqlite_api_stub.cpp build.def
 	@mkdir -p $(FUZZ_DIR)/obj
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -c -o $@ $<
 
-$(FUZZ_DIR)/%: fuzz/%.cpp $(FUZZ_OBJECTS)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -o $@ $< $(FUZZ_OBJECTS) -lzstd -lsodium -lexpat
+$(FUZZ_DIR)/%: fuzz/%.cpp build.def $(FUZZ_OBJECTS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -o $@ $< $(FUZZ_OBJECTS) $(LIBS)
 
 -include $(FUZZ_OBJECTS:.o=.d) $(FUZZ_BINS:=.d)
 

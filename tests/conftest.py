@@ -67,6 +67,23 @@ def backup_dir(db_path):
     return db_path.parent / "backups"
 
 
+@pytest.fixture
+def layout_root(tmp_path):
+    """The folder the README's commands and the sql/ scripts run from: they load
+    `dist/wecare_backup` relative to it. The repository itself when the suite
+    runs on make's dist/ build; for another build (WECARE_BACKUP_EXT, e.g. the
+    CMake one, which has no dist/), a copy of that layout with dist/ holding
+    the build under test."""
+    ext = pathlib.Path(EXT).resolve()
+    if ext == ROOT / "dist" / "wecare_backup":
+        return ROOT
+    root = tmp_path / "layout"
+    (root / "dist").mkdir(parents=True)
+    (root / "dist" / "wecare_backup.so").symlink_to(ext if ext.suffix == ".so" else f"{ext}.so")
+    shutil.copytree(ROOT / "sql", root / "sql")
+    return root
+
+
 def one(conn, sql, *args):
     return conn.execute(sql, args).fetchone()[0]
 

@@ -81,7 +81,7 @@ Progress::Progress(std::string dir, std::string op, bool draw, const std::atomic
                    std::function<bool()> interrupted)
     : dir_(std::move(dir)), op_(std::move(op)), draw_(draw && ::isatty(2) == 1), stop_(stop),
       interrupted_(std::move(interrupted)), owner_(std::this_thread::get_id()) {
-    phase(op_);
+    Progress::phase(op_); // no virtual dispatch in a constructor: say which one runs
 }
 
 bool Progress::stop_requested() {

@@ -83,7 +83,7 @@ class SidecarGuard {
 std::string create_locked(const OperationContext& ctx, const Dir& dir, const std::string& kind,
                           const std::optional<std::string>& label, Observer& observer) {
     const int64_t created_ns = now_nanoseconds();
-    const std::string name =
+    std::string name = // not const: `return name` moves it
         allocate_name(dir, ctx.settings.prefix, kind == "safety", created_ns / 1000000000);
     TempFile temp(dir, name);
     SidecarGuard sidecar(dir, name);

@@ -23,7 +23,7 @@ std::string write_safety(const OperationContext& ctx, const Dir& dir, PageSource
     observer.phase("safety backup");
     observer.page_size(current.page_size());
     const int64_t created_ns = now_nanoseconds();
-    const std::string name = allocate_name(dir, ctx.settings.prefix, true, created_ns / 1000000000);
+    std::string name = allocate_name(dir, ctx.settings.prefix, true, created_ns / 1000000000);
     TempFile temp(dir, name);
     PageWriter out(temp.fd(), current.page_size(), PageWriter::Options{});
     copy_pages(current, out, observer);

@@ -131,8 +131,10 @@ std::vector<std::string> retention_reasons_for(const std::vector<CatalogEntry>& 
     std::vector<RetentionItem> items;
     items.reserve(entries.size());
     for (const auto& e : entries)
-        items.push_back({e.parsed.safety, e.parsed.epoch_seconds, e.verify_ok(), e.record.has_value(), e.name, {}});
-    RetentionPolicy policy{s.keep_last, s.keep_daily, s.keep_weekly, s.keep_monthly, s.keep_safety, now_seconds()};
+        items.push_back(
+            {e.parsed.safety, e.parsed.epoch_seconds, e.verify_ok(), e.record.has_value(), e.name, {}});
+    RetentionPolicy policy{s.keep_last,    s.keep_daily,  s.keep_weekly,
+                           s.keep_monthly, s.keep_safety, now_seconds()};
     return retention_reasons(items, policy);
 }
 

@@ -25,7 +25,7 @@ class ExclusiveDbLock {
     explicit ExclusiveDbLock(const std::string& path) {
         vfs_ = sqlite3_vfs_find(nullptr);
         if (!vfs_) throw Error("no default SQLite VFS");
-        storage_.reset(new char[static_cast<size_t>(vfs_->szOsFile)]());
+        storage_ = std::make_unique<char[]>(static_cast<size_t>(vfs_->szOsFile));
         file_ = reinterpret_cast<sqlite3_file*>(storage_.get());
         int out = 0;
         const int rc =

@@ -68,7 +68,7 @@ struct S3Options {
     std::optional<S3Credentials> credentials; // explicit, wins over the rest
     std::string credentials_file;             // INI like ~/.aws/credentials
     std::string profile = "default";
-    size_t part_size = 8 * 1024 * 1024; // multipart part size, >= 5 MiB
+    size_t part_size = size_t{8} * 1024 * 1024; // multipart part size, >= 5 MiB
     long connect_timeout_ms = 10000;
     long low_speed_seconds = 60; // abort a transfer slower than 1 byte/s for this long
     RetryPolicy retry;

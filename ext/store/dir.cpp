@@ -2,9 +2,9 @@
 #include "store/dir.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <dirent.h>
 #include <fcntl.h>
-#include <cstdio>
 #include <memory>
 #include <pwd.h>
 #include <unistd.h>
@@ -67,8 +67,8 @@ void require_private_directory(int fd, const std::string& path, const std::strin
     if (st.st_uid != ::geteuid() && st.st_uid != 0)
         throw Error(label + " '" + path + "' belongs to " + user_name(st.st_uid) +
                         ", not to the user this process runs as (" + user_name(::geteuid()) +
-                        "); run as its owner, or give it to this user: chown " + user_name(::geteuid()) + " '" +
-                        path + "'",
+                        "); run as its owner, or give it to this user: chown " + user_name(::geteuid()) +
+                        " '" + path + "'",
                     ErrorKind::perm);
     if (st.st_mode & (S_IWGRP | S_IWOTH)) {
         char mode[8];
