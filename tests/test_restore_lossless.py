@@ -24,7 +24,9 @@ while True:
 
 
 def ids_in(path):
-    c = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    # Read-write: the killed writer may leave a hot journal, which only a
+    # connection that can write rolls back (a read-only one refuses to read).
+    c = sqlite3.connect(str(path))
     try:
         return {r[0] for r in c.execute("SELECT id FROM events")}
     finally:

@@ -71,6 +71,12 @@ int Backup::finish() {
     return backup_ ? sqlite3_backup_finish(std::exchange(backup_, nullptr)) : SQLITE_OK;
 }
 
+bool set_progress_handler(sqlite3* db, int every, int (*handler)(void*), void* arg) {
+    if (sqlite3_api == nullptr || sqlite3_api->progress_handler == nullptr) return false;
+    sqlite3_progress_handler(db, every, handler, arg);
+    return true;
+}
+
 std::string quote_identifier(const std::string& name) {
     std::string out = "\"";
     for (char c : name) {

@@ -74,6 +74,12 @@ class Backup {
     sqlite3_backup* backup_ = nullptr;
 };
 
+// Installs (or, with a null handler, removes) a progress handler on a private
+// connection. Returns false when this SQLite has none: better-sqlite3 and
+// others build with SQLITE_OMIT_PROGRESS_CALLBACK, which leaves the API
+// table's entry null. Statements then run to their end uninterrupted.
+bool set_progress_handler(sqlite3* db, int every, int (*handler)(void*), void* arg);
+
 // Double-quotes an SQL identifier.
 std::string quote_identifier(const std::string& name);
 // Single-quotes an SQL string literal.
