@@ -86,7 +86,7 @@ asan: $(ASAN_DIST) $(DIST)
 FUZZ_CXX      ?= clang++
 FUZZ_DIR      := build/fuzz
 FUZZ_TARGETS  := fuzz_name fuzz_settings fuzz_metadata fuzz_retention fuzz_checksum \
-                 fuzz_codec fuzz_s3_xml fuzz_offsite_index
+                 fuzz_codec fuzz_s3_xml fuzz_offsite_index fuzz_increment
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
 FUZZ_FLAGS    := -std=c++$(CXX_STANDARD) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined $(INCLUDES)
 FUZZ_SECONDS  ?= 60

@@ -1,5 +1,5 @@
 """Crash test, short version (the full one is `make crash-test`, 200 trials):
-SIGKILL in the middle of create, cleanup and restore on WAL and rollback-journal
+SIGKILL in the middle of create (full and incremental), cleanup and restore on WAL and rollback-journal
 databases. See tests/crash/harness.py for what each trial checks.
 """
 import os
@@ -10,7 +10,7 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "tests" / "crash"))
 import harness  # noqa: E402
 
-SHORT_TRIALS = int(os.environ.get("WECARE_CRASH_TRIALS", "18"))
+SHORT_TRIALS = int(os.environ.get("WECARE_CRASH_TRIALS", "24"))
 
 
 def test_sigkill_during_create_cleanup_and_restore_loses_nothing(tmp_path):

@@ -2,7 +2,8 @@
 // rotate, then send off-site.
 //
 // How it works: under the backup lock, a name is allocated, the snapshot
-// (engine/snapshot) writes a temporary file, verification runs on it, its
+// (engine/snapshot, or engine/increment when settings.incremental and a
+// parent chain qualifies) writes a temporary file, verification runs on it, its
 // sidecar record is written, and the file is renamed to its name and the
 // directory fsynced; only then does rotation run. The off-site sync runs
 // after the lock is released.
@@ -10,8 +11,11 @@
 
 #include "command/shared.hpp"
 #include "common/clock.hpp"
+#include "engine/chain.hpp"
+#include "engine/increment.hpp"
 #include "engine/snapshot.hpp"
 #include "offsite/sync.hpp"
+#include "policy/retention.hpp"
 #include "policy/text.hpp"
 #include "store/lock.hpp"
 #include "store/temp_file.hpp"
@@ -78,10 +82,136 @@ class SidecarGuard {
     bool written_ = false;
 };
 
+// Runs verification on creation; returns its errors ("" = it passed).
+std::string verification_failure(const OperationContext& ctx, const Image& image, int fd, bool file_is_image,
+                                 const BackupRecord& expected, Observer& observer,
+                                 const std::vector<std::string>& problems) {
+    observer.phase("verify");
+    VerifyRequest verify;
+    verify.image = &image;
+    verify.file_fd = fd;
+    verify.file_is_image = file_is_image;
+    verify.expected = &expected;
+    verify.critical_tables = ctx.settings.critical_tables;
+    VerifyOutcome outcome = verify_image(verify, observer);
+    outcome.errors.insert(outcome.errors.begin(), problems.begin(), problems.end());
+    return join(outcome.errors, "; ");
+}
+
+// Whether the backup `e` may be a new increment's parent: a recorded regular
+// backup, not dated in the future, that has not failed verification.
+bool may_be_parent(const CatalogEntry& e, int64_t now) {
+    return e.record && !e.parsed.safety && e.parsed.epoch_seconds <= now + kFutureToleranceSeconds &&
+           e.record->verify_ok != std::optional<bool>(false);
+}
+
+// The chain a new increment builds on: that of the newest backup that may be
+// a parent, when that chain is whole and checks out, has room under
+// full_every, none of its backups failed verification, and its full backup
+// has page hashes. nullopt: the next backup is a full one.
+std::optional<Chain> parent_chain(const OperationContext& ctx, const Dir& dir) {
+    const int64_t now = now_seconds();
+    for (const auto& e : scan_catalog(dir, ctx.settings.prefix)) {
+        if (!may_be_parent(e, now)) continue;
+        try {
+            Chain chain = Chain::open(dir, ctx.settings.prefix, e.name);
+            if (static_cast<int64_t>(chain.links().size()) >= ctx.settings.full_every) return std::nullopt;
+            for (const auto& link : chain.links())
+                if (link.record.verify_ok == std::optional<bool>(false)) return std::nullopt;
+            if (chain.links().front().full_hashes.empty() || !chain.check().empty()) return std::nullopt;
+            return chain;
+        } catch (const Error& e2) {
+            if (e2.kind() == ErrorKind::interrupted) throw;
+            return std::nullopt; // a broken chain is never built on
+        }
+    }
+    return std::nullopt;
+}
+
+// An increment on `parent`; nullopt when the database's page size changed,
+// or the increment fails verification (the caller takes a full backup).
+std::optional<std::string> create_increment_locked(const OperationContext& ctx, const Dir& dir, Chain parent,
+                                                   const std::string& kind,
+                                                   const std::optional<std::string>& label,
+                                                   Observer& observer) {
+    const int64_t created_ns = now_nanoseconds();
+    std::string name = allocate_name(dir, ctx.settings.prefix, false, created_ns / 1000000000, true);
+    TempFile temp(dir, name);
+    SidecarGuard sidecar(dir, name);
+    sidecar.written();
+
+    IncrementRequest req;
+    req.db_path = ctx.db_path;
+    req.out_fd = temp.fd();
+    req.name = name;
+    req.base = parent.last().name;
+    req.created_ns = static_cast<uint64_t>(created_ns);
+    req.parent_page_size = parent.page_size();
+    req.parent_hashes = parent.page_hashes();
+    for (const uint64_t h : req.parent_hashes)
+        req.parent_checksum ^= h; // chain.check() proved it is what the chain records
+    req.busy_timeout_ms = ctx.settings.busy_timeout_ms;
+    req.max_snapshot_seconds = ctx.settings.max_snapshot_seconds;
+    req.observer = &observer;
+    std::optional<IncrementResult> made = snapshot_increment(req);
+    if (!made) return std::nullopt;
+
+    BackupRecord record;
+    record.name = name;
+    record.kind = kind;
+    record.label = label;
+    record.created_ns = created_ns;
+    record.size_bytes = made->size_bytes;
+    record.checksum = made->checksum;
+    record.page_count = made->header.page_count;
+    record.page_size = made->header.page_size;
+    record.source = ctx.db_path;
+    record.journal_mode = made->journal_mode;
+    record.type = "incremental";
+    record.base = req.base;
+    record.db_checksum = made->header.after;
+    Manifest manifest;
+    manifest.page_size = made->header.page_size;
+    manifest.page_count = made->header.page_count;
+    manifest.db_checksum = made->header.after;
+    manifest.tables = std::move(made->tables);
+
+    if (ctx.settings.verify_on_create) {
+        BackupRecord expected = record;
+        expected.tables = manifest.tables;
+        parent.append(name, record, std::make_shared<Fd>(dup_fd(temp.fd())));
+        const auto image = parent.image();
+        const std::string failure =
+            verification_failure(ctx, *image, temp.fd(), false, expected, observer, parent.check());
+        if (!failure.empty()) {
+            // The chain it builds on is not sound (a backup in it was damaged
+            // since it was made): a full backup starts a new one.
+            sqlite3_log(
+                SQLITE_WARNING,
+                "wecare_backup: an incremental backup on '%s' failed verification (%s); taking a full "
+                "backup instead",
+                req.base.c_str(), failure.c_str());
+            return std::nullopt;
+        }
+        record.verified_at = now_seconds();
+        record.verify_ok = true;
+    }
+    record.manifest = write_manifest(dir, name, manifest);
+    write_record(dir, record);
+    temp.publish("cannot record the new backup in the backup directory");
+    return name;
+}
+
 } // namespace
 
 std::string create_locked(const OperationContext& ctx, const Dir& dir, const std::string& kind,
                           const std::optional<std::string>& label, Observer& observer) {
+    if (ctx.settings.incremental && kind != "safety") {
+        if (auto parent = parent_chain(ctx, dir)) {
+            if (auto name = create_increment_locked(ctx, dir, std::move(*parent), kind, label, observer))
+                return *name;
+        }
+    }
     const int64_t created_ns = now_nanoseconds();
     std::string name = // not const: `return name` moves it
         allocate_name(dir, ctx.settings.prefix, kind == "safety", created_ns / 1000000000);
@@ -103,20 +233,15 @@ std::string create_locked(const OperationContext& ctx, const Dir& dir, const std
     // one does when the current database is damaged, and a damaged current
     // database must not block it. Its checksum is recorded all the same.
     if (ctx.settings.verify_on_create && kind != "safety") {
-        observer.phase("verify");
         BackupRecord expected = record;
         expected.tables = manifest.tables;
         const auto image = Image::of_file(std::make_shared<Fd>(dup_fd(temp.fd())), name,
                                           static_cast<uint32_t>(snap.page_size),
                                           static_cast<uint32_t>(snap.page_count), manifest.page_hashes);
-        VerifyRequest verify;
-        verify.image = image.get();
-        verify.file_fd = temp.fd();
-        verify.expected = &expected;
-        verify.critical_tables = ctx.settings.critical_tables;
-        const VerifyOutcome outcome = verify_image(verify, observer);
-        if (!outcome.ok)
-            throw Error("the new backup failed verification (" + join(outcome.errors, "; ") +
+        const std::string failure =
+            verification_failure(ctx, *image, temp.fd(), true, expected, observer, {});
+        if (!failure.empty())
+            throw Error("the new backup failed verification (" + failure +
                         "); it was not published and no backup was deleted");
         record.verified_at = now_seconds();
         record.verify_ok = true;

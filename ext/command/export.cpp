@@ -1,11 +1,15 @@
 // wecare_backup_export: a durable, checked copy of a backup elsewhere (a
 // mounted share): copied with its checksum computed on the way, compared with
 // the record, fsynced, published without replacing anything, and read back
-// from the device.
+// from the device. An incremental backup is exported as the plain database
+// file its chain gives (named .db), so the copy stands on its own.
 #include <algorithm>
 #include <fcntl.h>
 
 #include "command/shared.hpp"
+#include "engine/page_writer.hpp"
+#include "policy/naming.hpp"
+#include "policy/text.hpp"
 #include "store/checksum.hpp"
 #include "store/temp_file.hpp"
 
@@ -52,17 +56,40 @@ std::string copy_with_checksum(int src, int out, uint64_t size, Observer& observ
     return hasher.finish(src, size);
 }
 
+// An incremental backup: the database its chain materialises, written as a
+// plain database file, every page checked on reading and the whole compared
+// with the database checksum recorded when the increment was made. Returns
+// the checksum of the written file.
+std::string materialize(const OperationContext& ctx, const Dir& dir, const std::string& name, int out,
+                        Observer& observer) {
+    const OpenedBackup opened = open_in_dir(ctx, dir, name);
+    std::vector<std::string> problems = opened.chain_problems;
+    if (!opened.read_problem.empty()) problems.insert(problems.begin(), opened.read_problem);
+    if (!opened.image && problems.empty()) problems.push_back("its first page is not a database header");
+    if (!problems.empty())
+        throw Error("the backup '" + name + "' cannot be read (" + join(problems, "; ") +
+                    "); it was not exported");
+    ImageSource source(*opened.image);
+    PageWriter writer(out, source.page_size(), PageWriter::Options{1, "the exported copy"});
+    copy_pages(source, writer, observer);
+    const PageWriter::Result written = writer.finish();
+    if (opened.record && opened.record->db_checksum && *opened.record->db_checksum != written.db_checksum)
+        throw Error("the database exported from '" + name +
+                    "' does not match the one recorded when it was made; it was not exported");
+    return written.checksum;
+}
+
 } // namespace
 
 std::string export_backup(const OperationContext& ctx, const std::string& name,
                           const std::string& destination) {
     require_file_database(ctx);
     check_backup_name(ctx, name);
-    const Destination dest = destination_of(destination, name);
+    const bool increment = parse_backup_name(ctx.settings.prefix, name)->incremental;
+    // An increment is exported as the database it gives: a .db file.
+    const Destination dest =
+        destination_of(destination, increment ? name.substr(0, name.size() - 5) + ".db" : name);
     Dir dir = open_dir_holding(ctx, name);
-    struct stat src_st {};
-    Fd src = open_named_backup(ctx, dir, name, &src_st);
-    const auto record = read_record(dir, name);
 
     const Dir parent = Dir::open_existing(dest.parent, "the destination folder");
     if (parent.exists(dest.base))
@@ -70,16 +97,25 @@ std::string export_backup(const OperationContext& ctx, const std::string& name,
                     ErrorKind::cantopen);
 
     Progress progress = progress_of(ctx, "export");
-    const auto size = static_cast<uint64_t>(src_st.st_size);
     TempFile out(parent, dest.base);
-    const std::string source_sum = copy_with_checksum(src.get(), out.fd(), size, progress);
-    if (record && !record->checksum.empty() && source_sum != record->checksum)
-        throw Error("the backup '" + name + "' does not match its recorded checksum; it was not exported");
+    std::string source_sum;
+    if (increment) {
+        source_sum = materialize(ctx, dir, name, out.fd(), progress);
+    } else {
+        struct stat src_st {};
+        Fd src = open_named_backup(ctx, dir, name, &src_st);
+        const auto record = read_record(dir, name);
+        source_sum = copy_with_checksum(src.get(), out.fd(), static_cast<uint64_t>(src_st.st_size), progress);
+        if (record && !record->checksum.empty() && source_sum != record->checksum)
+            throw Error("the backup '" + name +
+                        "' does not match its recorded checksum; it was not exported");
+    }
     out.publish("writing the exported copy to disk failed");
     // Read the copy back from the device, not from the page cache.
-    Fd check = parent.open_regular(dest.base);
+    struct stat written {};
+    Fd check = parent.open_regular(dest.base, &written);
     ::posix_fadvise(check.get(), 0, 0, POSIX_FADV_DONTNEED);
-    if (checksum_fd(check.get(), size) != source_sum) {
+    if (checksum_fd(check.get(), static_cast<uint64_t>(written.st_size)) != source_sum) {
         parent.remove_quietly(dest.base);
         throw Error("the exported copy at '" + dest.target + "' reads back differently; it was removed",
                     ErrorKind::io);

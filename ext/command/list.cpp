@@ -96,6 +96,12 @@ std::vector<ListedBackup> list_backups(const OperationContext& ctx) {
 
 std::string existing_backup_path(const OperationContext& ctx, const std::string& name) {
     check_backup_name(ctx, name);
+    if (parse_backup_name(ctx.settings.prefix, name)->incremental)
+        throw Error("'" + name +
+                        "' is an incremental backup, not a database file by itself; export it with "
+                        "wecare_backup_export('" +
+                        name + "', '<folder>') to get the database it holds",
+                    ErrorKind::misuse);
     Dir dir = open_dir_holding(ctx, name);
     struct stat st {};
     if (!dir.stat(name, &st)) throw Error(unknown_backup(name), ErrorKind::not_found);

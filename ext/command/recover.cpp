@@ -15,7 +15,7 @@ RecoverOutcome recover_backup(const OperationContext& ctx, const std::string& na
     Progress progress = progress_of(ctx, "verify");
     Dir dir = open_dir_holding(ctx, name);
     FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms, &progress);
-    OpenedBackup opened = open_backup(&dir, name, open_named_backup(ctx, dir, name));
+    OpenedBackup opened = open_in_dir(ctx, dir, name);
     const VerifyOutcome outcome = verify_for_restore(ctx, opened, progress);
     if (!outcome.ok)
         throw Error("the backup '" + name + "' failed verification (" + join(outcome.errors, "; ") +
@@ -24,7 +24,8 @@ RecoverOutcome recover_backup(const OperationContext& ctx, const std::string& na
     req.db_path = ctx.db_path;
     req.image = opened.image.get();
     req.wal = opened.record && opened.record->journal_mode == "wal";
-    req.expected_checksum = opened.record ? opened.record->checksum : "";
+    if (opened.record && !opened.increment) req.expected_checksum = opened.record->checksum;
+    if (opened.record) req.expected_db_checksum = opened.record->db_checksum;
     req.observer = &progress;
     const RecoverResult r = recover_database(req);
     RecoverOutcome out;

@@ -83,7 +83,7 @@ RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& na
     Progress progress = progress_of(ctx, "verify");
     Dir dir = open_dir_holding(ctx, name);
     FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms, &progress);
-    OpenedBackup opened = open_backup(&dir, name, open_named_backup(ctx, dir, name));
+    OpenedBackup opened = open_in_dir(ctx, dir, name);
     const VerifyOutcome outcome = verify_for_restore(ctx, opened, progress);
     if (!outcome.ok)
         throw Error("the backup '" + name + "' failed verification (" + join(outcome.errors, "; ") +

@@ -1,8 +1,11 @@
 // Steps shared by several commands (see shared.hpp).
 #include "command/shared.hpp"
 
+#include <unordered_map>
+
 #include "common/clock.hpp"
 #include "offsite/sync.hpp"
+#include "policy/increment_format.hpp"
 #include "policy/naming.hpp"
 #include "store/catalog.hpp"
 #include "store/checksum.hpp"
@@ -46,6 +49,55 @@ Fd open_named_backup(const OperationContext& ctx, const Dir& dir, const std::str
     }
 }
 
+namespace {
+
+// What a path to an increment gets: it is no database by itself.
+constexpr const char* kIncrementAlone =
+    "an incremental backup holds only the pages changed since the backup it builds on; verify it by its "
+    "name in its backup directory, or export it with wecare_backup_export to get a database file";
+
+OpenedBackup open_chain(const OperationContext& ctx, const Dir& dir, const std::string& name, Fd file) {
+    OpenedBackup b;
+    b.name = name;
+    b.increment = true;
+    struct stat st {};
+    if (::fstat(file.get(), &st) != 0) throw system_error("cannot examine '" + name + "'", errno);
+    b.size_bytes = st.st_size;
+    Chain chain;
+    try {
+        chain = Chain::open(dir, ctx.settings.prefix, name, std::move(file));
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::interrupted) throw;
+        b.read_problem = e.what();
+        b.record = read_record(dir, name, &b.record_damaged);
+        return b;
+    }
+    b.file = chain.last().file;
+    b.record = chain.last().record;
+    b.chain_problems = chain.check();
+    b.chain = std::make_unique<Chain>(std::move(chain));
+    if (!b.chain_problems.empty()) return b;
+    b.image = b.chain->image();
+    try {
+        std::vector<uint8_t> page(b.image->page_size());
+        b.image->read_page(1, page.data());
+        b.header = parse_db_header(page.data(), page.size());
+    } catch (const Error& e) {
+        b.read_problem = e.what();
+    }
+    if (!b.header.valid) b.image.reset();
+    return b;
+}
+
+} // namespace
+
+OpenedBackup open_in_dir(const OperationContext& ctx, const Dir& dir, const std::string& name) {
+    Fd file = open_named_backup(ctx, dir, name);
+    const auto parsed = parse_backup_name(ctx.settings.prefix, name);
+    if (parsed && parsed->incremental) return open_chain(ctx, dir, name, std::move(file));
+    return open_backup(&dir, name, std::move(file));
+}
+
 OpenedBackup open_backup(const Dir* dir, const std::string& name, Fd file) {
     OpenedBackup b;
     b.name = name;
@@ -56,6 +108,10 @@ OpenedBackup open_backup(const Dir* dir, const std::string& name, Fd file) {
         uint8_t bytes[kDbHeaderBytes] = {};
         const size_t got = read_at(file.get(), bytes, sizeof bytes, 0, "reading the file failed");
         b.header = parse_db_header(bytes, got);
+        if (looks_like_increment(std::string_view(reinterpret_cast<const char*>(bytes), got))) {
+            b.increment = true;
+            b.read_problem = kIncrementAlone;
+        }
     } catch (const Error& e) {
         b.read_problem = e.what();
     }
@@ -85,11 +141,64 @@ OpenedBackup open_backup(const Dir* dir, const std::string& name, Fd file) {
     return b;
 }
 
+void check_chain_links(const Chain& chain, VerifyOutcome& out, Observer& observer) {
+    const auto& links = chain.links();
+    for (size_t i = 0; i + 1 < links.size(); ++i) {
+        const ChainLink& link = links[i];
+        if (link.record.checksum.empty()) continue;
+        std::string sum;
+        try {
+            sum = checksum_fd(link.file->get(), static_cast<uint64_t>(link.size_bytes), &observer);
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::interrupted) throw;
+            out.errors.push_back("reading '" + link.name + "', which it builds on, failed: " + e.what());
+            continue;
+        }
+        if (sum != link.record.checksum)
+            out.errors.push_back("'" + link.name +
+                                 "', which it builds on, is not the file recorded when it was made");
+    }
+}
+
+namespace {
+
+// An incremental backup: the chain, then the database it materialises.
+VerifyOutcome verify_chain(const OperationContext& ctx, const OpenedBackup& b, Observer& observer,
+                           const std::optional<BackupRecord>& record) {
+    VerifyOutcome out;
+    out.recorded = record.has_value();
+    out.size_bytes = b.size_bytes;
+    if (!b.chain || !b.chain_problems.empty() || !b.image) {
+        out.integrity = "not checked: the chain of backups it builds on cannot be read";
+        if (!b.read_problem.empty()) out.errors.push_back(b.read_problem);
+        for (const auto& p : b.chain_problems)
+            out.errors.push_back(p);
+        if (out.errors.empty()) out.errors.push_back("its first page is not a database header");
+        if (record && !record->checksum.empty()) out.checksum_status = "not checked";
+        return out;
+    }
+    check_chain_links(*b.chain, out, observer);
+    VerifyRequest req;
+    req.image = b.image.get();
+    req.file_fd = b.file->get();
+    req.file_is_image = false;
+    req.expected = record ? &*record : nullptr;
+    req.critical_tables = ctx.settings.critical_tables;
+    VerifyOutcome image = verify_image(req, observer);
+    image.errors.insert(image.errors.begin(), out.errors.begin(), out.errors.end());
+    image.size_bytes = b.size_bytes;
+    return image;
+}
+
+} // namespace
+
 VerifyOutcome verify_opened(const OperationContext& ctx, const OpenedBackup& b, Observer& observer,
                             const std::optional<BackupRecord>& expected) {
     const std::optional<BackupRecord>& record = expected ? expected : b.record;
     VerifyOutcome out;
-    if (!b.image) {
+    if (b.increment) {
+        out = verify_chain(ctx, b, observer, record);
+    } else if (!b.image) {
         // Not a database: still say whether it is the file that was recorded.
         out.recorded = record.has_value();
         out.size_bytes = b.size_bytes;
@@ -130,9 +239,18 @@ VerifyOutcome verify_opened(const OperationContext& ctx, const OpenedBackup& b, 
 std::vector<std::string> retention_reasons_for(const std::vector<CatalogEntry>& entries, const Settings& s) {
     std::vector<RetentionItem> items;
     items.reserve(entries.size());
-    for (const auto& e : entries)
+    std::unordered_map<std::string, size_t> index;
+    for (size_t i = 0; i < entries.size(); ++i)
+        index.emplace(entries[i].name, i);
+    for (const auto& e : entries) {
+        std::optional<size_t> base;
+        if (e.record && !e.record->base.empty()) {
+            auto it = index.find(e.record->base);
+            if (it != index.end()) base = it->second;
+        }
         items.push_back(
-            {e.parsed.safety, e.parsed.epoch_seconds, e.verify_ok(), e.record.has_value(), e.name, {}});
+            {e.parsed.safety, e.parsed.epoch_seconds, e.verify_ok(), e.record.has_value(), e.name, base});
+    }
     RetentionPolicy policy{s.keep_last,    s.keep_daily,  s.keep_weekly,
                            s.keep_monthly, s.keep_safety, now_seconds()};
     return retention_reasons(items, policy);

@@ -8,6 +8,7 @@
 
 #include "command/commands.hpp"
 #include "common/error.hpp"
+#include "engine/chain.hpp"
 #include "engine/image.hpp"
 #include "store/db_header.hpp"
 #include "store/dir.hpp"
@@ -44,13 +45,24 @@ struct OpenedBackup {
     std::string read_problem;     // reading its header failed
     DbHeader header;
     std::unique_ptr<Image> image; // null when the file is not a database
+    // An incremental backup: it and every backup it builds on (engine/chain.hpp);
+    // `image` is the database the chain materialises.
+    std::unique_ptr<Chain> chain;
+    bool increment = false;                  // the file is an incremental backup
+    std::vector<std::string> chain_problems; // the chain does not check out
 };
 // `file` is open already (by name in the backup directory, or by path).
 OpenedBackup open_backup(const Dir* dir, const std::string& name, Fd file);
+// Opens the backup `name` of the backup directory: a full backup as above, an
+// incremental one with its chain. Errors as open_named_backup.
+OpenedBackup open_in_dir(const OperationContext& ctx, const Dir& dir, const std::string& name);
 // Verifies it; `expected` overrides its own record (a path compared with the
 // record of the backup of the same name).
 VerifyOutcome verify_opened(const OperationContext& ctx, const OpenedBackup& backup, Observer& observer,
                             const std::optional<BackupRecord>& expected);
+// Adds an error for each backup `chain` builds on (all but its last) whose
+// file no longer has its recorded checksum.
+void check_chain_links(const Chain& chain, VerifyOutcome& out, Observer& observer);
 // Verification before a restore (see verify.cpp).
 VerifyOutcome verify_for_restore(const OperationContext& ctx, const OpenedBackup& backup, Observer& observer);
 

@@ -88,7 +88,7 @@ std::pair<std::string, VerifyOutcome> verify_backup(const OperationContext& ctx,
     if (!dir.exists(arg)) {
         if (auto offsite = verify_offsite(ctx, dir, arg, progress)) return {arg, *offsite};
     }
-    const OpenedBackup backup = open_backup(&dir, arg, open_named_backup(ctx, dir, arg));
+    const OpenedBackup backup = open_in_dir(ctx, dir, arg);
     const VerifyOutcome outcome = verify_opened(ctx, backup, progress, std::nullopt);
     if (!backup.record_damaged) record_verification(ctx, dir, arg, outcome);
     return {arg, outcome};
@@ -99,15 +99,25 @@ std::pair<std::string, VerifyOutcome> verify_backup(const OperationContext& ctx,
 // the row counts then: re-reading it for the checksum proves that, at a
 // fraction of the cost. The critical tables are checked against its recorded
 // row counts. Anything else (never verified, no checksum, a damaged record)
-// gets the full verification.
+// gets the full verification. An incremental backup takes the same short cut
+// when its chain checks out, none of the backups it builds on failed
+// verification, and every one of them still has its recorded checksum.
 VerifyOutcome verify_for_restore(const OperationContext& ctx, const OpenedBackup& backup,
                                  Observer& observer) {
     const auto& record = backup.record;
-    if (backup.record_damaged || !record || record->verify_ok != std::optional<bool>(true) ||
-        record->checksum.empty() || !backup.manifest_problem.empty())
-        return verify_opened(ctx, backup, observer, std::nullopt);
+    bool full_check = backup.record_damaged || !record || record->verify_ok != std::optional<bool>(true) ||
+                      record->checksum.empty() || !backup.manifest_problem.empty();
+    if (backup.increment) {
+        full_check = full_check || !backup.chain || !backup.image || !backup.chain_problems.empty();
+        if (backup.chain)
+            for (const auto& link : backup.chain->links())
+                if (link.record.verify_ok == std::optional<bool>(false) || link.record.checksum.empty())
+                    full_check = true;
+    }
+    if (full_check) return verify_opened(ctx, backup, observer, std::nullopt);
     VerifyOutcome out;
     out.size_bytes = backup.size_bytes;
+    if (backup.chain) check_chain_links(*backup.chain, out, observer);
     try {
         out.checksum = checksum_fd(backup.file->get(), static_cast<uint64_t>(backup.size_bytes), &observer);
     } catch (const Error& e) {

@@ -351,4 +351,9 @@ ImageConnection::~ImageConnection() {
     r.by_id.erase(id_);
 }
 
+void ImageSource::read_pages(uint32_t first, uint32_t count, uint8_t* out) {
+    for (uint32_t i = 0; i < count; ++i)
+        image_.read_page(first + i, out + static_cast<size_t>(i) * image_.page_size());
+}
+
 } // namespace wb

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/observer.hpp"
+#include "engine/page_source.hpp"
 #include "engine/sqlite_handles.hpp"
 #include "store/fd.hpp"
 
@@ -76,6 +77,19 @@ class Image {
     std::vector<uint16_t> layer_of_; // page -> the layer that holds it (empty: all in layer 0)
     mutable std::mutex mu_;
     mutable std::string problem_;
+};
+
+// An image as a page source, for the page writer (engine/page_source.hpp):
+// every page checked against its hash as it is read.
+class ImageSource : public PageSource {
+  public:
+    explicit ImageSource(const Image& image) : image_(image) {}
+    uint32_t page_size() const override { return image_.page_size(); }
+    uint32_t page_count() const override { return image_.page_count(); }
+    void read_pages(uint32_t first, uint32_t count, uint8_t* out) override;
+
+  private:
+    const Image& image_;
 };
 
 // Registers the "wecare_image" VFS once per process; an SQLite result code.

@@ -58,21 +58,6 @@ class ExclusiveDbLock {
     sqlite3_file* file_ = nullptr;
 };
 
-// An image as a page source, for the page writer.
-class ImageSource : public PageSource {
-  public:
-    explicit ImageSource(const Image& image) : image_(image) {}
-    uint32_t page_size() const override { return image_.page_size(); }
-    uint32_t page_count() const override { return image_.page_count(); }
-    void read_pages(uint32_t first, uint32_t count, uint8_t* out) override {
-        for (uint32_t i = 0; i < count; ++i)
-            image_.read_page(first + i, out + static_cast<size_t>(i) * image_.page_size());
-    }
-
-  private:
-    const Image& image_;
-};
-
 std::string utc_stamp() {
     const std::time_t now = std::time(nullptr);
     std::tm tm{};
@@ -111,7 +96,8 @@ RecoverResult recover_database(const RecoverRequest& req) {
     const PageWriter::Result written = out.finish();
     // Check the written bytes: the same file as the backup, but for the two
     // header bytes that carry the journal mode.
-    if (!req.wal && !req.expected_checksum.empty() && written.checksum != req.expected_checksum)
+    if (!req.wal && ((!req.expected_checksum.empty() && written.checksum != req.expected_checksum) ||
+                     (req.expected_db_checksum && written.db_checksum != *req.expected_db_checksum)))
         throw Error("the written database does not match the backup's checksum; nothing was changed",
                     ErrorKind::io);
 

@@ -32,7 +32,8 @@ struct RecoverRequest {
     std::string db_path; // absolute
     const Image* image = nullptr;
     bool wal = false;              // give the new file WAL mode (the backup's source was in WAL mode)
-    std::string expected_checksum; // the backup file's recorded xxh3t ("" = not known)
+    std::string expected_checksum; // the backup file's recorded xxh3t ("" = not known, or an increment)
+    std::optional<uint64_t> expected_db_checksum; // the XOR of its page hashes (policy/increment_format.hpp)
     Observer* observer = nullptr;
 };
 

@@ -47,51 +47,19 @@ void run_side_work(SideWork& out, const VerifyRequest& req, uint64_t file_size, 
     try {
         ImageConnection db(*req.image);
         install_collation_stand_ins(db.get());
-        sqlite3_progress_handler(db.get(), 1000, stop_when_asked, &observer);
+        set_progress_handler(db.get(), 1000, stop_when_asked, &observer);
         out.tables = count_rows(db.get());
     } catch (const std::exception& e) {
         out.count_error = e.what();
     }
 }
 
-// integrity_check on the calling thread; returns its report, lines that
-// depend on a stand-in removed and noted in `unchecked`.
+// integrity_check on the calling thread, onto the image.
 std::string run_integrity_check(const Image& image, Observer& observer, std::vector<std::string>& unchecked,
                                 int64_t& page_count) {
     ImageConnection db(image);
-    sqlite3_progress_handler(db.get(), 1000, stop_when_asked, &observer);
-    StandIns stand_ins(db.get());
     page_count = db.connection().query_int("PRAGMA page_count");
-    sqlite3_stmt* raw = stand_ins.prepare("PRAGMA integrity_check(100)");
-    std::vector<std::string> lines;
-    for (;;) {
-        const int rc = sqlite3_step(raw);
-        if (rc == SQLITE_ROW) {
-            const auto* text = sqlite3_column_text(raw, 0);
-            lines.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
-            continue;
-        }
-        sqlite3_finalize(raw);
-        if (rc == SQLITE_DONE) break;
-        if (rc == SQLITE_INTERRUPT) observer.check();
-        std::string why = sqlite3_errmsg(db.get());
-        if (!image.problem().empty()) why += " (" + image.problem() + ")";
-        return why;
-    }
-    std::vector<std::string> kept;
-    const auto affected = stand_ins.affected_objects();
-    for (const auto& a : affected)
-        unchecked.push_back(a.reason);
-    for (const auto& line : lines) {
-        const bool depends = std::any_of(affected.begin(), affected.end(), [&](const StandIns::Affected& a) {
-            return line.find(" " + a.name) != std::string::npos ||
-                   line.find(a.name + ".") != std::string::npos;
-        });
-        if (!depends) kept.push_back(line);
-    }
-    if (kept.empty()) return "ok";
-    if (kept.size() > 1 && kept.front() == "ok") kept.erase(kept.begin());
-    return kept.front();
+    return integrity_of(db.get(), observer, unchecked, &image);
 }
 
 void compare_tables(VerifyOutcome& out, const std::vector<TableCount>& recorded_list) {
@@ -116,6 +84,44 @@ void compare_tables(VerifyOutcome& out, const std::vector<TableCount>& recorded_
 }
 
 } // namespace
+
+std::string integrity_of(sqlite3* db, Observer& observer, std::vector<std::string>& unchecked,
+                         const Image* image) {
+    set_progress_handler(db, 1000, stop_when_asked, &observer);
+    StandIns stand_ins(db);
+    sqlite3_stmt* raw = stand_ins.prepare("PRAGMA integrity_check(100)");
+    std::vector<std::string> lines;
+    for (;;) {
+        const int rc = sqlite3_step(raw);
+        if (rc == SQLITE_ROW) {
+            const auto* text = sqlite3_column_text(raw, 0);
+            lines.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
+            continue;
+        }
+        sqlite3_finalize(raw);
+        if (rc == SQLITE_DONE) break;
+        if (rc == SQLITE_INTERRUPT) observer.check();
+        std::string why = sqlite3_errmsg(db);
+        if (image && !image->problem().empty()) why += " (" + image->problem() + ")";
+        set_progress_handler(db, 0, nullptr, nullptr);
+        return why;
+    }
+    set_progress_handler(db, 0, nullptr, nullptr);
+    std::vector<std::string> kept;
+    const auto affected = stand_ins.affected_objects();
+    for (const auto& a : affected)
+        unchecked.push_back(a.reason);
+    for (const auto& line : lines) {
+        const bool depends = std::any_of(affected.begin(), affected.end(), [&](const StandIns::Affected& a) {
+            return line.find(" " + a.name) != std::string::npos ||
+                   line.find(a.name + ".") != std::string::npos;
+        });
+        if (!depends) kept.push_back(line);
+    }
+    if (kept.empty()) return "ok";
+    if (kept.size() > 1 && kept.front() == "ok") kept.erase(kept.begin());
+    return kept.front();
+}
 
 std::vector<std::string> critical_table_errors(const std::vector<TableCount>& tables,
                                                const std::vector<std::string>& critical_tables) {
@@ -144,7 +150,7 @@ VerifyOutcome verify_image(const VerifyRequest& req, Observer& observer) {
     }
     out.size_bytes = static_cast<int64_t>(file_size);
     // Nothing may follow the last page: bytes there were not part of the database.
-    if (req.file_fd >= 0 && file_size != image.size_bytes()) {
+    if (req.file_fd >= 0 && req.file_is_image && file_size != image.size_bytes()) {
         out.integrity = "not checked";
         out.errors.push_back(
             "the file has " + std::to_string(file_size) + " bytes, but its " +

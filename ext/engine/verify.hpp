@@ -48,11 +48,19 @@ struct VerifyOutcome {
 struct VerifyRequest {
     const Image* image = nullptr;           // the pages as SQLite reads them
     int file_fd = -1;                       // the whole file, for its checksum and size (-1: none)
+    bool file_is_image = true;              // false: file_fd is an increment, not the image's pages
     const BackupRecord* expected = nullptr; // with its recorded tables filled in; null = no record
     std::vector<std::string> critical_tables;
 };
 
 VerifyOutcome verify_image(const VerifyRequest& request, Observer& observer);
+
+// PRAGMA integrity_check on `db` (a private connection), with stand-ins for
+// the application's collations and functions; returns "ok" or the first
+// problem, and adds what it could not check to `unchecked`. `image` (when
+// given) names a page that failed its hash check.
+std::string integrity_of(sqlite3* db, Observer& observer, std::vector<std::string>& unchecked,
+                         const Image* image = nullptr);
 
 // The critical tables missing or empty in `tables`, as verification errors.
 std::vector<std::string> critical_table_errors(const std::vector<TableCount>& tables,

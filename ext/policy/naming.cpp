@@ -46,7 +46,7 @@ std::string iso_utc(int64_t t) {
     return buf;
 }
 
-std::string backup_name(std::string_view prefix, bool safety, int64_t t, int sequence) {
+std::string backup_name(std::string_view prefix, bool safety, int64_t t, int sequence, bool incremental) {
     int y, mon, d, h, mi, s;
     civil_from_seconds(t, y, mon, d, h, mi, s);
     char stamp[40];
@@ -55,7 +55,7 @@ std::string backup_name(std::string_view prefix, bool safety, int64_t t, int seq
     name += safety ? "_safety_" : "_backup_";
     name += stamp;
     if (sequence > 1) name += "_" + std::to_string(sequence);
-    return name + ".db";
+    return name + (incremental && !safety ? ".incr" : ".db");
 }
 
 namespace {
@@ -105,7 +105,11 @@ std::optional<ParsedName> parse_backup_name(std::string_view prefix, std::string
         name.remove_prefix(n);
         out.sequence = seq;
     }
-    if (name != ".db") return std::nullopt;
+    if (name == ".incr" && !out.safety) {
+        out.incremental = true;
+    } else if (name != ".db") {
+        return std::nullopt;
+    }
     const int64_t days = days_from_civil(y, static_cast<unsigned>(mon), static_cast<unsigned>(d));
     // Reject dates like 02-31 that do not exist: they would not round-trip.
     int cy, cmon, cd, ch, cmi, cs;

@@ -9,6 +9,9 @@
 //   <prefix>_backup_YYYY-MM-DD_HH-MM-SS.db       manual and scheduled backups
 //   <prefix>_safety_YYYY-MM-DD_HH-MM-SS.db       taken by restore before it replaces the database
 //   <prefix>_backup_YYYY-MM-DD_HH-MM-SS_N.db     the N-th (N >= 2) backup within the same second
+//   <prefix>_backup_YYYY-MM-DD_HH-MM-SS.incr     an incremental backup (policy/increment_format.hpp):
+//                                                not a database file by itself; the sequence
+//                                                numbers of one second are shared with .db
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -21,6 +24,7 @@ struct ParsedName {
     bool safety = false;
     int64_t epoch_seconds = 0; // UTC, from the name
     int sequence = 1;          // 1 = no suffix
+    bool incremental = false;  // .incr
 };
 
 constexpr size_t kMaxNameBytes = 255;
@@ -33,7 +37,8 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 void civil_from_seconds(int64_t epoch_seconds, int& y, int& mon, int& d, int& h, int& min, int& s);
 std::string iso_utc(int64_t epoch_seconds); // 2026-11-26T09:00:00Z
 
-std::string backup_name(std::string_view prefix, bool safety, int64_t epoch_seconds, int sequence);
+std::string backup_name(std::string_view prefix, bool safety, int64_t epoch_seconds, int sequence,
+                        bool incremental = false);
 std::optional<ParsedName> parse_backup_name(std::string_view prefix, std::string_view name);
 
 // Why `name` cannot be a plain backup file name, or "" when it can. Checks the

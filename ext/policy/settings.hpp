@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/increment_format.hpp"
 #include "policy/setting_values.hpp"
 
 namespace wb {
@@ -44,6 +45,11 @@ struct Range {
     X(INTEGER, keep_monthly, 0, (Range{0, kMaxKeep}), 1, "... of each of the last N months")             \
     X(INTEGER, keep_safety, 3, (Range{0, kMaxKeep}), 1, "keep the N newest safety backups")              \
     X(FLAG, verify_on_create, true, 0, 1, "verify each new backup before it is published")              \
+    X(FLAG, incremental, false, 0, 1,                                                                   \
+      "each regular backup stores only the pages changed since its parent (a chain: a full backup, "     \
+      "then increments)")                                                                               \
+    X(INTEGER, full_every, 7, (Range{1, static_cast<int64_t>(kMaxChainLinks)}), 1,                                                      \
+      "a chain holds a full backup and at most N-1 increments; the next backup after that is full")     \
     X(LIST, critical_tables, {}, check_table_list, 0,                                                   \
       "comma-separated tables that must exist and be non-empty for a backup to verify")                 \
     X(INTEGER, max_snapshot_seconds, 3600, (Range{1, int64_t{7} * 86400}), 0,                          \

@@ -110,7 +110,8 @@ void remove_leftovers(const Dir& dir, const std::string& prefix) {
     }
 }
 
-std::string allocate_name(const Dir& dir, const std::string& prefix, bool safety, int64_t seconds) {
+std::string allocate_name(const Dir& dir, const std::string& prefix, bool safety, int64_t seconds,
+                          bool incremental) {
     int highest = 0;
     for (const auto& entry : dir.list()) {
         const std::string_view owner = companion_owner(entry);
@@ -119,11 +120,15 @@ std::string allocate_name(const Dir& dir, const std::string& prefix, bool safety
         if (parsed && parsed->safety == safety && parsed->epoch_seconds == seconds)
             highest = std::max(highest, parsed->sequence);
     }
+    auto free = [&](const std::string& name) {
+        return !dir.exists(name) && !dir.exists(name + std::string(kSidecarSuffix)) &&
+               !dir.exists(name + std::string(kManifestSuffix));
+    };
     for (int sequence = highest + 1; sequence < 100000; ++sequence) {
-        std::string name = backup_name(prefix, safety, seconds, sequence);
-        if (!dir.exists(name) && !dir.exists(name + std::string(kSidecarSuffix)) &&
-            !dir.exists(name + std::string(kManifestSuffix)))
-            return name;
+        // A full backup and an increment of the same second never share a sequence number.
+        std::string full = backup_name(prefix, safety, seconds, sequence);
+        std::string increment = backup_name(prefix, safety, seconds, sequence, true);
+        if (free(full) && free(increment)) return incremental ? increment : full;
     }
     throw Error("too many backups within one second");
 }

@@ -52,6 +52,7 @@ void remove_leftovers(const Dir& dir, const std::string& prefix);
 // The next free name for a backup made at `seconds`: one past the highest
 // sequence in use in that second, so a name is never reused after rotation
 // and names sort in creation order. Called while holding the backup lock.
-std::string allocate_name(const Dir& dir, const std::string& prefix, bool safety, int64_t seconds);
+std::string allocate_name(const Dir& dir, const std::string& prefix, bool safety, int64_t seconds,
+                          bool incremental = false);
 
 } // namespace wb

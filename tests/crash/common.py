@@ -34,7 +34,7 @@ def configure(conn, **settings):
 
 
 def backup_name_re(prefix):
-    return re.compile(re.escape(prefix) + r"_(backup|safety)_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d(_[1-9]\d{0,4})?\.db$")
+    return re.compile(re.escape(prefix) + r"_(backup|safety)_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d(_[1-9]\d{0,4})?\.(db|incr)$")
 
 
 def temp_files(backup_dir, prefix):
@@ -49,7 +49,9 @@ def orphan_sidecars(backup_dir, prefix):
         return []
     names = set(os.listdir(backup_dir))
     pat = backup_name_re(prefix)
-    return sorted(n for n in names if n.endswith(".meta") and pat.match(n[:-5]) and n[:-5] not in names)
+    return sorted(n for n in names
+                  if (n.endswith(".meta") and pat.match(n[:-5]) and n[:-5] not in names)
+                  or (n.endswith(".manifest") and pat.match(n[:-9]) and n[:-9] not in names))
 
 
 def backup_files(backup_dir, prefix):

@@ -5,8 +5,11 @@ wecare_backup_cleanup and wecare_backup_restore, then check what survived.
     /usr/bin/python3 tests/crash/harness.py --trials 200 [--seed N] [--keep DIR]
 
 How it works:
-  * Six lanes: {WAL, rollback journal (DELETE)} x {create, cleanup, restore},
-    each with its own database and backup directory. Trial i uses lane i % 6.
+  * Eight lanes: {WAL, rollback journal (DELETE)} x {create, incremental,
+    cleanup, restore}, each with its own database and backup directory. Trial
+    i uses lane i % 8. The incremental lane makes chains (full_every=4) with a
+    small change between backups; the restore lane's second source backup is
+    an increment on its first.
   * A child process (Debian's python3 with the extension loaded) loops the
     lane's operation forever, writing "B <n>" / "E <n>" to a pipe around each
     call. The parent waits until the child is ready, sleeps a random time and
@@ -64,6 +67,13 @@ def child_main(args):
         n += 1
         if args.op == "create":
             configure(conn, keep_last=4)
+            mark(f"B {n}")
+            one(conn, "SELECT wecare_backup_create('crash')")
+            mark(f"E {n}")
+            conn.execute("INSERT INTO log(at) VALUES (?)", (time.time(),))
+        elif args.op == "incremental":
+            configure(conn, keep_last=4, incremental=1, full_every=4)
+            conn.execute("UPDATE data SET payload = ? WHERE id % 97 = ?", ("c" * 200 + str(n), n % 97))
             mark(f"B {n}")
             one(conn, "SELECT wecare_backup_create('crash')")
             mark(f"E {n}")
@@ -134,6 +144,7 @@ class Lane:
             c = self.open()
             a = one(c, "SELECT wecare_backup_create('state 1')")
             fill_state(c, 2)
+            configure(c, incremental=1)
             b = one(c, "SELECT wecare_backup_create('state 2')")
             c.close()
             self.restore_names = [a, b]
@@ -141,7 +152,8 @@ class Lane:
 
     def open(self):
         c = connect(self.db)
-        configure(c, busy_timeout_ms=2000, keep_last=1000000 if self.op == "restore" else 4)
+        configure(c, busy_timeout_ms=2000, keep_last=1000000 if self.op == "restore" else 4,
+                  incremental=1 if self.op == "incremental" else 0)
         return c
 
     def settle(self):
@@ -277,7 +289,8 @@ def run(trials, seed, root=None, keep=False, verbose=False):
     own_root = root is None
     root = root or tempfile.mkdtemp(prefix="wecare_crash_")
     rng = random.Random(seed)
-    lanes = [Lane(root, mode, op) for mode in ("wal", "delete") for op in ("create", "cleanup", "restore")]
+    lanes = [Lane(root, mode, op) for mode in ("wal", "delete")
+             for op in ("create", "incremental", "cleanup", "restore")]
     counts = Counter()
     failures = []
     started = time.time()
@@ -295,7 +308,7 @@ def run(trials, seed, root=None, keep=False, verbose=False):
 
 def summary(counts, failures):
     return (f"crash-test: trials={counts['trials']} kills={counts['kills']} "
-            f"kills_inside_a_call={counts['in_op']} (create={counts['in_create']} "
+            f"kills_inside_a_call={counts['in_op']} (create={counts['in_create']} incremental={counts['in_incremental']} "
             f"cleanup={counts['in_cleanup']} restore={counts['in_restore']}) "
             f"restore_lane_db_after_kill: old={counts['restore_old']} new={counts['restore_new']} mixed={counts['restore_mixed']} "
             f"temp_files_left={counts['temp_left']} orphan_sidecars_left={counts['orphan_sidecars_left']} "
