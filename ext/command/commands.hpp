@@ -64,6 +64,11 @@ struct OffsiteStatus {
 };
 OffsiteStatus offsite_status(const OperationContext& ctx);
 
+// Whether the backup directory was set with wecare_backup_config and does not
+// exist (often an unmounted disk). The default directory, before the first
+// backup, is not missing in this sense: it is created by the first backup.
+bool backup_dir_missing(const OperationContext& ctx);
+
 // Throws the standard error for a name argument that is not one of this
 // database's backup names.
 void check_backup_name(const OperationContext& ctx, const std::string& name);

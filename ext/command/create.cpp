@@ -133,13 +133,7 @@ std::optional<std::string> create_backup(const OperationContext& ctx, const std:
     Progress progress = progress_of(ctx, "create");
     std::optional<std::string> created;
     try {
-        if (!ctx.dir_is_default && path_missing(ctx.settings.dir))
-            throw Error(
-                "the backup directory '" + ctx.settings.dir +
-                    "' does not exist; create it (mkdir -m 700) or "
-                    "mount its disk (a directory set with wecare_backup_config is never created, so backups "
-                    "never land on the disk under an unmounted one)",
-                ErrorKind::cantopen);
+        require_configured_dir(ctx);
         Dir dir = Dir::open_backup_dir(ctx.settings.dir, true);
         FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms, &progress);
         remove_leftovers(dir, ctx.settings.prefix);

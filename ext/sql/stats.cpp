@@ -75,8 +75,12 @@ void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
         std::optional<std::string> oldest, newest;
         std::optional<int64_t> newest_regular;
         std::vector<ListedBackup> backups;
-        for (auto& b : list_backups(op))
-            if (b.location != "offsite") backups.push_back(std::move(b));
+        // A configured directory that is missing (an unmounted disk) is said
+        // so, rather than reported as a directory without backups.
+        const bool dir_missing = backup_dir_missing(op);
+        if (!dir_missing)
+            for (auto& b : list_backups(op))
+                if (b.location != "offsite") backups.push_back(std::move(b));
         const OffsiteStatus offsite = offsite_status(op);
         for (const auto& b : backups) {
             total += b.entry.size_bytes;
@@ -103,6 +107,7 @@ void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
             .text_or_null("oldest", oldest)
             .text_or_null("newest", newest);
         add_settings(json, op.settings);
+        json.boolean("dir_missing", dir_missing);
         json.text_or_null("last_success_at", iso_or_null(last_success))
             .text_or_null("last_error", text_or_null(activity.last_error))
             .text_or_null("last_error_at", iso_or_null(activity.last_error_at))

@@ -1,0 +1,75 @@
+"""What an operator meets: a backup directory that is missing or unmounted, one
+that this process may not read, and a schedule that survives restarts.
+
+A directory set with wecare_backup_config that is missing is an error for every
+function that would read it (stats says `dir_missing: true`), never an empty
+listing; the default directory before the first backup still lists as empty.
+"""
+import datetime
+import json
+import os
+import sqlite3
+import time
+
+import pytest
+
+from conftest import (backup_file_name, config, connect, create, listing, make_sample, names, one,
+                      place_backup, poll, run_python, sql_error, stats, verify, without_root_override)
+
+MISSING_DIR_SQL = [
+    "SELECT * FROM wecare_backup_list",
+    "SELECT wecare_backup_cleanup()",
+    "SELECT wecare_backup_create()",
+]
+
+
+def missing_dir_message(fn, target):
+    return f"{fn}: the backup directory '{target}' does not exist; create it (mkdir -m 700) or mount its disk"
+
+
+@pytest.mark.parametrize("sql", MISSING_DIR_SQL)
+def test_a_configured_backup_directory_that_is_missing_is_an_error_not_an_empty_listing(conn, tmp_path, sql):
+    create(conn)  # backups exist, on the disk that is now "unmounted"
+    target = tmp_path / "mnt" / "backupdisk"
+    target.parent.mkdir()
+    config(conn, "dir", str(target))
+    fn = "wecare_backup_list" if "wecare_backup_list" in sql else sql.split("(")[0].split()[-1]
+    msg = sql_error(conn, sql)
+    assert msg.startswith(missing_dir_message(fn, target)), msg
+    assert not target.exists()
+
+
+def test_a_configured_missing_directory_is_a_cantopen_error_everywhere(conn, tmp_path):
+    name = create(conn)
+    target = tmp_path / "unmounted"
+    config(conn, "dir", str(target))
+    for sql, args in [("SELECT wecare_backup_path(?)", [name]), ("SELECT wecare_backup_verify(?)", [name]),
+                      ("SELECT wecare_backup_export(?, ?)", [name, str(tmp_path)])]:
+        fn = sql.split("(")[0].split()[-1]
+        with pytest.raises(sqlite3.OperationalError) as info:
+            conn.execute(sql, args).fetchall()
+        assert str(info.value).startswith(missing_dir_message(fn, target)), str(info.value)
+        assert info.value.sqlite_errorcode == sqlite3.SQLITE_CANTOPEN
+    assert not target.exists()
+
+
+def test_stats_says_when_the_configured_directory_is_missing(conn, tmp_path):
+    create(conn)
+    assert stats(conn)["dir_missing"] is False
+    target = tmp_path / "unmounted"
+    config(conn, "dir", str(target))
+    s = stats(conn)
+    assert s["dir_missing"] is True
+    assert s["dir"] == str(target)
+    assert s["count"] == 0
+    target.mkdir(mode=0o700)
+    assert stats(conn)["dir_missing"] is False
+
+
+def test_the_default_directory_before_the_first_backup_lists_as_empty(conn, backup_dir):
+    assert not backup_dir.exists()
+    assert names(conn) == []
+    assert one(conn, "SELECT wecare_backup_cleanup()") == 0
+    s = stats(conn)
+    assert s["dir_missing"] is False and s["count"] == 0
+    assert not backup_dir.exists()
