@@ -73,3 +73,53 @@ def test_the_default_directory_before_the_first_backup_lists_as_empty(conn, back
     s = stats(conn)
     assert s["dir_missing"] is False and s["count"] == 0
     assert not backup_dir.exists()
+
+
+def test_a_directory_this_process_cannot_read_is_an_error_naming_its_owner(conn, backup_dir, db_path):
+    # The cron-as-root trap, turned around so a test can build it: the directory
+    # belongs to another user, mode 0700, and this process may not read it.
+    if os.geteuid() != 0:
+        pytest.skip("giving the directory to another user needs root")
+    create(conn)
+    os.chown(backup_dir, 65534, 65534)  # nobody
+    os.chmod(backup_dir, 0o700)
+    try:
+        out = run_python(
+            "import sys, sqlite3\n"
+            "from conftest import connect\n"
+            "c = connect(sys.argv[1])\n"
+            "for sql in ['SELECT count(*) FROM wecare_backup_list', 'SELECT wecare_backup_create()']:\n"
+            "    try:\n"
+            "        print(c.execute(sql).fetchone()[0])\n"
+            "    except sqlite3.Error as e:\n"
+            "        print('ERROR', e.sqlite_errorcode, e)\n", db_path, prefix=without_root_override())
+    finally:
+        os.chown(backup_dir, 0, 0)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2, out.stdout
+    import pwd
+    owner = pwd.getpwuid(65534).pw_name
+    for line, fn in zip(lines, ["wecare_backup_list", "wecare_backup_create"]):
+        assert line.startswith(f"ERROR {sqlite3.SQLITE_PERM} {fn}: "), line
+        assert f"'{backup_dir}'" in line
+        assert f"belongs to user '{owner}'" in line, line
+        assert f"run the application and its cron jobs as '{owner}'" in line, line
+
+
+def test_a_directory_of_this_user_without_read_permission_says_to_fix_its_mode(conn, backup_dir, db_path):
+    create(conn)
+    os.chmod(backup_dir, 0o000)
+    try:
+        out = run_python(
+            "import sys, sqlite3\n"
+            "from conftest import connect\n"
+            "c = connect(sys.argv[1])\n"
+            "try:\n"
+            "    print(c.execute('SELECT count(*) FROM wecare_backup_list').fetchone()[0])\n"
+            "except sqlite3.Error as e:\n"
+            "    print('ERROR', e)\n", db_path, prefix=without_root_override())
+    finally:
+        os.chmod(backup_dir, 0o700)
+    assert out.stdout.startswith("ERROR wecare_backup_list: "), out.stdout + out.stderr
+    assert "mode 0000" in out.stdout and "chmod 700" in out.stdout, out.stdout
