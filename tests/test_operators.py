@@ -123,3 +123,85 @@ def test_a_directory_of_this_user_without_read_permission_says_to_fix_its_mode(c
         os.chmod(backup_dir, 0o700)
     assert out.stdout.startswith("ERROR wecare_backup_list: "), out.stdout + out.stderr
     assert "mode 0000" in out.stdout and "chmod 700" in out.stdout, out.stdout
+
+
+# ------------------------------------------------------------------ the schedule counts from the newest backup
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0, tzinfo=None)
+
+
+def iso(when):
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def autos(conn):
+    return [r for r in listing(conn) if r["kind"] == "auto"]
+
+
+def test_the_next_scheduled_run_is_due_an_interval_after_the_newest_backup(conn, backup_dir, other_db):
+    made_at = utc_now() - datetime.timedelta(seconds=1000)
+    place_backup(backup_dir, backup_file_name(made_at), other_db)
+    one(conn, "SELECT wecare_backup_schedule(3600)")
+    try:
+        # Not "now + 3600": a restart does not push the schedule back.
+        assert stats(conn)["next_run_at"] == iso(made_at + datetime.timedelta(seconds=3600))
+        assert autos(conn) == []
+    finally:
+        one(conn, "SELECT wecare_backup_schedule(0)")
+
+
+def test_a_restarted_schedule_keeps_its_time(db_path, backup_dir, other_db):
+    made_at = utc_now() - datetime.timedelta(seconds=600)
+    place_backup(backup_dir, backup_file_name(made_at), other_db)
+    due = iso(made_at + datetime.timedelta(seconds=3600))
+    for _ in range(3):  # the application restarts three times
+        c = connect(db_path)
+        one(c, "SELECT wecare_backup_schedule(3600)")
+        assert stats(c)["next_run_at"] == due
+        c.close()
+    c = connect(db_path)
+    assert [r for r in listing(c) if r["kind"] == "auto"] == []
+    c.close()
+
+
+def test_a_schedule_whose_newest_backup_is_older_than_the_interval_runs_at_once(conn, backup_dir, other_db):
+    place_backup(backup_dir, backup_file_name(utc_now() - datetime.timedelta(days=2)), other_db)
+    one(conn, "SELECT wecare_backup_schedule(86400)")
+    try:
+        assert poll(lambda: autos(conn))
+        made = autos(conn)[0]["created_at"]
+        expected = iso(datetime.datetime.strptime(made, "%Y-%m-%dT%H:%M:%SZ") + datetime.timedelta(days=1))
+        assert poll(lambda: stats(conn)["next_run_at"] == expected), stats(conn)["next_run_at"]
+    finally:
+        one(conn, "SELECT wecare_backup_schedule(0)")
+
+
+def test_a_short_schedule_runs_when_the_newest_backup_is_an_interval_old(conn, backup_dir, other_db):
+    made_at = utc_now() - datetime.timedelta(seconds=1)
+    place_backup(backup_dir, backup_file_name(made_at), other_db)
+    one(conn, "SELECT wecare_backup_schedule(3)")
+    try:
+        assert stats(conn)["next_run_at"] == iso(made_at + datetime.timedelta(seconds=3))
+        assert poll(lambda: autos(conn), timeout=20)
+        first = datetime.datetime.strptime(autos(conn)[0]["created_at"], "%Y-%m-%dT%H:%M:%SZ")
+        assert first >= made_at + datetime.timedelta(seconds=3)
+    finally:
+        one(conn, "SELECT wecare_backup_schedule(0)")
+
+
+def test_a_manual_backup_moves_the_next_scheduled_run(conn, backup_dir, other_db):
+    place_backup(backup_dir, backup_file_name(utc_now() - datetime.timedelta(seconds=100)), other_db)
+    one(conn, "SELECT wecare_backup_schedule(3600)")
+    try:
+        before = stats(conn)["next_run_at"]
+        create(conn)
+        made = listing(conn)[0]["created_at"]
+        # The next run is computed when the schedule (re)starts or after a run.
+        one(conn, "SELECT wecare_backup_schedule(3600)")
+        after = stats(conn)["next_run_at"]
+        assert after == iso(datetime.datetime.strptime(made, "%Y-%m-%dT%H:%M:%SZ")
+                            + datetime.timedelta(seconds=3600))
+        assert after > before
+    finally:
+        one(conn, "SELECT wecare_backup_schedule(0)")

@@ -34,6 +34,10 @@ struct ListedBackup {
 std::optional<std::string> create_backup(const OperationContext& ctx, const std::string& kind,
                                          const std::optional<std::string>& label,
                                          int64_t skip_if_newer_than = 0);
+// The time in the name of the newest regular (manual or auto) backup that is
+// not dated after `now` (a clock set back), or nullopt when there is none.
+// The scheduler counts its interval from it.
+std::optional<int64_t> newest_regular_backup_at(const OperationContext& ctx, int64_t now);
 int64_t cleanup_backups(const OperationContext& ctx);
 std::vector<ListedBackup> list_backups(const OperationContext& ctx);
 // `name_or_path`: a backup name, or a path (containing '/') to any file.

@@ -126,6 +126,16 @@ std::string create_locked(const OperationContext& ctx, const Dir& dir, const std
     return name;
 }
 
+std::optional<int64_t> newest_regular_backup_at(const OperationContext& ctx, int64_t now) {
+    if (ctx.db_path.empty() || path_missing(ctx.settings.dir)) return std::nullopt;
+    const Dir dir = Dir::open_backup_dir(ctx.settings.dir, false);
+    std::optional<int64_t> newest;
+    for (const auto& e : scan_catalog(dir, ctx.settings.prefix))
+        if (!e.parsed.safety && e.parsed.epoch_seconds <= now && (!newest || e.parsed.epoch_seconds > *newest))
+            newest = e.parsed.epoch_seconds;
+    return newest;
+}
+
 std::optional<std::string> create_backup(const OperationContext& ctx, const std::string& kind,
                                          const std::optional<std::string>& label,
                                          int64_t skip_if_newer_than) {
