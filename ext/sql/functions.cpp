@@ -22,6 +22,8 @@ namespace {
 // Calls made by the user draw a progress bar when standard error is a
 // terminal (Progress checks); scheduled runs never draw.
 constexpr bool kInteractive = true;
+// A label is kept in the backup's record; this is plenty for a sentence.
+constexpr size_t kMaxLabelBytes = 1000;
 
 } // namespace
 
@@ -40,7 +42,7 @@ void fn_create(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_create", [&] {
         std::optional<std::string> label;
         if (argc == 1 && sqlite3_value_type(argv[0]) != SQLITE_NULL) {
-            label = text_arg(argv[0], "the label", 1000);
+            label = text_arg(argv[0], "the label", kMaxLabelBytes);
             if (label->find('\0') != std::string::npos || !is_valid_utf8(*label))
                 throw Error("the label must be UTF-8 text without NUL bytes");
         }
