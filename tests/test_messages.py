@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from conftest import config, connect, create, listing, one, sql_error
+from conftest import config, connect, create, listing, one, sql_error, stats as json_stats
 
 
 def operational_error(conn, sql, *args):
@@ -28,3 +28,31 @@ def test_a_too_long_label_is_refused_with_the_limit(conn):
 def test_a_too_long_setting_value_is_refused_with_the_limit(conn):
     msg = sql_error(conn, "SELECT wecare_backup_config('dir', ?)", "d" * 70000)
     assert msg.endswith("is too long (70000 bytes); it may have at most 65536 bytes"), msg
+
+
+# ------------------------------------------------------------------ the schedule takes numbers as text, as config does
+
+def test_schedule_accepts_a_number_given_as_text_as_config_does(conn):
+    config(conn, "keep_last", "9")  # config takes an integer as text ...
+    try:
+        assert one(conn, "SELECT wecare_backup_schedule('86400')") == 1  # ... and so does the schedule
+        assert json_stats(conn)["schedule_seconds"] == 86400
+        assert one(conn, "SELECT wecare_backup_schedule('7200')") == 1
+        assert json_stats(conn)["schedule_seconds"] == 7200
+    finally:
+        assert one(conn, "SELECT wecare_backup_schedule('0')") == 0
+    assert json_stats(conn)["schedule_seconds"] == 0
+
+
+@pytest.mark.parametrize("bad", ["daily", "-5", "1.5", " 60", "", "1e3"])
+def test_schedule_refuses_text_that_config_would_refuse_as_an_integer(conn, bad):
+    msg = sql_error(conn, "SELECT wecare_backup_schedule(?)", bad)
+    assert msg == f"wecare_backup_schedule: the interval must be a whole number of seconds, not '{bad}'", msg
+    assert "must be a whole number" in sql_error(conn, "SELECT wecare_backup_config('keep_last', ?)", bad)
+    assert json_stats(conn)["schedule_seconds"] == 0
+
+
+@pytest.mark.parametrize("big", ["31622401", "99999999999999999999"])
+def test_schedule_text_beyond_a_year_names_the_range(conn, big):
+    msg = sql_error(conn, "SELECT wecare_backup_schedule(?)", big)
+    assert msg == "wecare_backup_schedule: the interval must be from 1 to 31622400 seconds, or 0 to stop"

@@ -7,6 +7,7 @@
 #include "sql/functions.hpp"
 
 #include <cmath>
+#include <cstdint>
 
 #include "command/commands.hpp"
 #include "policy/json.hpp"
@@ -24,6 +25,32 @@ namespace {
 constexpr bool kInteractive = true;
 // A label is kept in the backup's record; this is plenty for a sentence.
 constexpr size_t kMaxLabelBytes = 1000;
+
+constexpr int64_t kMaxScheduleSeconds = 366LL * 86400;
+
+// The schedule's interval: an integer, a whole real number, or the digits of
+// one as text (as wecare_backup_config takes integers), from 0 to a year.
+int64_t interval_arg(sqlite3_value* v) {
+    const int type = sqlite3_value_type(v);
+    int64_t seconds = 0;
+    if (type == SQLITE_INTEGER) {
+        seconds = sqlite3_value_int64(v);
+    } else if (type == SQLITE_FLOAT && std::floor(sqlite3_value_double(v)) == sqlite3_value_double(v)) {
+        seconds = sqlite3_value_int64(v);
+    } else if (type == SQLITE_TEXT) {
+        const std::string text = text_arg(v, "the interval", 64);
+        const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits) throw Error("the interval must be a whole number of seconds, not '" + text + "'");
+        // More digits than any interval has is simply out of range.
+        seconds = text.size() <= 18 ? parse_decimal(text, 0, INT64_MAX).value_or(INT64_MAX) : INT64_MAX;
+    } else {
+        throw Error(std::string("the interval must be a whole number of seconds, not ") + type_name(type));
+    }
+    if (seconds < 0 || seconds > kMaxScheduleSeconds)
+        throw Error("the interval must be from 1 to " + std::to_string(kMaxScheduleSeconds) +
+                    " seconds, or 0 to stop");
+    return seconds;
+}
 
 } // namespace
 
@@ -121,14 +148,7 @@ void fn_path(sqlite3_context* ctx, int, sqlite3_value** argv) {
 
 void fn_schedule(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_schedule", [&] {
-        const int type = sqlite3_value_type(argv[0]);
-        const double real = sqlite3_value_double(argv[0]);
-        if (type != SQLITE_INTEGER && !(type == SQLITE_FLOAT && std::floor(real) == real))
-            throw Error(std::string("the interval must be a whole number of seconds, not ") +
-                        type_name(type));
-        const int64_t seconds = sqlite3_value_int64(argv[0]);
-        if (seconds < 0 || seconds > 366LL * 86400)
-            throw Error("the interval must be from 1 to 31622400 seconds, or 0 to stop");
+        const int64_t seconds = interval_arg(argv[0]);
         ConnectionState& state = state_of(ctx);
         if (seconds == 0) {
             state.scheduler.stop();
