@@ -56,3 +56,38 @@ def test_schedule_refuses_text_that_config_would_refuse_as_an_integer(conn, bad)
 def test_schedule_text_beyond_a_year_names_the_range(conn, big):
     msg = sql_error(conn, "SELECT wecare_backup_schedule(?)", big)
     assert msg == "wecare_backup_schedule: the interval must be from 1 to 31622400 seconds, or 0 to stop"
+
+
+# ------------------------------------------------------------------ the prefix rule stated is the rule applied
+
+PREFIX_RULE = ("a prefix is at most 160 bytes of letters, digits, spaces, '_', '-', '.' and non-ASCII "
+               "characters (UTF-8), not starting with '.' nor containing '..'")
+
+
+@pytest.mark.parametrize("prefix", ["My Clinic", "clinic-1.prod_x", "Clínica", "คลินิก", "p" * 160])
+def test_a_prefix_the_rule_allows_is_accepted_and_names_the_backups(conn, prefix):
+    assert config(conn, "prefix", prefix) == prefix
+    name = create(conn)
+    assert name.startswith(prefix + "_backup_")
+    assert [r["name"] for r in listing(conn)] == [name]
+    assert one(conn, "SELECT json_extract(wecare_backup_verify(?), '$.ok')", name) == 1
+
+
+@pytest.mark.parametrize("prefix,problem", [
+    ("a+b", "the prefix contains '+'"), ("it's", "the prefix contains '''"), ("x?y", "the prefix contains '?'"),
+    ("a#b", "the prefix contains '#'"), ("50%", "the prefix contains '%'"), ("a/b", "the prefix contains '/'"),
+    ("a..b", "the prefix contains '..'"), (".hidden", "the prefix starts with '.'"),
+    ("tab\there", "the prefix contains a control character"), ("p" * 161, "the prefix is longer than 160 bytes"),
+])
+def test_a_prefix_the_rule_does_not_allow_is_refused_with_the_rule(conn, prefix, problem):
+    msg = sql_error(conn, "SELECT wecare_backup_config('prefix', ?)", prefix)
+    assert msg == f"wecare_backup_config: {problem}; {PREFIX_RULE} ('' = the default)", msg
+    assert config(conn, "prefix") == "wecare"
+
+
+def test_a_database_whose_name_a_prefix_may_not_hold_gets_a_usable_default(tmp_path):
+    from conftest import make_sample
+    c = connect(make_sample(tmp_path / "my+clinic (2).db"))
+    assert config(c, "prefix") == "my_clinic _2_"
+    assert create(c).startswith("my_clinic _2__backup_")
+    c.close()
