@@ -47,8 +47,9 @@ std::string default_prefix(std::string_view db_path);
 // Why `prefix` cannot be used, or "". A prefix is 1 to 160 bytes of UTF-8:
 // ASCII letters and digits, space, '_', '-', '.' and any non-ASCII character
 // (accented or Thai letters, say); it does not start with '.' nor contain '..'.
-// So a backup name never holds a character that a shell, a URL or a SQL
-// string would treat specially. kPrefixRule says the same to the user.
+// So a backup name holds no quote, slash, '%', '?', '#' or other character a
+// SQL string, a URL or a shell treats specially (but for the space, which a
+// shell needs quoted). kPrefixRule says the same to the user.
 std::string prefix_problem(std::string_view prefix);
 constexpr const char* kPrefixRule =
     "a prefix is at most 160 bytes of letters, digits, spaces, '_', '-', '.' and non-ASCII characters "
