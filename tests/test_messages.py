@@ -1,11 +1,16 @@
 """Messages and error types: every refusal says what was wrong and what to do,
 in terms that match what is accepted, with a code drivers treat as operational.
 """
+import json
 import sqlite3
 
 import pytest
 
 from conftest import config, connect, create, listing, one, sql_error, stats as json_stats
+
+
+def verify_json(conn, name_or_path):
+    return json.loads(one(conn, "SELECT wecare_backup_verify(?)", str(name_or_path)))
 
 
 def operational_error(conn, sql, *args):
@@ -91,3 +96,29 @@ def test_a_database_whose_name_a_prefix_may_not_hold_gets_a_usable_default(tmp_p
     assert config(c, "prefix") == "my_clinic _2_"
     assert create(c).startswith("my_clinic _2__backup_")
     c.close()
+
+
+# ------------------------------------------------------------------ a verified copy says whether a record exists
+
+def test_an_exported_copy_verified_by_path_says_whether_a_record_exists(conn, tmp_path):
+    share = tmp_path / "share"
+    share.mkdir()
+    name = create(conn)
+    copy = one(conn, "SELECT wecare_backup_export(?, ?)", name, str(share))
+    with_record = verify_json(conn, copy)
+    assert with_record["ok"] is True and with_record["record"] is True
+    assert with_record["checksum"] == "match"
+    # Rotation deletes the backup, and with it the record the copy was compared with.
+    config(conn, "keep_last", 1)
+    create(conn)
+    create(conn)
+    assert name not in [r["name"] for r in listing(conn)]
+    alone = verify_json(conn, copy)
+    assert alone["record"] is False
+    assert alone["checksum"] == "no record"
+    assert alone["ok"] is True and alone["integrity"] == "ok"  # the file itself is sound
+
+
+def test_a_backup_with_its_record_says_so(conn):
+    report = verify_json(conn, create(conn))
+    assert report["record"] is True and report["checksum"] == "match"
