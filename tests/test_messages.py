@@ -2,6 +2,7 @@
 in terms that match what is accepted, with a code drivers treat as operational.
 """
 import json
+import time
 import sqlite3
 
 import pytest
@@ -122,3 +123,41 @@ def test_an_exported_copy_verified_by_path_says_whether_a_record_exists(conn, tm
 def test_a_backup_with_its_record_says_so(conn):
     report = verify_json(conn, create(conn))
     assert report["record"] is True and report["checksum"] == "match"
+
+
+# ------------------------------------------------------------------ create inside the caller's own write transaction
+
+@pytest.mark.parametrize("rows", [1, 3000])  # a small transaction, and one that spilled to the file
+def test_create_inside_its_own_write_transaction_in_rollback_mode_refuses_at_once(delete_db_path, rows):
+    c = connect(delete_db_path)
+    config(c, "busy_timeout_ms", 10000)
+    c.execute("PRAGMA cache_size = 10")
+    c.execute("BEGIN")
+    c.executemany("INSERT INTO patients(name, notes) VALUES (?, ?)", [("new", "n" * 500)] * rows)
+    started = time.monotonic()
+    err = operational_error(c, "SELECT wecare_backup_create()")
+    assert time.monotonic() - started < 2  # not busy_timeout_ms
+    assert str(err).startswith("wecare_backup_create: this connection has an open write transaction"), str(err)
+    assert "COMMIT (or ROLLBACK) first" in str(err) and "writer" not in str(err)
+    assert err.sqlite_errorcode == sqlite3.SQLITE_ERROR
+    c.execute("COMMIT")
+    name = create(c)
+    assert verify_json(c, name)["rows"]["patients"] == 200 + rows
+    c.close()
+
+
+def test_create_inside_a_read_transaction_in_rollback_mode_works(delete_db_path):
+    c = connect(delete_db_path)
+    c.execute("BEGIN")
+    assert one(c, "SELECT count(*) FROM patients") == 200
+    assert create(c)
+    c.execute("COMMIT")
+    c.close()
+
+
+def test_create_inside_its_own_write_transaction_in_wal_mode_backs_up_the_last_commit(conn):
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO patients(name) VALUES ('not yet committed')")
+    name = create(conn)
+    conn.execute("ROLLBACK")
+    assert verify_json(conn, name)["rows"]["patients"] == 200

@@ -18,6 +18,9 @@ struct OperationContext {
     // missing: a configured one that is missing is often an unmounted disk,
     // and backups must not land on the disk underneath it.
     bool dir_is_default = true;
+    // The calling connection holds a write transaction on the database
+    // (sqlite3_txn_state, taken by the SQL layer); scheduled runs never do.
+    bool caller_writes = false;
     const std::atomic<bool>* cancel = nullptr; // set: stop (the connection is closing)
 };
 

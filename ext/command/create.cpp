@@ -6,6 +6,7 @@
 // sidecar record is written, and the file is renamed to its name and the
 // directory fsynced; only then does rotation run. The off-site sync runs
 // after the lock is released.
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "command/shared.hpp"
@@ -13,6 +14,7 @@
 #include "engine/snapshot.hpp"
 #include "offsite/sync.hpp"
 #include "policy/text.hpp"
+#include "store/db_header.hpp"
 #include "store/lock.hpp"
 #include "store/temp_file.hpp"
 
@@ -77,6 +79,27 @@ class SidecarGuard {
     bool written_ = false;
 };
 
+// Whether the database file's header says WAL (bytes 18-19). The caller's own
+// write transaction cannot change the journal mode, so reading it is safe.
+bool database_in_wal_mode(const std::string& db_path) {
+    const int fd = ::open(db_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const Fd file(fd);
+    return read_db_header(file.get()).wal;
+}
+
+// In rollback-journal mode the copy's reader waits for the caller's own write
+// transaction, which cannot end while the caller waits for the copy: it would
+// wait busy_timeout_ms and then blame "a writer". Refuse at once instead. In
+// WAL mode the copy reads the last commit and never waits.
+void refuse_inside_own_write_transaction(const OperationContext& ctx) {
+    if (!ctx.caller_writes || database_in_wal_mode(ctx.db_path)) return;
+    throw Error("this connection has an open write transaction on the database, which is in rollback-journal "
+                "mode: the backup could not read it until that transaction ends; COMMIT (or ROLLBACK) first, "
+                "then call it again",
+                ErrorKind::misuse);
+}
+
 } // namespace
 
 std::string create_locked(const OperationContext& ctx, const Dir& dir, const std::string& kind,
@@ -140,6 +163,7 @@ std::optional<std::string> create_backup(const OperationContext& ctx, const std:
                                          const std::optional<std::string>& label,
                                          int64_t skip_if_newer_than) {
     require_file_database(ctx);
+    refuse_inside_own_write_transaction(ctx);
     Progress progress = progress_of(ctx, "create");
     std::optional<std::string> created;
     try {

@@ -73,7 +73,10 @@ void fn_create(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
             if (label->find('\0') != std::string::npos || !is_valid_utf8(*label))
                 throw Error("the label must be UTF-8 text without NUL bytes");
         }
-        const auto name = create_backup(state_of(ctx).context(kInteractive), "manual", label);
+        ConnectionState& state = state_of(ctx);
+        OperationContext op = state.context(kInteractive);
+        op.caller_writes = sqlite3_txn_state(state.db, "main") == SQLITE_TXN_WRITE;
+        const auto name = create_backup(op, "manual", label);
         result_text(ctx, *name);
     });
 }
