@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from conftest import config, connect, create, listing, one, sql_error, stats as json_stats
+from conftest import PHRASE, config, connect, create, listing, one, sql_error, stats as json_stats
 
 
 def verify_json(conn, name_or_path):
@@ -161,3 +161,27 @@ def test_create_inside_its_own_write_transaction_in_wal_mode_backs_up_the_last_c
     name = create(conn)
     conn.execute("ROLLBACK")
     assert verify_json(conn, name)["rows"]["patients"] == 200
+
+
+# ------------------------------------------------------------------ restore names the statement that holds the lock
+
+def test_restore_with_an_unfinished_cursor_names_that_cursor_not_the_calling_statement(delete_db_path):
+    c = connect(delete_db_path)
+    name = create(c)
+    cursor = c.execute("SELECT id FROM patients")
+    cursor.fetchone()  # an unfinished query of the same connection
+    err = operational_error(c, "SELECT wecare_backup_restore(?, ?)", name, PHRASE)
+    assert str(err).startswith("wecare_backup_restore: another statement of this connection is still open"), err
+    assert "the statement that calls it" not in str(err)
+    assert "finish it first" in str(err)
+    cursor.fetchall()  # finished: the restore goes ahead
+    assert json.loads(one(c, "SELECT wecare_backup_restore(?, ?)", name, PHRASE))["restored"] == name
+    c.close()
+
+
+def test_restore_called_from_a_statement_that_reads_a_table_names_the_calling_statement(delete_db_path):
+    c = connect(delete_db_path)
+    name = create(c)
+    err = operational_error(c, "SELECT wecare_backup_restore(?, ?) FROM patients LIMIT 1", name, PHRASE)
+    assert str(err).startswith("wecare_backup_restore: the statement that calls it reads the database"), err
+    c.close()

@@ -21,6 +21,10 @@ struct OperationContext {
     // The calling connection holds a write transaction on the database
     // (sqlite3_txn_state, taken by the SQL layer); scheduled runs never do.
     bool caller_writes = false;
+    // Another statement of the calling connection than the calling one is
+    // still running (an unfinished cursor): its read, not the calling
+    // statement's, is what keeps a rollback-journal database locked.
+    bool other_statement_open = false;
     const std::atomic<bool>* cancel = nullptr; // set: stop (the connection is closing)
 };
 

@@ -21,6 +21,10 @@ std::string unknown_backup(const std::string& name);
 // consults the directory raises it, so an unmounted disk is never taken for
 // a directory with no backups.
 void require_configured_dir(const OperationContext& ctx);
+// The error for a restore whose caller's connection holds a read on a
+// rollback-journal database: it names the statement that holds it (the
+// calling one, or another, unfinished one: ctx.other_statement_open).
+Error caller_reading_error(const OperationContext& ctx);
 // The backup directory, for an operation on the backup `name`: the default
 // directory that does not exist yet simply holds no backup of that name.
 Dir open_dir_holding(const OperationContext& ctx, const std::string& name);

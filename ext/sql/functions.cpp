@@ -26,6 +26,15 @@ constexpr bool kInteractive = true;
 // A label is kept in the backup's record; this is plenty for a sentence.
 constexpr size_t kMaxLabelBytes = 1000;
 
+// The statements of `db` that have been stepped and not yet reset or
+// finalized; while a function runs, the statement calling it is one of them.
+int running_statements(sqlite3* db) {
+    int running = 0;
+    for (sqlite3_stmt* stmt = sqlite3_next_stmt(db, nullptr); stmt; stmt = sqlite3_next_stmt(db, stmt))
+        if (sqlite3_stmt_busy(stmt)) ++running;
+    return running;
+}
+
 constexpr int64_t kMaxScheduleSeconds = 366LL * 86400;
 
 // The schedule's interval: an integer, a whole real number, or the digits of
@@ -98,7 +107,8 @@ void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_restore", [&] {
         const std::string name = name_arg(argv[0]);
         ConnectionState& state = state_of(ctx);
-        const OperationContext op = state.context(kInteractive);
+        OperationContext op = state.context(kInteractive);
+        op.other_statement_open = running_statements(state.db) > 1; // the calling one runs too
         check_backup_name(op, name);
         if (sqlite3_value_type(argv[1]) != SQLITE_TEXT ||
             std::string(reinterpret_cast<const char*>(sqlite3_value_text(argv[1])),
