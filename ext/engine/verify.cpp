@@ -28,6 +28,12 @@ int stop_when_asked(void* observer) {
     return static_cast<Observer*>(observer)->stop_requested() ? 1 : 0;
 }
 
+// An SQLite built with SQLITE_OMIT_PROGRESS_CALLBACK (better-sqlite3 bundles
+// one) leaves that entry of the API table null: calling it crashed the process.
+void stop_when_asked_on(sqlite3* db, Observer& observer) {
+    if (sqlite3_api->progress_handler) sqlite3_progress_handler(db, 1000, stop_when_asked, &observer);
+}
+
 struct SideWork {
     std::string checksum;
     std::vector<TableCount> tables;
@@ -47,7 +53,7 @@ void run_side_work(SideWork& out, const VerifyRequest& req, uint64_t file_size, 
     try {
         ImageConnection db(*req.image);
         install_collation_stand_ins(db.get());
-        sqlite3_progress_handler(db.get(), 1000, stop_when_asked, &observer);
+        stop_when_asked_on(db.get(), observer);
         out.tables = count_rows(db.get());
     } catch (const std::exception& e) {
         out.count_error = e.what();
@@ -59,7 +65,7 @@ void run_side_work(SideWork& out, const VerifyRequest& req, uint64_t file_size, 
 std::string run_integrity_check(const Image& image, Observer& observer, std::vector<std::string>& unchecked,
                                 int64_t& page_count) {
     ImageConnection db(image);
-    sqlite3_progress_handler(db.get(), 1000, stop_when_asked, &observer);
+    stop_when_asked_on(db.get(), observer);
     StandIns stand_ins(db.get());
     page_count = db.connection().query_int("PRAGMA page_count");
     sqlite3_stmt* raw = stand_ins.prepare("PRAGMA integrity_check(100)");
