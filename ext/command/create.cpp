@@ -154,7 +154,8 @@ std::optional<int64_t> newest_regular_backup_at(const OperationContext& ctx, int
     const Dir dir = Dir::open_backup_dir(ctx.settings.dir, false);
     std::optional<int64_t> newest;
     for (const auto& e : scan_catalog(dir, ctx.settings.prefix))
-        if (!e.parsed.safety && e.parsed.epoch_seconds <= now && (!newest || e.parsed.epoch_seconds > *newest))
+        if (!e.parsed.safety && e.parsed.epoch_seconds <= now &&
+            (!newest || e.parsed.epoch_seconds > *newest))
             newest = e.parsed.epoch_seconds;
     return newest;
 }

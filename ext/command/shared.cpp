@@ -33,10 +33,11 @@ void require_configured_dir(const OperationContext& ctx) {
 
 Error caller_reading_error(const OperationContext& ctx) {
     if (ctx.other_statement_open)
-        return Error("another statement of this connection is still open (a query whose rows were not all read), "
-                     "and its read keeps a rollback-journal database locked; finish it first (read all its "
-                     "rows, or reset or close its cursor), then call it again",
-                     ErrorKind::busy);
+        return Error(
+            "another statement of this connection is still open (a query whose rows were not all read), "
+            "and its read keeps a rollback-journal database locked; finish it first (read all its "
+            "rows, or reset or close its cursor), then call it again",
+            ErrorKind::busy);
     return Error(
         "the statement that calls it reads the database, which keeps a rollback-journal database locked; "
         "call it in a statement that reads no table, with the name as a literal or a bound parameter",

@@ -2,8 +2,8 @@
 #include "store/dir.hpp"
 
 #include <cerrno>
-#include <dirent.h>
 #include <cstdio>
+#include <dirent.h>
 #include <fcntl.h>
 #include <memory>
 #include <pwd.h>
@@ -65,8 +65,9 @@ Error access_denied_error(const std::string& what, const std::string& path, cons
     const uid_t me = ::geteuid();
     const std::string mode = mode_text(st.st_mode);
     if (st.st_uid == me)
-        return Error(what + ": its mode " + mode + " does not let its owner, this process's " + user_label(me) +
-                         ", use it; chmod " + (S_ISDIR(st.st_mode) ? "700" : "600") + " '" + path + "'",
+        return Error(what + ": its mode " + mode + " does not let its owner, this process's " +
+                         user_label(me) + ", use it; chmod " + (S_ISDIR(st.st_mode) ? "700" : "600") + " '" +
+                         path + "'",
                      ErrorKind::perm);
     const std::string owner = user_label(st.st_uid);
     const std::string as = owner.rfind("user ", 0) == 0 ? owner.substr(5) : "the user with " + owner;

@@ -161,7 +161,8 @@ TEST(Naming, PrefixProblem) {
 
 // kPrefixRule, both ways: everything it lists is accepted, anything else refused.
 TEST(Naming, PrefixRuleAcceptsWhatItStates) {
-    for (const char* ok : {"My Clinic", "clinic-1.prod_x", "A9", "Cl\xc3\xadnica", "\xe0\xb8\x84\xe0\xb8\xa5"})
+    for (const char* ok :
+         {"My Clinic", "clinic-1.prod_x", "A9", "Cl\xc3\xadnica", "\xe0\xb8\x84\xe0\xb8\xa5"})
         EXPECT_EQ(prefix_problem(ok), "") << ok;
 }
 
