@@ -72,8 +72,8 @@ def test_list_only_shows_the_backups_of_its_own_database(tmp_path):
 def test_list_follows_the_dir_setting(conn, tmp_path):
     first = create(conn)
     config(conn, "dir", str(tmp_path / "vault"))
-    assert names(conn) == []
     (tmp_path / "vault").mkdir(mode=0o700)
+    assert names(conn) == []
     second = create(conn)
     assert names(conn) == [second]
     config(conn, "dir", "")

@@ -58,7 +58,7 @@ def test_schedule_can_be_re_timed(conn):
     assert poll(lambda: stats(conn)["schedule_seconds"] == 7200)
     s = stats(conn)
     schedule(conn, 0)
-    # A re-timed schedule runs at once, but skips: a backup younger than the interval exists.
+    # A re-timed schedule counts from the newest backup: nothing is due for two hours.
     assert len(autos(conn)) == 1
     assert s["next_run_at"] is not None
 
@@ -120,7 +120,7 @@ def test_schedule_refuses_an_in_memory_database():
 def test_a_scheduled_run_is_skipped_when_a_recent_backup_exists(conn):
     manual = create(conn)
     schedule(conn, 3600)
-    assert poll(lambda: stats(conn)["next_run_at"])  # the first run has happened
+    assert poll(lambda: stats(conn)["next_run_at"])  # due an hour after the manual backup
     schedule(conn, 0)
     assert [r["name"] for r in listing(conn)] == [manual]
 

@@ -12,7 +12,7 @@ def test_stats_has_every_documented_field(conn):
     s = stats(conn)
     for key in ["count", "total_bytes", "oldest", "newest", "dir", "prefix", "keep_last", "keep_daily",
                 "keep_weekly", "keep_monthly", "keep_safety", "last_success_at", "last_error",
-                "schedule_seconds", "next_run_at", "progress"]:
+                "schedule_seconds", "next_run_at", "progress", "dir_missing"]:
         assert key in s, key
 
 

@@ -24,7 +24,8 @@ int64_t cleanup_locked(const OperationContext& ctx, const Dir& dir, const std::s
 
 int64_t cleanup_backups(const OperationContext& ctx) {
     require_file_database(ctx);
-    if (path_missing(ctx.settings.dir)) return 0; // no backup made yet
+    require_configured_dir(ctx);
+    if (path_missing(ctx.settings.dir)) return 0; // the default directory: no backup made yet
     Dir dir = Dir::open_backup_dir(ctx.settings.dir, false);
     FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms);
     remove_leftovers(dir, ctx.settings.prefix);

@@ -34,6 +34,10 @@ struct ListedBackup {
 std::optional<std::string> create_backup(const OperationContext& ctx, const std::string& kind,
                                          const std::optional<std::string>& label,
                                          int64_t skip_if_newer_than = 0);
+// The time in the name of the newest regular (manual or auto) backup that is
+// not dated after `now` (a clock set back), or nullopt when there is none.
+// The scheduler counts its interval from it.
+std::optional<int64_t> newest_regular_backup_at(const OperationContext& ctx, int64_t now);
 int64_t cleanup_backups(const OperationContext& ctx);
 std::vector<ListedBackup> list_backups(const OperationContext& ctx);
 // `name_or_path`: a backup name, or a path (containing '/') to any file.
@@ -72,6 +76,11 @@ struct OffsiteStatus {
     int64_t objects = 0;
 };
 OffsiteStatus offsite_status(const OperationContext& ctx);
+
+// Whether the backup directory was set with wecare_backup_config and does not
+// exist (often an unmounted disk). The default directory, before the first
+// backup, is not missing in this sense: it is created by the first backup.
+bool backup_dir_missing(const OperationContext& ctx);
 
 // Throws the standard error for a name argument that is not one of this
 // database's backup names.

@@ -19,6 +19,13 @@ struct OperationContext {
     // missing: a configured one that is missing is often an unmounted disk,
     // and backups must not land on the disk underneath it.
     bool dir_is_default = true;
+    // The calling connection holds a write transaction on the database
+    // (sqlite3_txn_state, taken by the SQL layer); scheduled runs never do.
+    bool caller_writes = false;
+    // Another statement of the calling connection than the calling one is
+    // still running (an unfinished cursor): its read, not the calling
+    // statement's, is what keeps a rollback-journal database locked.
+    bool other_statement_open = false;
     const std::atomic<bool>* cancel = nullptr; // set: stop (the connection is closing)
     // Whether the caller was interrupted (sqlite3_interrupt on its
     // connection); asked only on the calling thread, at most every 50 ms.

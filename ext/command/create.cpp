@@ -7,6 +7,7 @@
 // sidecar record is written, and the file is renamed to its name and the
 // directory fsynced; only then does rotation run. The off-site sync runs
 // after the lock is released.
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "command/shared.hpp"
@@ -17,6 +18,7 @@
 #include "offsite/sync.hpp"
 #include "policy/retention.hpp"
 #include "policy/text.hpp"
+#include "store/db_header.hpp"
 #include "store/lock.hpp"
 #include "store/temp_file.hpp"
 
@@ -202,6 +204,27 @@ std::optional<std::string> create_increment_locked(const OperationContext& ctx, 
     return name;
 }
 
+// Whether the database file's header says WAL (bytes 18-19). The caller's own
+// write transaction cannot change the journal mode, so reading it is safe.
+bool database_in_wal_mode(const std::string& db_path) {
+    const int fd = ::open(db_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const Fd file(fd);
+    return read_db_header(file.get()).wal;
+}
+
+// In rollback-journal mode the copy's reader waits for the caller's own write
+// transaction, which cannot end while the caller waits for the copy: it would
+// wait busy_timeout_ms and then blame "a writer". Refuse at once instead. In
+// WAL mode the copy reads the last commit and never waits.
+void refuse_inside_own_write_transaction(const OperationContext& ctx) {
+    if (!ctx.caller_writes || database_in_wal_mode(ctx.db_path)) return;
+    throw Error("this connection has an open write transaction on the database, which is in rollback-journal "
+                "mode: the backup could not read it until that transaction ends; COMMIT (or ROLLBACK) first, "
+                "then call it again",
+                ErrorKind::misuse);
+}
+
 } // namespace
 
 std::string create_locked(const OperationContext& ctx, const Dir& dir, const std::string& kind,
@@ -252,20 +275,26 @@ std::string create_locked(const OperationContext& ctx, const Dir& dir, const std
     return name;
 }
 
+std::optional<int64_t> newest_regular_backup_at(const OperationContext& ctx, int64_t now) {
+    if (ctx.db_path.empty() || path_missing(ctx.settings.dir)) return std::nullopt;
+    const Dir dir = Dir::open_backup_dir(ctx.settings.dir, false);
+    std::optional<int64_t> newest;
+    for (const auto& e : scan_catalog(dir, ctx.settings.prefix))
+        if (!e.parsed.safety && e.parsed.epoch_seconds <= now &&
+            (!newest || e.parsed.epoch_seconds > *newest))
+            newest = e.parsed.epoch_seconds;
+    return newest;
+}
+
 std::optional<std::string> create_backup(const OperationContext& ctx, const std::string& kind,
                                          const std::optional<std::string>& label,
                                          int64_t skip_if_newer_than) {
     require_file_database(ctx);
+    refuse_inside_own_write_transaction(ctx);
     Progress progress = progress_of(ctx, "create");
     std::optional<std::string> created;
     try {
-        if (!ctx.dir_is_default && path_missing(ctx.settings.dir))
-            throw Error(
-                "the backup directory '" + ctx.settings.dir +
-                    "' does not exist; create it (mkdir -m 700) or "
-                    "mount its disk (a directory set with wecare_backup_config is never created, so backups "
-                    "never land on the disk under an unmounted one)",
-                ErrorKind::cantopen);
+        require_configured_dir(ctx);
         Dir dir = Dir::open_backup_dir(ctx.settings.dir, true);
         FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms, &progress);
         remove_leftovers(dir, ctx.settings.prefix);

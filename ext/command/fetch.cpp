@@ -52,7 +52,8 @@ std::string fetch_backup(const OperationContext& ctx, const std::string& name) {
     if (s.offsite.empty())
         throw Error("no off-site target is set; set it first with wecare_backup_config('offsite', ...)",
                     ErrorKind::misuse);
-    Dir dir = Dir::open_backup_dir(s.dir, true);
+    require_configured_dir(ctx);
+    Dir dir = Dir::open_backup_dir(s.dir, ctx.dir_is_default);
     Progress progress = progress_of(ctx, "fetch");
     FileLock lock = lock_backup_dir(dir, s.busy_timeout_ms, &progress);
     if (dir.exists(name))

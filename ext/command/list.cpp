@@ -80,7 +80,8 @@ void merge_offsite_rows(const Settings& s, const Dir& dir, std::vector<ListedBac
 
 std::vector<ListedBackup> list_backups(const OperationContext& ctx) {
     if (ctx.db_path.empty()) return {};
-    if (path_missing(ctx.settings.dir)) return {}; // no backup made yet
+    require_configured_dir(ctx);
+    if (path_missing(ctx.settings.dir)) return {}; // the default directory: no backup made yet
     Dir dir = Dir::open_backup_dir(ctx.settings.dir, false);
     auto entries = scan_catalog(dir, ctx.settings.prefix);
     const auto reasons = retention_reasons_for(entries, ctx.settings);

@@ -75,11 +75,7 @@ RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& na
     require_file_database(ctx);
     check_backup_name(ctx, name);
     const DbMode live = db_mode_of(ctx.db_path, ctx.settings.busy_timeout_ms);
-    if (caller_reading && live.journal_mode != "wal")
-        throw Error(
-            "the statement that calls it reads the database, which keeps a rollback-journal database locked; "
-            "call it in a statement that reads no table, with the name as a literal or a bound parameter",
-            ErrorKind::busy);
+    if (caller_reading && live.journal_mode != "wal") throw caller_reading_error(ctx);
     Progress progress = progress_of(ctx, "verify");
     Dir dir = open_dir_holding(ctx, name);
     FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms, &progress);

@@ -10,11 +10,31 @@
 
 namespace wb {
 
+namespace {
+
+// The newest regular backup of `ctx`'s directory; nullopt when there is none
+// or it cannot be read (the run then reports why).
+std::optional<int64_t> newest_backup(const OperationContext& ctx) noexcept {
+    try {
+        return newest_regular_backup_at(ctx, now_seconds());
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+} // namespace
+
+int64_t Scheduler::due_time(std::optional<int64_t> newest, int64_t interval, int64_t now, bool after_run) {
+    if (newest && *newest + interval > now) return *newest + interval;
+    return after_run ? now + interval : now;
+}
+
 void Scheduler::start(int64_t interval_seconds, ContextSource source) {
+    const std::optional<int64_t> newest = newest_backup(source());
     std::unique_lock<std::mutex> lock(mu_);
     interval_ = interval_seconds;
     source_ = std::move(source);
-    next_run_at_ = now_seconds();
+    next_run_at_ = due_time(newest, interval_seconds, now_seconds(), false);
     if (thread_.joinable()) {
         retimed_ = true;
         wake_.notify_all();
@@ -53,10 +73,10 @@ std::optional<int64_t> Scheduler::next_run_at() const {
     return next_run_at_;
 }
 
-void Scheduler::run_once() noexcept {
+std::optional<int64_t> Scheduler::run_once() noexcept {
     int64_t interval = 0;
+    OperationContext ctx;
     try {
-        OperationContext ctx;
         {
             std::lock_guard<std::mutex> lock(mu_);
             ctx = source_();
@@ -80,21 +100,26 @@ void Scheduler::run_once() noexcept {
         // The thread's body must never let an exception end the process.
         sqlite3_log(SQLITE_ERROR, "wecare_backup_schedule: scheduled backup failed: internal error");
     }
+    return newest_backup(ctx);
 }
 
 void Scheduler::loop() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopping_) {
+        const int64_t due = next_run_at_.value_or(0);
+        if (now_seconds() < due) {
+            wake_.wait_until(lock, std::chrono::system_clock::time_point(std::chrono::seconds(due)),
+                             [&] { return stopping_.load() || retimed_; });
+            retimed_ = false;
+            continue; // stopped, re-timed, or due: look again
+        }
         retimed_ = false;
         lock.unlock();
-        run_once();
+        const std::optional<int64_t> newest = run_once();
         lock.lock();
         if (stopping_) break;
-        if (retimed_) continue; // re-timed while running: run again at once
-        const int64_t due = now_seconds() + interval_;
-        next_run_at_ = due;
-        wake_.wait_until(lock, std::chrono::system_clock::time_point(std::chrono::seconds(due)),
-                         [&] { return stopping_.load() || retimed_; });
+        if (retimed_) continue; // re-timed while running: start() set the next run
+        next_run_at_ = due_time(newest, interval_, now_seconds(), true);
     }
 }
 

@@ -22,6 +22,32 @@ std::string unknown_backup(const std::string& name) {
     return "there is no backup named '" + name + "'; see SELECT name FROM wecare_backup_list";
 }
 
+bool backup_dir_missing(const OperationContext& ctx) {
+    return !ctx.dir_is_default && path_missing(ctx.settings.dir);
+}
+
+void require_configured_dir(const OperationContext& ctx) {
+    if (backup_dir_missing(ctx))
+        throw Error("the backup directory '" + ctx.settings.dir +
+                        "' does not exist; create it (mkdir -m 700) or mount its disk (a directory set with "
+                        "wecare_backup_config is never created, so backups never land on the disk under an "
+                        "unmounted one)",
+                    ErrorKind::cantopen);
+}
+
+Error caller_reading_error(const OperationContext& ctx) {
+    if (ctx.other_statement_open)
+        return Error(
+            "another statement of this connection is still open (a query whose rows were not all read), "
+            "and its read keeps a rollback-journal database locked; finish it first (read all its "
+            "rows, or reset or close its cursor), then call it again",
+            ErrorKind::busy);
+    return Error(
+        "the statement that calls it reads the database, which keeps a rollback-journal database locked; "
+        "call it in a statement that reads no table, with the name as a literal or a bound parameter",
+        ErrorKind::busy);
+}
+
 void check_backup_name(const OperationContext& ctx, const std::string& name) {
     const std::string problem = name_problem(name.data(), name.size());
     if (!problem.empty())
@@ -32,6 +58,7 @@ void check_backup_name(const OperationContext& ctx, const std::string& name) {
 }
 
 Dir open_dir_holding(const OperationContext& ctx, const std::string& name) {
+    require_configured_dir(ctx);
     if (path_missing(ctx.settings.dir)) throw Error(unknown_backup(name), ErrorKind::not_found);
     return Dir::open_backup_dir(ctx.settings.dir, false);
 }

@@ -17,8 +17,17 @@ namespace wb {
 
 void require_file_database(const OperationContext& ctx);
 std::string unknown_backup(const std::string& name);
-// The backup directory, for an operation on the backup `name`: a directory
-// that does not exist yet simply holds no backup of that name.
+// Throws the error for a backup directory set with wecare_backup_config that
+// does not exist (backup_dir_missing, commands.hpp): every command that
+// consults the directory raises it, so an unmounted disk is never taken for
+// a directory with no backups.
+void require_configured_dir(const OperationContext& ctx);
+// The error for a restore whose caller's connection holds a read on a
+// rollback-journal database: it names the statement that holds it (the
+// calling one, or another, unfinished one: ctx.other_statement_open).
+Error caller_reading_error(const OperationContext& ctx);
+// The backup directory, for an operation on the backup `name`: the default
+// directory that does not exist yet simply holds no backup of that name.
 Dir open_dir_holding(const OperationContext& ctx, const std::string& name);
 // Opens the local backup `name`. A missing one is unknown, or "only off-site"
 // when the off-site index has it.

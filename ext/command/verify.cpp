@@ -23,6 +23,7 @@ std::pair<std::string, VerifyOutcome> verify_path(const OperationContext& ctx, c
     Fd fd = open_regular_path(path);
     const std::string base = path.substr(path.find_last_of('/') + 1);
     std::optional<BackupRecord> record;
+    require_configured_dir(ctx); // its record may be on the unmounted disk
     if (parse_backup_name(ctx.settings.prefix, base) && !path_missing(ctx.settings.dir)) {
         Dir dir = Dir::open_backup_dir(ctx.settings.dir, false);
         record = read_record(dir, base);

@@ -84,7 +84,11 @@ std::string errno_text(int err) {
     char buf[256];
     // GNU strerror_r returns the message pointer.
     const char* text = strerror_r(err, buf, sizeof buf);
-    return text ? std::string(text) : std::string("error ") + std::to_string(err);
+    // An errno the C library has no text for ("Unknown error 523") must not end
+    // the message in a bare number.
+    if (!text || std::strncmp(text, "Unknown error", 13) == 0)
+        return "system error number " + std::to_string(err) + ", which this system does not describe";
+    return text;
 }
 
 Error system_error(const std::string& what, int err) {

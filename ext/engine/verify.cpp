@@ -232,6 +232,7 @@ std::string verify_outcome_json(const std::string& name, const VerifyOutcome& o)
     json.boolean("ok", o.ok)
         .text("name", name)
         .text("checksum", o.recorded ? o.checksum_status : "no record")
+        .boolean("record", o.recorded) // false: ok covers the file alone, nothing recorded compared
         .text("integrity", o.integrity)
         .integer("tables", static_cast<int64_t>(o.tables.size()))
         .strings("errors", o.errors)

@@ -64,8 +64,52 @@ std::string sha256_hex(const uint8_t* data, size_t size) {
     return hex_lower(digest, sizeof digest);
 }
 
-// "HTTP 403 AccessDenied: Access Denied". A body that is not S3's error
-// document (a proxy's HTML page, a cut-off answer) adds nothing.
+// What an HTTP status means, so that no message ends in a bare number
+// (a HEAD answer has no body to explain it).
+std::string status_meaning(long status) {
+    switch (status) {
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized; check the credentials";
+    case 403:
+        return "Forbidden; check the credentials and the bucket's permissions";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Payload Too Large";
+    case 416:
+        return "Range Not Satisfiable";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return status >= 500 ? "a server error" : status >= 400 ? "a client error" : "an unexpected answer";
+    }
+}
+
+// "HTTP 403 AccessDenied: Access Denied", or without S3's error document (a
+// HEAD answer, a proxy's HTML page, a cut-off answer) the status's meaning:
+// "HTTP 403 Forbidden; check the credentials ...".
 std::string http_problem(long status, const std::string& body) {
     S3ErrorBody error;
     try {
@@ -73,7 +117,8 @@ std::string http_problem(long status, const std::string& body) {
     } catch (const Error&) {
         // the status alone says what happened
     }
-    return "HTTP " + std::to_string(status) + (error.code.empty() ? "" : " " + error.code) +
+    if (error.code.empty()) return "HTTP " + std::to_string(status) + " " + status_meaning(status);
+    return "HTTP " + std::to_string(status) + " " + error.code +
            (error.message.empty() ? "" : ": " + error.message);
 }
 

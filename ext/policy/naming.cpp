@@ -134,6 +134,16 @@ std::string name_problem(const char* name, size_t length) {
     return "";
 }
 
+namespace {
+
+// The characters a prefix may hold besides non-ASCII ones (see naming.hpp).
+bool prefix_ascii_allowed(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ' ' ||
+           c == '_' || c == '-' || c == '.';
+}
+
+} // namespace
+
 std::string default_prefix(std::string_view db_path) {
     const size_t slash = db_path.find_last_of('/');
     std::string_view base = slash == std::string_view::npos ? db_path : db_path.substr(slash + 1);
@@ -142,6 +152,11 @@ std::string default_prefix(std::string_view db_path) {
     const size_t dot = base.find_last_of('.');
     if (dot != std::string_view::npos && dot > 0) base = base.substr(0, dot);
     std::string prefix(base.substr(0, kMaxPrefixBytes));
+    // "my+clinic.db" gets "my_clinic": a character a prefix may not hold becomes '_'.
+    for (char& c : prefix) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x80 && !prefix_ascii_allowed(byte)) c = '_';
+    }
     if (!prefix_problem(prefix).empty()) return "db";
     return prefix;
 }
@@ -149,8 +164,15 @@ std::string default_prefix(std::string_view db_path) {
 std::string prefix_problem(std::string_view prefix) {
     if (prefix.empty()) return "the prefix is empty";
     if (prefix.size() > kMaxPrefixBytes) return "the prefix is longer than 160 bytes";
-    const std::string problem = name_problem(prefix.data(), prefix.size());
-    if (!problem.empty()) return "the prefix" + problem.substr(std::string_view("the backup name").size());
+    if (prefix.find('\0') != std::string_view::npos) return "the prefix contains a NUL byte";
+    if (!is_valid_utf8(prefix)) return "the prefix is not valid UTF-8";
+    if (prefix[0] == '.') return "the prefix starts with '.'";
+    if (prefix.find("..") != std::string_view::npos) return "the prefix contains '..'";
+    for (unsigned char c : prefix) {
+        if (c >= 0x80 || prefix_ascii_allowed(c)) continue;
+        if (c < 0x20 || c == 0x7f) return "the prefix contains a control character";
+        return std::string("the prefix contains '") + static_cast<char>(c) + "'";
+    }
     return "";
 }
 

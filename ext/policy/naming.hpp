@@ -45,10 +45,20 @@ std::optional<ParsedName> parse_backup_name(std::string_view prefix, std::string
 // raw bytes: `length` is what SQLite says the value holds, so an embedded NUL is seen.
 std::string name_problem(const char* name, size_t length);
 
-// The prefix a database gets by default: its file name without the extension.
+// The prefix a database gets by default: its file name without the extension,
+// with every ASCII character a prefix may not hold made '_' ("db" when that is
+// still no prefix).
 std::string default_prefix(std::string_view db_path);
-// Why `prefix` cannot be used, or "".
+// Why `prefix` cannot be used, or "". A prefix is 1 to 160 bytes of UTF-8:
+// ASCII letters and digits, space, '_', '-', '.' and any non-ASCII character
+// (accented or Thai letters, say); it does not start with '.' nor contain '..'.
+// So a backup name holds no quote, slash, '%', '?', '#' or other character a
+// SQL string, a URL or a shell treats specially (but for the space, which a
+// shell needs quoted). kPrefixRule says the same to the user.
 std::string prefix_problem(std::string_view prefix);
+constexpr const char* kPrefixRule =
+    "a prefix is at most 160 bytes of letters, digits, spaces, '_', '-', '.' and non-ASCII characters "
+    "(UTF-8), not starting with '.' nor containing '..'";
 
 bool is_sidecar_name(std::string_view name);
 // The backup a companion file (its record or manifest) belongs to, or "" when

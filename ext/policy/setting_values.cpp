@@ -125,7 +125,7 @@ std::string check_dir(const std::string&, const std::string& value) {
 std::string check_prefix(const std::string&, const std::string& value) {
     if (value.empty()) return value;
     const std::string problem = prefix_problem(value);
-    if (!problem.empty()) throw Error(problem + "; use letters, digits, '_' or '-' ('' = the default)");
+    if (!problem.empty()) throw Error(problem + "; " + kPrefixRule + " ('' = the default)");
     return value;
 }
 

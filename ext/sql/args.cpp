@@ -28,7 +28,9 @@ std::string text_arg(sqlite3_value* v, const std::string& what, size_t max_bytes
     const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(v));
     const auto length = static_cast<size_t>(sqlite3_value_bytes(v));
     if (!text) throw std::bad_alloc();
-    if (length > max_bytes) throw Error(what + " is too long (" + std::to_string(length) + " bytes)");
+    if (length > max_bytes)
+        throw Error(what + " is too long (" + std::to_string(length) + " bytes); it may have at most " +
+                    std::to_string(max_bytes) + " bytes");
     return std::string(text, length);
 }
 

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,43 @@ namespace {
 // Calls made by the user draw a progress bar when standard error is a
 // terminal (Progress checks); scheduled runs never draw.
 constexpr bool kInteractive = true;
+// A label is kept in the backup's record; this is plenty for a sentence.
+constexpr size_t kMaxLabelBytes = 1000;
+
+// The statements of `db` that have been stepped and not yet reset or
+// finalized; while a function runs, the statement calling it is one of them.
+int running_statements(sqlite3* db) {
+    int running = 0;
+    for (sqlite3_stmt* stmt = sqlite3_next_stmt(db, nullptr); stmt; stmt = sqlite3_next_stmt(db, stmt))
+        if (sqlite3_stmt_busy(stmt)) ++running;
+    return running;
+}
+
+constexpr int64_t kMaxScheduleSeconds = 366LL * 86400;
+
+// The schedule's interval: an integer, a whole real number, or the digits of
+// one as text (as wecare_backup_config takes integers), from 0 to a year.
+int64_t interval_arg(sqlite3_value* v) {
+    const int type = sqlite3_value_type(v);
+    int64_t seconds = 0;
+    if (type == SQLITE_INTEGER) {
+        seconds = sqlite3_value_int64(v);
+    } else if (type == SQLITE_FLOAT && std::floor(sqlite3_value_double(v)) == sqlite3_value_double(v)) {
+        seconds = sqlite3_value_int64(v);
+    } else if (type == SQLITE_TEXT) {
+        const std::string text = text_arg(v, "the interval", 64);
+        const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits) throw Error("the interval must be a whole number of seconds, not '" + text + "'");
+        // More digits than any interval has is simply out of range.
+        seconds = text.size() <= 18 ? parse_decimal(text, 0, INT64_MAX).value_or(INT64_MAX) : INT64_MAX;
+    } else {
+        throw Error(std::string("the interval must be a whole number of seconds, not ") + type_name(type));
+    }
+    if (seconds < 0 || seconds > kMaxScheduleSeconds)
+        throw Error("the interval must be from 1 to " + std::to_string(kMaxScheduleSeconds) +
+                    " seconds, or 0 to stop");
+    return seconds;
+}
 
 } // namespace
 
@@ -43,11 +81,14 @@ void fn_create(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_create", [&] {
         std::optional<std::string> label;
         if (argc == 1 && sqlite3_value_type(argv[0]) != SQLITE_NULL) {
-            label = text_arg(argv[0], "the label", 1000);
+            label = text_arg(argv[0], "the label", kMaxLabelBytes);
             if (label->find('\0') != std::string::npos || !is_valid_utf8(*label))
                 throw Error("the label must be UTF-8 text without NUL bytes");
         }
-        const auto name = create_backup(state_of(ctx).context(kInteractive), "manual", label);
+        ConnectionState& state = state_of(ctx);
+        OperationContext op = state.context(kInteractive);
+        op.caller_writes = sqlite3_txn_state(state.db, "main") == SQLITE_TXN_WRITE;
+        const auto name = create_backup(op, "manual", label);
         result_text(ctx, *name);
     });
 }
@@ -94,7 +135,8 @@ void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_restore", [&] {
         const std::string name = name_arg(argv[0]);
         ConnectionState& state = state_of(ctx);
-        const OperationContext op = state.context(kInteractive);
+        OperationContext op = state.context(kInteractive);
+        op.other_statement_open = running_statements(state.db) > 1; // the calling one runs too
         check_backup_name(op, name);
         require_phrase(argv[1], "second");
         if (sqlite3_db_readonly(state.db, "main") == 1)
@@ -172,14 +214,7 @@ void fn_path(sqlite3_context* ctx, int, sqlite3_value** argv) {
 
 void fn_schedule(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_schedule", [&] {
-        const int type = sqlite3_value_type(argv[0]);
-        const double real = sqlite3_value_double(argv[0]);
-        if (type != SQLITE_INTEGER && !(type == SQLITE_FLOAT && std::floor(real) == real))
-            throw Error(std::string("the interval must be a whole number of seconds, not ") +
-                        type_name(type));
-        const int64_t seconds = sqlite3_value_int64(argv[0]);
-        if (seconds < 0 || seconds > 366LL * 86400)
-            throw Error("the interval must be from 1 to 31622400 seconds, or 0 to stop");
+        const int64_t seconds = interval_arg(argv[0]);
         ConnectionState& state = state_of(ctx);
         if (seconds == 0) {
             state.scheduler.stop();

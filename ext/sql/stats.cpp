@@ -1,9 +1,12 @@
 // wecare_backup_config, wecare_backup_setting and wecare_backup_stats: the
 // settings of this connection (policy/settings.hpp) and what the backup
-// directory, this process and the off-site index know.
+// directory, this process and the off-site index know; and that only `main`
+// is backed up, naming the attached databases that are not.
 //
 //   SELECT wecare_backup_setting('keep_last');          -- reads one setting
 //   SELECT wecare_backup_config('keep_last', 14);       -- changes it (and still reads, with one argument)
+#include <cstring>
+
 #include "command/commands.hpp"
 #include "policy/json.hpp"
 #include "policy/naming.hpp"
@@ -41,6 +44,25 @@ void add_settings(JsonObject& json, const Settings& settings) {
     }
 }
 
+// sqlite3_db_name, which names a connection's schemas, came with SQLite 3.39.
+constexpr int kDbNameVersion = 3039000;
+
+// The schemas of the connection that a backup does not hold: every attached
+// database (main is backed up; temp is the connection's own scratch space).
+// nullopt when this SQLite cannot name them: the API table of an older one
+// has no sqlite3_db_name, and listing them through PRAGMA database_list on
+// the caller's connection would go through its authorizer.
+std::optional<std::vector<std::string>> attached_schemas(sqlite3* db) {
+    if (sqlite3_libversion_number() < kDbNameVersion) return std::nullopt;
+    std::vector<std::string> names;
+    for (int i = 0;; ++i) {
+        const char* name = sqlite3_db_name(db, i);
+        if (!name) break;
+        if (std::strcmp(name, "main") != 0 && std::strcmp(name, "temp") != 0) names.emplace_back(name);
+    }
+    return names;
+}
+
 } // namespace
 
 void fn_config(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
@@ -75,8 +97,12 @@ void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
         std::optional<std::string> oldest, newest;
         std::optional<int64_t> newest_regular;
         std::vector<ListedBackup> backups;
-        for (auto& b : list_backups(op))
-            if (b.location != "offsite") backups.push_back(std::move(b));
+        // A configured directory that is missing (an unmounted disk) is said
+        // so, rather than reported as a directory without backups.
+        const bool dir_missing = backup_dir_missing(op);
+        if (!dir_missing)
+            for (auto& b : list_backups(op))
+                if (b.location != "offsite") backups.push_back(std::move(b));
         const OffsiteStatus offsite = offsite_status(op);
         for (const auto& b : backups) {
             total += b.entry.size_bytes;
@@ -97,18 +123,27 @@ void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
                            .integer("pages_done", activity.done)
                            .integer("pages_total", activity.total)
                            .str();
+        const auto attached = attached_schemas(state.db);
         JsonObject json;
         json.integer("count", static_cast<int64_t>(backups.size()))
             .integer("total_bytes", total)
             .text_or_null("oldest", oldest)
             .text_or_null("newest", newest);
         add_settings(json, op.settings);
+        json.boolean("dir_missing", dir_missing);
         json.text_or_null("last_success_at", iso_or_null(last_success))
             .text_or_null("last_error", text_or_null(activity.last_error))
             .text_or_null("last_error_at", iso_or_null(activity.last_error_at))
             .integer("schedule_seconds", state.scheduler.interval())
             .text_or_null("next_run_at", iso_or_null(state.scheduler.next_run_at()))
             .raw("progress", progress)
+            .text("schema", "main") // the one schema a backup holds
+            .strings("attached_not_backed_up", attached.value_or(std::vector<std::string>{}))
+            .text_or_null("attached_note",
+                          attached ? std::nullopt
+                                   : std::optional<std::string>(
+                                         "this SQLite (before 3.39) cannot name the attached databases; "
+                                         "see PRAGMA database_list: none of them is backed up"))
             .text_or_null("offsite", text_or_null(offsite.target))
             .integer("offsite_count", offsite.objects)
             .text_or_null("offsite_last_success_at", iso_or_null(offsite.last_success_at))

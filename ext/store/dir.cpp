@@ -8,6 +8,7 @@
 #include <memory>
 #include <pwd.h>
 #include <unistd.h>
+#include <vector>
 
 #include "common/error.hpp"
 
@@ -32,7 +33,50 @@ Error open_failure(const std::string& label, int err) {
     return Error(label + ": " + errno_text(err), ErrorKind::cantopen);
 }
 
+// "user 'app'", or "uid 1234" when the user database has no name for it.
+std::string user_label(uid_t uid) {
+    long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+    std::vector<char> buf(static_cast<size_t>(size > 0 ? size : 16384));
+    struct passwd entry {};
+    struct passwd* found = nullptr;
+    while (::getpwuid_r(uid, &entry, buf.data(), buf.size(), &found) == ERANGE && buf.size() < (1u << 20))
+        buf.resize(buf.size() * 2);
+    if (found && found->pw_name && *found->pw_name) return "user '" + std::string(found->pw_name) + "'";
+    return "uid " + std::to_string(uid);
+}
+
+// The name to give chown: the user name, else the number.
+std::string chown_name(uid_t uid) {
+    const std::string label = user_label(uid);
+    if (label.rfind("user '", 0) == 0) return label.substr(6, label.size() - 7);
+    return std::to_string(uid);
+}
+
+std::string mode_text(mode_t mode) {
+    char text[8];
+    std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+    return text;
+}
+
 } // namespace
+
+Error access_denied_error(const std::string& what, const std::string& path, const struct stat& st,
+                          const std::string& dir_path) {
+    const uid_t me = ::geteuid();
+    const std::string mode = mode_text(st.st_mode);
+    if (st.st_uid == me)
+        return Error(what + ": its mode " + mode + " does not let its owner, this process's " +
+                         user_label(me) + ", use it; chmod " + (S_ISDIR(st.st_mode) ? "700" : "600") + " '" +
+                         path + "'",
+                     ErrorKind::perm);
+    const std::string owner = user_label(st.st_uid);
+    const std::string as = owner.rfind("user ", 0) == 0 ? owner.substr(5) : "the user with " + owner;
+    return Error(what + ": it belongs to " + owner + " (mode " + mode + ") and this process runs as " +
+                     user_label(me) + "; run the application and its cron jobs as " + as +
+                     ", or give the backup directory and its files to " + user_label(me) + " (chown -R " +
+                     chown_name(me) + " '" + dir_path + "')",
+                 ErrorKind::perm);
+}
 
 Dir Dir::open_backup_dir(const std::string& dir, bool create) {
     struct stat st {};
@@ -55,6 +99,8 @@ Dir Dir::open_backup_dir(const std::string& dir, bool create) {
                         "' is not a directory; remove that file or choose another dir",
                     ErrorKind::cantopen);
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == EACCES || errno == EPERM))
+        throw access_denied_error("cannot read the backup directory '" + dir + "'", dir, st, dir);
     if (fd < 0) throw system_error("cannot open the backup directory '" + dir + "'", errno);
     Fd held(fd);
     require_private_directory(held.get(), dir, "the backup directory");
@@ -81,11 +127,8 @@ void require_private_directory(int fd, const std::string& path, const std::strin
 }
 
 std::string user_name(uid_t uid) {
-    struct passwd pw {};
-    struct passwd* found = nullptr;
-    char buf[4096];
-    if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) return found->pw_name;
-    return "uid " + std::to_string(uid);
+    const std::string label = user_label(uid);
+    return label.rfind("user '", 0) == 0 ? label.substr(6, label.size() - 7) : label;
 }
 
 Dir Dir::open_existing(const std::string& path, const std::string& label) {
@@ -201,6 +244,13 @@ std::string read_regular_file(const std::string& path, size_t max_bytes) {
     auto text = read_all(file.get(), max_bytes, "cannot read '" + path + "'");
     if (!text) throw Error("'" + path + "' is larger than " + std::to_string(max_bytes) + " bytes");
     return *text;
+}
+
+Error Dir::access_denied(const std::string& name, const std::string& what, int err) const {
+    struct stat st {};
+    if (stat(name, &st)) return access_denied_error(what, path_of(name), st, path_);
+    if (::fstat(fd(), &st) == 0) return access_denied_error(what, path_, st, path_);
+    return system_error(what, err);
 }
 
 void Dir::sync(const std::string& what) const {

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <vector>
 
+#include "common/error.hpp"
 #include "store/fd.hpp"
 
 namespace wb {
@@ -57,6 +58,10 @@ class Dir {
     // regular, unreadable or larger than `max_bytes`.
     std::optional<std::string> read_small_file(const std::string& name, size_t max_bytes) const;
     void sync(const std::string& what) const;
+    // The error for a file inside that this process may not open or create
+    // (errno `err`, EACCES or EPERM): it names the owner of the file, or of the
+    // directory when there is no such file, and says what to do.
+    Error access_denied(const std::string& name, const std::string& what, int err) const;
 
   private:
     Dir(Fd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
@@ -72,6 +77,14 @@ void require_private_directory(int fd, const std::string& path, const std::strin
 
 // The name of user `uid`, or "uid N".
 std::string user_name(uid_t uid);
+
+// The error for `path` (lstat as `st`) that this process may not read: it names
+// the owner (the cron-as-root trap: a root-owned 0700 directory the
+// application's user cannot read) and says to run as that user, or, when this
+// process's user owns it, to fix its mode. `what` starts the message ("cannot
+// read the backup directory '/x'"); `dir_path` is the backup directory.
+Error access_denied_error(const std::string& what, const std::string& path, const struct stat& st,
+                          const std::string& dir_path);
 
 // Whether nothing at all is at `path` (not even a dangling link).
 bool path_missing(const std::string& path);

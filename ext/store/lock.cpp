@@ -15,7 +15,12 @@ namespace wb {
 FileLock::FileLock(const Dir& dir, const char* name, int64_t timeout_ms, Observer* observer,
                    const std::string& busy_message) {
     const int raw = ::openat(dir.fd(), name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-    if (raw < 0) throw system_error(std::string("cannot open the lock file '") + name + "'", errno);
+    if (raw < 0) {
+        const int err = errno;
+        const std::string what = "cannot open the lock file '" + dir.path_of(name) + "'";
+        if (err == EACCES || err == EPERM) throw dir.access_denied(name, what, err);
+        throw system_error(what, err);
+    }
     fd_ = Fd(raw);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     auto pause = std::chrono::milliseconds(1);

@@ -159,6 +159,29 @@ TEST(Naming, PrefixProblem) {
     EXPECT_EQ(prefix_problem(std::string("a\0", 2)), "the prefix contains a NUL byte");
 }
 
+// kPrefixRule, both ways: everything it lists is accepted, anything else refused.
+TEST(Naming, PrefixRuleAcceptsWhatItStates) {
+    for (const char* ok :
+         {"My Clinic", "clinic-1.prod_x", "A9", "Cl\xc3\xadnica", "\xe0\xb8\x84\xe0\xb8\xa5"})
+        EXPECT_EQ(prefix_problem(ok), "") << ok;
+}
+
+TEST(Naming, PrefixRuleRefusesWhatItDoesNotState) {
+    for (char c : std::string("+'\"?#%*&;$`!()[]{}<>|=,:@~^/\\")) {
+        const std::string prefix = std::string("a") + c + "b";
+        EXPECT_EQ(prefix_problem(prefix), std::string("the prefix contains '") + c + "'") << prefix;
+    }
+    EXPECT_EQ(prefix_problem("a\tb"), "the prefix contains a control character");
+    EXPECT_EQ(prefix_problem("a..b"), "the prefix contains '..'");
+    EXPECT_EQ(prefix_problem("\xff"), "the prefix is not valid UTF-8");
+}
+
+TEST(Naming, DefaultPrefixReplacesWhatAPrefixMayNotHold) {
+    EXPECT_EQ(default_prefix("/srv/app/My Clinic.db"), "My Clinic");
+    EXPECT_EQ(default_prefix("/srv/app/my+clinic(2).db"), "my_clinic_2_");
+    EXPECT_EQ(default_prefix("/srv/app/Cl\xc3\xadnica.sqlite"), "Cl\xc3\xadnica");
+}
+
 TEST(Naming, SidecarNames) {
     EXPECT_TRUE(is_sidecar_name("x.db.meta"));
     EXPECT_FALSE(is_sidecar_name(".meta"));

@@ -936,3 +936,22 @@ TEST(S3Listing, an_answer_that_is_not_a_listing_is_an_error_not_an_empty_list) {
             << e.what();
     }
 }
+
+// ------------------------------------------------------------------ S3 (messages)
+
+TEST(S3Errors, an_answer_without_an_error_document_names_the_status_not_a_bare_number) {
+    // A HEAD answer has no body: the message must still say what 403 means.
+    ScriptedServer server({[&](const std::string&) { return http_reply("403 Forbidden", "", "", 0); }});
+    S3Options o = s3_options();
+    o.endpoint = server.endpoint();
+    o.bucket = "b";
+    S3Client s3(o);
+    try {
+        s3.head_object("obj");
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find("HTTP 403 Forbidden; check the credentials"), std::string::npos) << message;
+        EXPECT_FALSE(std::isdigit(static_cast<unsigned char>(message.back()))) << message;
+    }
+}

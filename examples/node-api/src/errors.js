@@ -14,7 +14,10 @@ class HttpError extends Error {
 
 // Checked in order; the first rule whose pattern matches the message wins.
 const EXTENSION_ERROR_RULES = [
-  { status: 400, pattern: /not a backup name|invalid|the backup name|confirmation|does not match/i },
+  // The configured backup directory is missing (an unmounted disk): the server's
+  // storage is unavailable, which is not "no such backup".
+  { status: 503, pattern: /the backup directory '.*' does not exist/ },
+  { status: 400, pattern: /not a backup name|invalid|the backup name|confirmation|does not match|is too long/i },
   // A setting's name or value, or the schedule's interval: these functions touch no file.
   { status: 400, pattern: /^wecare_backup_(config|setting): |^wecare_backup_schedule: the interval/ },
   { status: 404, pattern: /no backup named|not found|does not exist|no off-site copy/i },

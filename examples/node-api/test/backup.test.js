@@ -310,6 +310,29 @@ describe('backup endpoints', () => {
     assert.match(fetched.json.error, /^wecare_backup_fetch: no off-site target is set/);
   });
 
+  test('a backup directory that went missing (an unmounted disk) is a 503, and stats says so', async () => {
+    const unmounted = `${server.backupDir}.unmounted`;
+    fs.renameSync(server.backupDir, unmounted);
+    try {
+      for (const [method, urlPath] of [
+        ['GET', '/api/backup/list'],
+        ['POST', '/api/backup/cleanup'],
+        ['POST', '/api/backup/create'],
+      ]) {
+        const res = await call(method, urlPath);
+        assert.equal(res.status, 503, `${urlPath}: ${JSON.stringify(res.json)}`);
+        assert.match(res.json.error, /the backup directory '.*' does not exist; create it/);
+      }
+      const stats = await call('GET', '/api/backup/stats');
+      assert.equal(stats.status, 200);
+      assert.equal(stats.json.dir_missing, true);
+    } finally {
+      fs.renameSync(unmounted, server.backupDir);
+    }
+    assert.equal((await call('GET', '/api/backup/stats')).json.dir_missing, false);
+    assert.equal((await call('GET', '/api/backup/list')).status, 200);
+  });
+
   test('an unknown route is a JSON 404', async () => {
     const res = await call('GET', '/api/backup/nothing-here');
     assert.equal(res.status, 404);

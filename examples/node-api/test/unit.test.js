@@ -60,11 +60,25 @@ describe('extension errors map to HTTP statuses by their message', () => {
     ["wecare_backup_export: '/srv/x.db' already exists; export to a new name or delete that file first", 409],
     ["wecare_backup_fetch: no off-site target is set; set it first with wecare_backup_config('offsite', ...)", 409],
     ['wecare_backup_create: disk I/O error', 500],
+    ["wecare_backup_list: the backup directory '/mnt/backups' does not exist; create it (mkdir -m 700) or mount its disk", 503],
+    ["wecare_backup_cleanup: the backup directory '/mnt/backups' does not exist; create it (mkdir -m 700) or mount its disk", 503],
+    ['wecare_backup_create: the label is too long (1001 bytes); it may have at most 1000 bytes', 400],
+    ["wecare_backup_create: cannot read the backup directory '/b': it belongs to user 'root' (mode 0700)", 500],
+    ['wecare_backup_create: this connection has an open write transaction on the database', 500],
     ['no such function: wecare_backup_path', 500],
   ];
   for (const [message, status] of cases) {
     test(`${status}: ${message}`, () => assert.equal(statusForExtensionError(sqlError(message)), status));
   }
+  test('a refusal that names the missing backup directory is never a 404 for a backup', () => {
+    const missing = "wecare_backup_path: the backup directory '/mnt/backups' does not exist; create it";
+    assert.equal(statusForExtensionError(sqlError(missing, 'SQLITE_CANTOPEN')), 503);
+    assert.equal(statusForExtensionError(sqlError("wecare_backup_path: 'x.db' does not exist")), 404);
+  });
+  test('an unfinished cursor blocking a restore is a conflict (SQLITE_BUSY)', () => {
+    const message = 'wecare_backup_restore: another statement of this connection is still open';
+    assert.equal(statusForExtensionError(sqlError(message, 'SQLITE_BUSY')), 409);
+  });
   test('SQLITE_BUSY and SQLITE_LOCKED codes are conflicts whatever the message', () => {
     assert.equal(statusForExtensionError(sqlError('x', 'SQLITE_BUSY')), 409);
     assert.equal(statusForExtensionError(sqlError('x', 'SQLITE_LOCKED_SHAREDCACHE')), 409);
