@@ -43,10 +43,7 @@ bool is_s3(const Settings& s) {
 std::optional<Key> load_key(const Settings& s) {
     if (s.encrypt_key_file.empty()) return std::nullopt;
     try {
-        LoadedKey loaded = load_key_file(s.encrypt_key_file);
-        if (!loaded.warning.empty())
-            sqlite3_log(SQLITE_WARNING, "wecare_backup: encrypt_key_file: %s", loaded.warning.c_str());
-        return loaded.key;
+        return load_key_file(s.encrypt_key_file).key;
     } catch (const Error& e) {
         throw Error(std::string("encrypt_key_file: ") + e.what() +
                         "; off-site copies are never sent unencrypted while encrypt_key_file is set",

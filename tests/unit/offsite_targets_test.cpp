@@ -359,7 +359,6 @@ TEST(KeyFile, raw_and_hex_key_files_load_the_same_key) {
     for (const char* name : {"raw.key", "hex.key", "hex_nonl.key", "hex_crlf.key"}) {
         LoadedKey loaded = load_key_file(dir.file(name));
         EXPECT_EQ(0, std::memcmp(loaded.key.data(), key.data(), kKeyBytes)) << name;
-        EXPECT_TRUE(loaded.warning.empty()) << name;
     }
 }
 
@@ -381,19 +380,56 @@ TEST(KeyFile, malformed_key_files_are_refused) {
     EXPECT_THROW(load_key_file(dir.path()), Error); // a directory
 }
 
-TEST(KeyFile, world_readable_key_is_an_error_group_readable_a_warning) {
-    TempDir dir;
-    std::string hex(64, 'a');
-    write_file(dir.file("world.key"), hex, 0644);
+std::string key_error(const std::string& path) {
     try {
-        load_key_file(dir.file("world.key"));
-        ADD_FAILURE() << "world-readable key loaded";
+        load_key_file(path);
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("chmod 600"), std::string::npos) << e.what();
+        EXPECT_EQ(e.kind(), ErrorKind::config) << e.what();
+        return e.what();
     }
-    write_file(dir.file("group.key"), hex, 0640);
-    LoadedKey loaded = load_key_file(dir.file("group.key"));
-    EXPECT_NE(loaded.warning.find("group"), std::string::npos);
+    ADD_FAILURE() << path << " loaded";
+    return "";
+}
+
+TEST(KeyFile, a_key_its_group_or_all_users_can_read_or_write_is_refused_with_the_chmod) {
+    TempDir dir;
+    const std::string hex(64, 'a');
+    for (mode_t mode : {0644, 0604, 0606, 0640, 0620, 0660, 0440}) {
+        const std::string path = dir.file("k" + std::to_string(mode) + ".key");
+        write_file(path, hex, mode);
+        const std::string message = key_error(path);
+        EXPECT_NE(message.find("run: chmod 600 '" + path + "'"), std::string::npos) << message;
+        EXPECT_NE(message.find((mode & 006) ? "all users" : "its group"), std::string::npos) << message;
+    }
+    for (mode_t mode : {0600, 0400}) {
+        write_file(dir.file("ok.key"), hex, mode);
+        EXPECT_NO_THROW(load_key_file(dir.file("ok.key"))) << mode;
+        ::unlink(dir.file("ok.key").c_str());
+    }
+}
+
+TEST(KeyFile, a_key_in_a_directory_others_can_write_is_refused_with_the_chmod) {
+    TempDir dir;
+    write_file(dir.file("offsite.key"), std::string(64, 'a'), 0600);
+    for (mode_t mode : {0777, 0770, 0730, 0703, 01777}) {
+        ::chmod(dir.path().c_str(), mode);
+        const std::string message = key_error(dir.file("offsite.key"));
+        EXPECT_NE(message.find("run: chmod go-w '" + dir.path() + "'"), std::string::npos) << message;
+    }
+    ::chmod(dir.path().c_str(), 0755); // others may read and enter it: fine
+    EXPECT_NO_THROW(load_key_file(dir.file("offsite.key")));
+    ::chmod(dir.path().c_str(), 0700);
+}
+
+TEST(KeyFile, a_fifo_or_a_symbolic_link_is_refused_at_once) {
+    TempDir dir;
+    ASSERT_EQ(::mkfifo(dir.file("fifo.key").c_str(), 0600), 0);
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_NE(key_error(dir.file("fifo.key")).find("not a regular file"), std::string::npos);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+    write_file(dir.file("real.key"), std::string(64, 'a'), 0600);
+    ASSERT_EQ(::symlink(dir.file("real.key").c_str(), dir.file("link.key").c_str()), 0);
+    EXPECT_NE(key_error(dir.file("link.key")).find("symbolic link"), std::string::npos);
 }
 
 TEST(KeyFile, key_ids_are_short_hex_and_differ_between_keys) {
