@@ -247,7 +247,7 @@ def test_create_leaves_an_encrypted_compressed_copy_the_aws_cli_sees(marked_db, 
 
     assert f"{name}.wcbk" in s3.aws_ls("db1/")
     data = s3.get(f"db1/{name}.wcbk")
-    assert data[:5] == b"WCBK1" and data[8] == 1  # encrypted
+    assert data[:5] == b"WCBK2" and data[8] == 1  # encrypted
     assert MARKER.encode() not in data and b"patient 1" not in data
     local = (marked_db.parent / "backups" / name).read_bytes()
     assert MARKER.encode() in local and len(data) < len(local)  # compressed, then encrypted
@@ -557,7 +557,7 @@ def test_a_mounted_directory_target_gets_copies_that_verify_fetch_and_restore(ma
     config(conn, "compress", "none")
     name = create(conn)
     copy = share / f"{name}.wcbk"
-    assert copy.read_bytes()[:5] == b"WCBK1"
+    assert copy.read_bytes()[:5] == b"WCBK2"
     assert [p.name for p in share.iterdir()] == [copy.name]  # no temp file left
     original = (backup_dir / name).read_bytes()
     drop_local(backup_dir, name)

@@ -71,6 +71,25 @@ std::unique_ptr<Target> open_offsite_target(const Settings& s) {
     }
 }
 
+// The creation time bound into a backup's object: its record's, else the
+// start of the second its name gives (a backup placed by hand).
+int64_t created_ns_of(const CatalogEntry& entry) {
+    if (entry.record && entry.record->created_ns) return entry.record->created_ns;
+    const int64_t seconds = entry.parsed.epoch_seconds;
+    return seconds > 0 && seconds < INT64_MAX / 1000000000 ? seconds * 1000000000 : 0;
+}
+
+// What the object of backup `name` must say it is; created_ns when known.
+// Format 1 objects are still read here (what 1.0.0 wrote).
+Expected identity(const Settings& s, const std::string& name, int64_t created_ns) {
+    Expected e;
+    e.name = name;
+    e.prefix = s.prefix;
+    if (created_ns) e.created_ns = created_ns;
+    e.accept_version1 = true;
+    return e;
+}
+
 EncodeOptions encode_options(const Settings& s, const std::optional<Key>& key) {
     EncodeOptions opt;
     const int level = zstd_level_of(s.compress);
@@ -117,15 +136,18 @@ struct Decoded {
 // download writes it to a file; check and read-back only hash it). Errors of
 // the decoder come out with a data kind (is_data_problem).
 Decoded decode_remote(Target& target, const std::string& object, const std::optional<Key>& key,
-                      Observer& observer,
+                      const Expected& expected, Observer& observer,
                       const std::function<void(const uint8_t*, size_t, uint64_t)>& also = {}) {
     BlockHasher hasher;
     uint64_t offset = 0;
-    Decoder decoder(key, [&](const uint8_t* p, size_t n) {
-        if (also) also(p, n, offset);
-        hasher.update(offset, p, n);
-        offset += n;
-    });
+    Decoder decoder(
+        key,
+        [&](const uint8_t* p, size_t n) {
+            if (also) also(p, n, offset);
+            hasher.update(offset, p, n);
+            offset += n;
+        },
+        expected);
     // The decoder's own complaints are about the data; a key that does not fit
     // the stream (config) too. Anything else (writing the plaintext) passes.
     auto rethrow_as_data_problem = [](const Error& e) {
@@ -155,20 +177,21 @@ Decoded decode_remote(Target& target, const std::string& object, const std::opti
 // Checks a copy just sent: its size, then the whole stream decoded and its
 // checksum compared with the backup's.
 void read_back(Target& target, const std::string& object, uint64_t encoded_size, uint64_t size,
-               const std::string& expected, const std::optional<Key>& key, Observer& observer) {
+               const std::string& expected, const std::optional<Key>& key, const Expected& identity_sent,
+               Observer& observer) {
     const auto stored = target.size(object);
     if (!stored || *stored != encoded_size)
         throw Error("the off-site copy '" + object + "' has " + (stored ? std::to_string(*stored) : "no") +
                     " bytes, " + std::to_string(encoded_size) + " were sent");
     observer.phase("offsite-check");
-    const Decoded back = decode_remote(target, object, key, observer);
+    const Decoded back = decode_remote(target, object, key, identity_sent, observer);
     if (back.checksum != expected || back.bytes != size)
         throw Error("the off-site copy '" + object + "' reads back differently from the backup");
 }
 
 // Sends one local backup and reads it back; returns what the index records.
-OffsiteObject send_one(Target& target, const Dir& dir, const CatalogEntry& entry, const EncodeOptions& base,
-                       const std::optional<Key>& key, Observer& observer) {
+OffsiteObject send_one(Target& target, const Settings& s, const Dir& dir, const CatalogEntry& entry,
+                       const EncodeOptions& base, const std::optional<Key>& key, Observer& observer) {
     const std::string& name = entry.name;
     struct stat st {};
     Fd fd = dir.open_regular(name, &st);
@@ -178,6 +201,9 @@ OffsiteObject send_one(Target& target, const Dir& dir, const CatalogEntry& entry
 
     EncodeOptions options = base;
     options.original_checksum = expected;
+    options.name = name;
+    options.prefix = s.prefix;
+    options.created_ns = created_ns_of(entry);
     BlockHasher source_hash;
     uint64_t offset = 0;
     observer.phase("offsite");
@@ -200,7 +226,8 @@ OffsiteObject send_one(Target& target, const Dir& dir, const CatalogEntry& entry
             throw Error("the local backup '" + name +
                         "' does not match its recorded checksum, so it was not sent; check it with "
                         "wecare_backup_verify");
-        read_back(target, object, encoded.encoded_size, size, expected, key, observer);
+        read_back(target, object, encoded.encoded_size, size, expected, key,
+                  identity(s, name, options.created_ns), observer);
     } catch (...) {
         try {
             target.remove(object);
@@ -213,7 +240,7 @@ OffsiteObject send_one(Target& target, const Dir& dir, const CatalogEntry& entry
     o.name = name;
     o.object_bytes = static_cast<int64_t>(encoded.encoded_size);
     o.original_bytes = static_cast<int64_t>(size);
-    o.created_ns = entry.record ? entry.record->created_ns : 0;
+    o.created_ns = options.created_ns;
     o.kind = entry.kind();
     o.checksum = expected;
     o.uploaded_at = now_seconds();
@@ -310,7 +337,7 @@ std::string send_missing(Target& target, const Settings& s, const Dir& dir,
         Candidate& c = candidates[i];
         if (reasons[i].empty() || c.remote || !c.local) continue;
         try {
-            c.remote = send_one(target, dir, *c.local, base, key, observer);
+            c.remote = send_one(target, s, dir, *c.local, base, key, observer);
             ++result.sent;
             record_result(s, dir, c.name, true, "", observer);
             sqlite3_log(SQLITE_NOTICE, "wecare_backup: sent %s to %s", c.name.c_str(), where.c_str());
@@ -445,7 +472,7 @@ SyncResult sync(const Settings& s, Observer& observer) noexcept {
 Download download(const Settings& s, const std::string& name, int out_fd, Observer& observer) {
     const std::optional<Key> key = load_key(s);
     auto target = open_offsite_target(s);
-    const Decoded got = decode_remote(*target, object_name(name), key, observer,
+    const Decoded got = decode_remote(*target, object_name(name), key, identity(s, name, 0), observer,
                                       [&](const uint8_t* p, size_t n, uint64_t at) {
                                           write_all_at(out_fd, p, n, at, "writing the fetched backup failed");
                                           observer.progress(static_cast<int64_t>(at + n), 0);
@@ -465,7 +492,8 @@ std::optional<RemoteCheck> check_copy(const Settings& s, const std::string& name
     auto target = open_offsite_target(s);
     RemoteCheck out;
     try {
-        const Decoded got = decode_remote(*target, object_name(name), key, observer,
+        const Decoded got = decode_remote(*target, object_name(name), key,
+                                          identity(s, name, known ? known->created_ns : 0), observer,
                                           [&](const uint8_t*, size_t n, uint64_t at) {
                                               observer.progress(static_cast<int64_t>(at + n), 0);
                                           });
