@@ -176,11 +176,24 @@ def write_key(path, hex_key=KEY_HEX, mode=0o600):
     return path
 
 
-def use_s3(conn, outside, key_file=None, prefix="db1", endpoint=None):
+def use_s3(conn, outside, key_file=None, prefix="db1", endpoint=None, plaintext=False):
+    """The bucket as the target; encrypted with `key_file` (a fresh key file by default), or not (plaintext)."""
     config(conn, "offsite", f"s3://{outside.bucket}/{prefix}")
     config(conn, "s3_endpoint", endpoint or outside.moto.endpoint)
-    if key_file:
-        config(conn, "encrypt_key_file", str(key_file))
+    if plaintext:
+        config(conn, "offsite_plaintext", 1)
+    else:
+        keys = outside.tmp / "keys"
+        keys.mkdir(mode=0o700, exist_ok=True)
+        config(conn, "encrypt_key_file", str(key_file or write_key(keys / "offsite.key")))
+
+
+def use_dir(conn, share, key_file=None):
+    """A mounted directory as the target, encrypted with `key_file` (a fresh key file by default)."""
+    config(conn, "offsite", str(share))
+    keys = share.parent / "keys"
+    keys.mkdir(mode=0o700, exist_ok=True)
+    config(conn, "encrypt_key_file", str(key_file or write_key(keys / "offsite.key")))
 
 
 def rows(conn):
@@ -489,6 +502,7 @@ def test_a_wrong_key_is_reported_and_no_key_cannot_read_it(conn, backup_dir, s3,
     config(conn, "encrypt_key_file", str(write_key(tmp_path / "other.key", OTHER_KEY_HEX)))
     _assert_refused(conn, backup_dir, name, "wrong key")
     config(conn, "encrypt_key_file", "")
+    config(conn, "offsite_plaintext", 1)
     _assert_refused(conn, backup_dir, name, "encrypted")
 
 
@@ -553,11 +567,11 @@ def test_a_mounted_directory_target_gets_copies_that_verify_fetch_and_restore(ma
     share.mkdir()
     conn = connect(marked_db)
     backup_dir = marked_db.parent / "backups"
-    config(conn, "offsite", str(share))
+    use_dir(conn, share)
     config(conn, "compress", "none")
     name = create(conn)
     copy = share / f"{name}.wcbk"
-    assert copy.read_bytes()[:5] == b"WCBK2"
+    assert copy.read_bytes()[:5] == b"WCBK2" and MARKER.encode() not in copy.read_bytes()
     assert [p.name for p in share.iterdir()] == [copy.name]  # no temp file left
     original = (backup_dir / name).read_bytes()
     drop_local(backup_dir, name)
@@ -569,7 +583,7 @@ def test_a_mounted_directory_target_gets_copies_that_verify_fetch_and_restore(ma
 
 
 def test_a_share_that_is_not_mounted_fails_the_offsite_copy_only(conn, backup_dir, tmp_path):
-    config(conn, "offsite", str(tmp_path / "not-mounted"))
+    use_dir(conn, tmp_path / "not-mounted")
     name = create(conn)
     assert (backup_dir / name).exists() and not (tmp_path / "not-mounted").exists()
     assert "not-mounted" in stats(conn)["offsite_last_error"]
@@ -579,7 +593,7 @@ def test_a_share_that_is_not_mounted_fails_the_offsite_copy_only(conn, backup_di
 def test_scheduled_backups_are_sent_too(conn, backup_dir, tmp_path):
     share = tmp_path / "nas"
     share.mkdir()
-    config(conn, "offsite", str(share))
+    use_dir(conn, share)
     assert one(conn, "SELECT wecare_backup_schedule(3600)") == 1
     try:
         deadline = time.time() + 30
@@ -588,8 +602,89 @@ def test_scheduled_backups_are_sent_too(conn, backup_dir, tmp_path):
         [copy] = list(share.glob("*.wcbk"))
         name = copy.name[:-len(".wcbk")]
         deadline = time.time() + 30
-        while rows(conn).get(name, {}).get("offsite_ok") != 1 and time.time() < deadline:
+        # The sidecar records the copy first, the off-site index (location) at the end of the sync.
+        while ((rows(conn).get(name, {}).get("offsite_ok"), rows(conn).get(name, {}).get("location"))
+               != (1, "both") and time.time() < deadline):
             time.sleep(0.05)
         assert rows(conn)[name]["kind"] == "auto" and rows(conn)[name]["location"] == "both"
     finally:
         one(conn, "SELECT wecare_backup_schedule(0)")
+
+
+# --------------------------------------------------------------------------- encryption is required; key files
+
+def test_without_a_key_nothing_goes_off_site_unless_offsite_plaintext_is_1(conn, backup_dir, s3):
+    config(conn, "offsite", f"s3://{s3.bucket}/db1")
+    config(conn, "s3_endpoint", s3.moto.endpoint)
+    name = create(conn)  # the local backup stands
+    assert (backup_dir / name).exists() and s3.keys() == {}
+    error = stats(conn)["offsite_last_error"]
+    assert "must be encrypted" in error and "encrypt_key_file" in error and "offsite_plaintext" in error
+    for sql in ["SELECT wecare_backup_verify(?)", "SELECT wecare_backup_fetch(?)"]:
+        other = name.replace(".db", "_2.db")
+        with pytest.raises(sqlite3.OperationalError) as info:
+            conn.execute(sql, (other,)).fetchall()
+        assert "must be encrypted: set encrypt_key_file" in str(info.value), str(info.value)
+        assert info.value.sqlite_errorcode == sqlite3.SQLITE_PERM  # a refusal as a matter of policy
+    assert stats(conn)["offsite_plaintext"] is False
+
+
+def test_offsite_plaintext_1_sends_unencrypted_copies_and_the_readme_warns(marked_db, s3):
+    conn = connect(marked_db)
+    use_s3(conn, s3, plaintext=True)
+    config(conn, "compress", "none")
+    name = create(conn)
+    data = s3.get(f"db1/{name}.wcbk")
+    assert data[:5] == b"WCBK2" and data[8] == 0 and MARKER.encode() in data  # readable by anyone
+    assert stats(conn)["offsite_plaintext"] is True and stats(conn)["encrypted"] is False
+    drop_local(marked_db.parent / "backups", name)
+    assert verify(conn, name)["ok"] is True
+    assert one(conn, "SELECT wecare_backup_fetch(?)", name) == name
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    row = readme[readme.index("| `offsite_plaintext` |"):].split("\n")[0]  # the settings table
+    assert "**unencrypted and unauthenticated**" in row, row
+    section = readme[readme.index("## Off-site copies"):readme.index("## Installing")]
+    warning = section[section.index("`offsite_plaintext` = 1"):][:800]
+    assert "you should not set it for real data" in warning and "unauthenticated" in warning, warning
+
+
+@pytest.mark.parametrize("mode,says", [(0o640, "its group"), (0o660, "its group"), (0o604, "all users")])
+def test_a_key_file_its_group_or_others_can_read_is_refused_with_the_chmod(conn, backup_dir, s3, tmp_path,
+                                                                            mode, says):
+    key = write_key(tmp_path / "offsite.key", mode=mode)
+    use_s3(conn, s3, key)
+    name = create(conn)
+    assert (backup_dir / name).exists() and s3.keys() == {}
+    error = stats(conn)["offsite_last_error"]
+    assert says in error and f"run: chmod 600 '{key}'" in error, error
+
+
+def test_a_key_in_a_directory_others_can_write_is_refused_with_the_chmod(conn, backup_dir, s3, tmp_path):
+    keys = tmp_path / "shared-keys"
+    keys.mkdir()
+    key = write_key(keys / "offsite.key")
+    use_s3(conn, s3, key)
+    for mode in (0o777, 0o1777, 0o770):
+        keys.chmod(mode)
+        create(conn)
+        error = stats(conn)["offsite_last_error"]
+        assert f"run: chmod go-w '{keys}'" in error, error
+    assert s3.keys() == {}
+    keys.chmod(0o700)
+    create(conn)
+    assert stats(conn)["offsite_last_error"] is None and len(s3.keys()) == 4
+
+
+def test_a_fifo_as_the_key_file_is_refused_at_once(conn, backup_dir, s3, tmp_path):
+    fifo = tmp_path / "offsite.key"
+    os.mkfifo(fifo, 0o600)
+    use_s3(conn, s3, fifo)
+    started = time.monotonic()
+    name = create(conn)
+    assert time.monotonic() - started < 10
+    assert (backup_dir / name).exists() and s3.keys() == {}
+    assert "not a regular file" in stats(conn)["offsite_last_error"]
+    other = name.replace(".db", "_2.db")
+    started = time.monotonic()
+    assert "not a regular file" in sql_error(conn, "SELECT wecare_backup_fetch(?)", other)
+    assert time.monotonic() - started < 10

@@ -27,7 +27,7 @@ offsite::Download download_checked(const Settings& s, const std::string& name, c
         if (e.kind() == ErrorKind::not_found)
             throw Error("there is no off-site copy of '" + name + "' in " + where, ErrorKind::not_found);
         if (e.kind() == ErrorKind::interrupted || e.kind() == ErrorKind::cantopen ||
-            e.kind() == ErrorKind::full)
+            e.kind() == ErrorKind::full || e.kind() == ErrorKind::auth)
             throw;
         throw Error("fetching '" + name + "' from " + where + " failed: " + e.what(), ErrorKind::io);
     }
@@ -52,6 +52,7 @@ std::string fetch_backup(const OperationContext& ctx, const std::string& name) {
     if (s.offsite.empty())
         throw Error("no off-site target is set; set it first with wecare_backup_config('offsite', ...)",
                     ErrorKind::misuse);
+    offsite::require_encryption(s);
     Dir dir = Dir::open_backup_dir(s.dir, true);
     Progress progress = progress_of(ctx, "fetch");
     FileLock lock = lock_backup_dir(dir, s.busy_timeout_ms, &progress);

@@ -42,6 +42,7 @@ std::pair<std::string, VerifyOutcome> verify_path(const OperationContext& ctx, c
 std::optional<VerifyOutcome> verify_offsite(const OperationContext& ctx, const Dir& dir,
                                             const std::string& name, Observer& observer) {
     if (ctx.settings.offsite.empty()) return std::nullopt;
+    offsite::require_encryption(ctx.settings);
     std::optional<offsite::OffsiteObject> known;
     const offsite::OffsiteIndex index = offsite::read_index(dir, ctx.settings);
     if (const auto* o = index.find(name)) known = *o;

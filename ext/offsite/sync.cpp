@@ -41,7 +41,8 @@ bool is_s3(const Settings& s) {
 }
 
 std::optional<Key> load_key(const Settings& s) {
-    if (s.encrypt_key_file.empty()) return std::nullopt;
+    require_encryption(s);
+    if (s.encrypt_key_file.empty()) return std::nullopt; // offsite_plaintext = 1
     try {
         return load_key_file(s.encrypt_key_file).key;
     } catch (const Error& e) {
@@ -430,6 +431,14 @@ OffsiteIndex read_index(const Dir& dir, const Settings& s) {
     } catch (const Error&) {
         return {}; // rewritten by the next sync
     }
+}
+
+void require_encryption(const Settings& s) {
+    if (!s.encrypt_key_file.empty() || s.offsite_plaintext) return;
+    throw Error("off-site copies of patient records must be encrypted: set encrypt_key_file to a key file "
+                "(README: Off-site copies), or set offsite_plaintext to 1 to send and read them "
+                "unencrypted and unauthenticated",
+                ErrorKind::auth);
 }
 
 SyncResult sync(const Settings& s, Observer& observer) noexcept {

@@ -3,8 +3,10 @@
 // or S3). The commands (command/create, fetch, verify, list) call these.
 //
 // What leaves the machine is `<backup name>.wcbk`: the backup compressed
-// (`compress`) and, with `encrypt_key_file`, encrypted; its header carries the
-// backup's recorded xxh3t checksum. Local backups stay plain database files.
+// (`compress`) and encrypted with `encrypt_key_file`; its header carries the
+// backup's recorded xxh3t checksum. Without encrypt_key_file every sync, fetch
+// and verify of an off-site copy is refused unless offsite_plaintext is 1.
+// Local backups stay plain database files.
 //
 // sync, after each successful regular backup:
 //   1. lists the target (one request) and the local regular backups;
@@ -61,6 +63,10 @@ RetentionPolicy retention_policy(const Settings& settings);
 // The index of `dir` for the current target; empty when it was written for
 // another target or cannot be read (the next sync rewrites it).
 OffsiteIndex read_index(const Dir& dir, const Settings& settings);
+
+// Throws Error(auth) when off-site copies would go or be read unencrypted
+// (no encrypt_key_file) and offsite_plaintext is not 1.
+void require_encryption(const Settings& settings);
 
 // Whether an error of this kind is a problem with the data of a copy (wrong
 // key, tampered, truncated, not our format), as opposed to reaching it.
