@@ -111,5 +111,12 @@ int main(int argc, char** argv) {
     OffsiteIndex empty;
     empty.target = "/mnt/nas/wecare";
     write_file(index_dir + "/empty", serialize_offsite_index(empty) + "future_key=1\n");
+    // What this version writes: authenticated objects, foreign count, 1.0.0 objects it sent.
+    OffsiteIndex v2 = index;
+    v2.object_format = 2;
+    v2.foreign = 7;
+    v2.legacy.push_back({"wecare_backup_2026-11-20_02-15-00.db", 20971520, 67108864, 1795165200000000000,
+                         "auto", "xxh3t:00112233445566778899aabbccddeeff", 1795165207});
+    write_file(index_dir + "/authenticated", serialize_offsite_index(v2));
     return 0;
 }

@@ -1,10 +1,13 @@
 // Off-site sync, download and check (see sync.hpp for the steps and rules).
 //
-// How it works: `sync` lists the target once, merges that with the local
-// catalog into one newest-first list of candidates, applies the off-site keep
-// rules to the list, then sends (send_one) the kept candidates that exist only
-// locally and finally deletes (prune) the remote ones the rules drop. Each
-// copy is read back (read_back) before the index records it.
+// How it works: `sync` lists the target once and checks the header of every
+// object named like a backup (survey: one small read each), merges the objects
+// that authenticate with the local catalog into one newest-first list of
+// candidates, applies the off-site keep rules to the list, then sends
+// (send_one) the kept candidates that exist only locally and finally deletes
+// (prune) the remote ones the rules drop. Each copy is read back (read_back)
+// before the index records it. What did not authenticate is only counted
+// and logged.
 #include "offsite/sync.hpp"
 
 #include <algorithm>
@@ -31,6 +34,7 @@ namespace {
 
 constexpr const char* kObjectSuffix = ".wcbk";
 constexpr size_t kMaxIndexBytes = 16 << 20;
+constexpr size_t kForeignNamesLogged = 10;
 
 std::string object_name(const std::string& backup) {
     return backup + kObjectSuffix;
@@ -81,13 +85,11 @@ int64_t created_ns_of(const CatalogEntry& entry) {
 }
 
 // What the object of backup `name` must say it is; created_ns when known.
-// Format 1 objects are still read here (what 1.0.0 wrote).
 Expected identity(const Settings& s, const std::string& name, int64_t created_ns) {
     Expected e;
     e.name = name;
     e.prefix = s.prefix;
     if (created_ns) e.created_ns = created_ns;
-    e.accept_version1 = true;
     return e;
 }
 
@@ -267,8 +269,47 @@ struct Candidate {
     BackupOrder order() const { return {parsed.epoch_seconds, created_ns, parsed.sequence, name}; }
 };
 
-// The objects of this database on the target, with what the index knew of them.
-std::vector<Candidate> remote_candidates(Target& target, const Settings& s, const OffsiteIndex& index) {
+// An object named like one of this database's backups that does not count.
+struct Foreign {
+    std::string name;
+    std::string reason;
+};
+
+// What the target holds under this database's names.
+struct Survey {
+    std::vector<Candidate> authenticated;  // these count
+    std::vector<OffsiteObject> legacy;     // 1.0.0 objects this directory sent (also foreign)
+    std::vector<Foreign> foreign;
+};
+
+// Checks one object's header (one small read). Returns the header, or throws
+// Error with a data kind when the object is not the backup its name says.
+Header probe(Target& target, const std::string& object, const std::optional<Key>& key, Expected expected) {
+    const std::vector<uint8_t> head = target.read_head(object, kHeaderProbeBytes);
+    expected.accept_version1 = true; // recognised here, and never counted
+    try {
+        return read_header(head.data(), head.size(), key, expected);
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::config) throw Error(e.what(), ErrorKind::tampered); // key vs plaintext
+        throw;
+    }
+}
+
+std::string reason_of(const Error& e) {
+    switch (e.kind()) {
+    case ErrorKind::wrong_key:
+        return std::string("written under another key (") + e.what() + ")";
+    case ErrorKind::truncated:
+        return "too short to be an off-site copy";
+    default:
+        return e.what();
+    }
+}
+
+// Lists the target and sorts every object named like this database's backups
+// into authenticated, legacy and foreign.
+Survey survey(Target& target, const Settings& s, const OffsiteIndex& index,
+              const std::vector<CatalogEntry>& local, const std::optional<Key>& key, Observer& observer) {
     std::vector<ObjectInfo> listed;
     try {
         listed = target.list(s.prefix + "_backup_");
@@ -276,30 +317,76 @@ std::vector<Candidate> remote_candidates(Target& target, const Settings& s, cons
         throw Error("cannot list the off-site copies in " + describe_target(s) + ": " + e.what(),
                     ErrorKind::io);
     }
-    std::unordered_map<std::string, const OffsiteObject*> known;
-    for (const auto& o : index.objects)
-        known.emplace(o.name, &o);
-    std::vector<Candidate> out;
+    std::unordered_map<std::string, const CatalogEntry*> local_by_name;
+    for (const auto& entry : local)
+        local_by_name.emplace(entry.name, &entry);
+    Survey out;
     for (const auto& info : listed) {
+        observer.check();
         const size_t suffix = std::string(kObjectSuffix).size();
         if (info.name.size() <= suffix ||
             info.name.compare(info.name.size() - suffix, suffix, kObjectSuffix) != 0)
             continue;
         const std::string name = info.name.substr(0, info.name.size() - suffix);
         const auto parsed = parse_backup_name(s.prefix, name);
-        if (!parsed || parsed->safety) continue; // not ours: never touched
+        if (!parsed || parsed->safety) continue; // not named like ours: never touched
+        // The creation time this directory knows: the local backup's (the object
+        // must be its copy), else what the last sync authenticated.
+        int64_t created_ns = 0;
+        const OffsiteObject* known = index.find(name);
+        if (auto it = local_by_name.find(name); it != local_by_name.end() && it->second->record)
+            created_ns = it->second->record->created_ns;
+        if (!created_ns && known) created_ns = known->created_ns;
+        Header header;
+        try {
+            header = probe(target, info.name, key, identity(s, name, created_ns));
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::not_found) continue; // deleted since the listing
+            if (!is_data_problem(e.kind()))
+                throw Error("cannot check the off-site copy '" + info.name + "' in " + describe_target(s) +
+                                ": " + e.what(),
+                            e.kind() == ErrorKind::interrupted ? ErrorKind::interrupted : ErrorKind::io);
+            out.foreign.push_back({info.name, reason_of(e)});
+            continue;
+        }
+        if (header.version == kLegacyFormatVersion) {
+            const OffsiteObject* recorded = index.find_legacy(name);
+            out.foreign.push_back({info.name, recorded ? "written by wecare_backup 1.0.0 (it cannot prove its "
+                                                         "name; verify and fetch check it against the checksum "
+                                                         "recorded when it was sent)"
+                                                       : "written by wecare_backup 1.0.0 (it cannot prove its "
+                                                         "name, and this directory has no record of it)"});
+            if (recorded) out.legacy.push_back(*recorded);
+            continue;
+        }
         OffsiteObject o;
-        if (auto it = known.find(name); it != known.end()) o = *it->second;
+        if (known) o = *known;
         o.name = name;
         o.object_bytes = static_cast<int64_t>(info.size);
+        o.original_bytes = static_cast<int64_t>(header.original_size);
+        o.created_ns = header.created_ns;
+        o.checksum = header.original_checksum;
         Candidate c;
         c.name = name;
         c.parsed = *parsed;
         c.created_ns = o.created_ns;
         c.remote = o;
-        out.push_back(std::move(c));
+        out.authenticated.push_back(std::move(c));
     }
     return out;
+}
+
+// One line each (sqlite3_log keeps about 200 bytes of a message): the count,
+// then each object's name and why, the name first.
+void log_foreign(const std::vector<Foreign>& foreign) {
+    if (foreign.empty()) return;
+    sqlite3_log(SQLITE_WARNING,
+                "wecare_backup: %d off-site object(s) named like this database's backups do not authenticate "
+                "under the key; not counted, never deleted (offsite_foreign)",
+                static_cast<int>(foreign.size()));
+    for (size_t i = 0; i < foreign.size() && i < kForeignNamesLogged; ++i)
+        sqlite3_log(SQLITE_WARNING, "wecare_backup: foreign off-site object '%s': %s", foreign[i].name.c_str(),
+                    foreign[i].reason.c_str());
 }
 
 // Adds the local regular backups to the candidates (a failed one is never sent).
@@ -381,8 +468,9 @@ SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Obse
     const std::optional<Key> key = load_key(s);
     auto target = open_offsite_target(s);
 
-    std::vector<Candidate> candidates = remote_candidates(*target, s, index);
     const auto local = scan_catalog(dir, s.prefix);
+    Survey found = survey(*target, s, index, local, key, observer);
+    std::vector<Candidate> candidates = std::move(found.authenticated);
     add_local_candidates(local, candidates);
 
     // The off-site policy over the union: what it would delete is never sent.
@@ -397,10 +485,22 @@ SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Obse
     // Retention, only once everything the policy keeps is there.
     if (result.error.empty()) result.error = prune(*target, candidates, reasons, result);
 
+    index.object_format = kFormatVersion;
     index.objects.clear();
     for (const auto& c : candidates)
         if (c.remote) index.objects.push_back(*c.remote);
+    // A 1.0.0 object sent again in format 2 is no longer foreign.
+    index.legacy.clear();
+    for (auto& o : found.legacy)
+        if (!index.find(o.name)) index.legacy.push_back(std::move(o));
+    std::vector<Foreign> foreign;
+    for (auto& f : found.foreign)
+        if (!index.find(f.name.substr(0, f.name.size() - std::string(kObjectSuffix).size())))
+            foreign.push_back(std::move(f));
+    index.foreign = static_cast<int64_t>(foreign.size());
+    log_foreign(foreign);
     result.objects = static_cast<int64_t>(index.objects.size());
+    result.foreign = index.foreign;
     return result;
 }
 
@@ -427,6 +527,14 @@ OffsiteIndex read_index(const Dir& dir, const Settings& s) {
         OffsiteIndex index = parse_offsite_index(*text);
         // Written for another target: nothing in it describes this one.
         if (index.target != s.offsite) return {};
+        if (index.object_format != kFormatVersion) {
+            // Written by 1.0.0: its objects never authenticated; what it
+            // recorded of them is kept to check them (legacy).
+            for (auto& o : index.objects)
+                if (!index.find_legacy(o.name)) index.legacy.push_back(std::move(o));
+            index.objects.clear();
+            index.object_format = kFormatVersion;
+        }
         return index;
     } catch (const Error&) {
         return {}; // rewritten by the next sync
@@ -449,6 +557,7 @@ SyncResult sync(const Settings& s, Observer& observer) noexcept {
         FileLock lock(dir, kOffsiteLockName, -1, &observer, "another off-site sync is running");
         OffsiteIndex index = read_index(dir, s);
         index.target = s.offsite;
+        index.object_format = kFormatVersion;
         try {
             result = run_sync(s, dir, index, observer);
         } catch (const std::bad_alloc&) {
@@ -478,10 +587,41 @@ SyncResult sync(const Settings& s, Observer& observer) noexcept {
     return result;
 }
 
-Download download(const Settings& s, const std::string& name, int out_fd, Observer& observer) {
+namespace {
+
+// How to decode the object of `name`: the identity it must carry, and
+// whether a 1.0.0 object is accepted (only on a checksum this directory
+// recorded when it sent it, which the caller then compares).
+struct Expectation {
+    Expected expected;
+    std::string recorded_checksum;
+    int64_t recorded_created_ns = 0;
+};
+
+Expectation expectation_for(const Settings& s, const OffsiteIndex& index, const std::string& name) {
+    Expectation out;
+    const OffsiteObject* known = index.find(name);
+    const OffsiteObject* legacy = known ? nullptr : index.find_legacy(name);
+    out.expected = identity(s, name, known ? known->created_ns : 0);
+    if (known) {
+        out.recorded_checksum = known->checksum;
+        out.recorded_created_ns = known->created_ns;
+    } else if (legacy && !legacy->checksum.empty()) {
+        out.expected.accept_version1 = true;
+        out.recorded_checksum = legacy->checksum;
+        out.recorded_created_ns = legacy->created_ns;
+    }
+    return out;
+}
+
+} // namespace
+
+Download download(const Settings& s, const std::string& name, const OffsiteIndex& index, int out_fd,
+                  Observer& observer) {
     const std::optional<Key> key = load_key(s);
     auto target = open_offsite_target(s);
-    const Decoded got = decode_remote(*target, object_name(name), key, identity(s, name, 0), observer,
+    const Expectation expectation = expectation_for(s, index, name);
+    const Decoded got = decode_remote(*target, object_name(name), key, expectation.expected, observer,
                                       [&](const uint8_t* p, size_t n, uint64_t at) {
                                           write_all_at(out_fd, p, n, at, "writing the fetched backup failed");
                                           observer.progress(static_cast<int64_t>(at + n), 0);
@@ -491,29 +631,32 @@ Download download(const Settings& s, const std::string& name, int out_fd, Observ
     d.checksum = got.checksum;
     d.header_checksum = got.header.original_checksum;
     d.header_size = got.header.original_size;
+    d.legacy = got.header.version == kLegacyFormatVersion;
+    d.created_ns = d.legacy ? expectation.recorded_created_ns : got.header.created_ns;
+    d.recorded_checksum = expectation.recorded_checksum;
     return d;
 }
 
-std::optional<RemoteCheck> check_copy(const Settings& s, const std::string& name,
-                                      const std::optional<OffsiteObject>& known, Observer& observer) {
+std::optional<RemoteCheck> check_copy(const Settings& s, const std::string& name, const OffsiteIndex& index,
+                                      Observer& observer) {
     if (s.offsite.empty()) return std::nullopt;
     const std::optional<Key> key = load_key(s);
     auto target = open_offsite_target(s);
+    const Expectation expectation = expectation_for(s, index, name);
     RemoteCheck out;
     try {
-        const Decoded got = decode_remote(*target, object_name(name), key,
-                                          identity(s, name, known ? known->created_ns : 0), observer,
+        const Decoded got = decode_remote(*target, object_name(name), key, expectation.expected, observer,
                                           [&](const uint8_t*, size_t n, uint64_t at) {
                                               observer.progress(static_cast<int64_t>(at + n), 0);
                                           });
         out.size_bytes = static_cast<int64_t>(got.bytes);
         out.checksum = got.checksum;
         std::string expected = got.header.original_checksum;
-        if (known && !known->checksum.empty()) {
-            if (!expected.empty() && expected != known->checksum)
+        if (!expectation.recorded_checksum.empty()) {
+            if (!expected.empty() && expected != expectation.recorded_checksum)
                 out.errors.push_back(
                     "the checksum in the off-site copy's header is not the one recorded when it was sent");
-            expected = known->checksum;
+            expected = expectation.recorded_checksum;
         }
         if (expected.empty()) {
             out.checksum_status = "none";
