@@ -60,7 +60,8 @@ void codec_seed(const std::string& dir, const std::string& name, const std::stri
     std::string back;
     Decoder dec(
         encrypted ? std::optional<Key>(fuzz_key()) : std::nullopt,
-        [&](const uint8_t* p, size_t n) { back.append(reinterpret_cast<const char*>(p), n); }, fuzz_identity());
+        [&](const uint8_t* p, size_t n) { back.append(reinterpret_cast<const char*>(p), n); },
+        fuzz_identity());
     dec.feed(reinterpret_cast<const uint8_t*>(out.data()) + 1, out.size() - 1);
     dec.finish();
     if (back != original || out.size() > 4096) {
@@ -84,9 +85,11 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < page.size(); ++i)
         page[i] = static_cast<char>(i % 7 == 0 ? i * 31 : 'a' + i % 13);
     // Format 1 (1.0.0): the names these seeds have had since 1.0.0.
-    codec_seed(codec, "plain_none", page.substr(0, 1000), Compression::none, 0, false, 0, kLegacyFormatVersion);
+    codec_seed(codec, "plain_none", page.substr(0, 1000), Compression::none, 0, false, 0,
+               kLegacyFormatVersion);
     codec_seed(codec, "plain_zstd_pieces", page, Compression::zstd, 3, false, 17, kLegacyFormatVersion);
-    codec_seed(codec, "encrypted_none", page.substr(0, 800), Compression::none, 0, true, 0, kLegacyFormatVersion);
+    codec_seed(codec, "encrypted_none", page.substr(0, 800), Compression::none, 0, true, 0,
+               kLegacyFormatVersion);
     codec_seed(codec, "encrypted_zstd_pieces", page, Compression::zstd, 19, true, 5, kLegacyFormatVersion);
     codec_seed(codec, "empty", "", Compression::zstd, 1, false, 1, kLegacyFormatVersion);
     // Format 2: the authenticated header with the backup's name, prefix and time.

@@ -44,7 +44,8 @@ std::optional<VerifyOutcome> verify_offsite(const OperationContext& ctx, const D
                                             const std::string& name, Observer& observer) {
     if (ctx.settings.offsite.empty()) return std::nullopt;
     offsite::require_encryption(ctx.settings);
-    const offsite::OffsiteIndex index = dir ? offsite::read_index(*dir, ctx.settings) : offsite::OffsiteIndex{};
+    const offsite::OffsiteIndex index =
+        dir ? offsite::read_index(*dir, ctx.settings) : offsite::OffsiteIndex{};
     const auto check = offsite::check_copy(ctx.settings, name, index, observer);
     if (!check) return std::nullopt;
     VerifyOutcome out;

@@ -19,7 +19,7 @@ namespace wb::offsite {
 namespace {
 
 constexpr uint8_t kMagic[4] = {'W', 'C', 'B', 'K'}; // then '1' or '2', then the version byte
-constexpr size_t kLeadBytes = 6;                     // magic and version
+constexpr size_t kLeadBytes = 6;                    // magic and version
 // The fixed part of each version's header, lead included.
 constexpr size_t kFixedHeaderBytesV1 = 5 + 1 + 1 + 1 + 1 + 4 + 8 + 8 + 1;
 constexpr size_t kFixedHeaderBytesV2 = 5 + 1 + 1 + 1 + 1 + 4 + 8 + 8 + 8 + 1 + 1 + 1;
@@ -391,8 +391,9 @@ struct Decoder::State {
         throw Error(what + " (chunk " + std::to_string(frame_index) + ")", ErrorKind::tampered);
     }
 
-    bool header_checked() const { return stage == Stage::frame_length || stage == Stage::frame_body ||
-                                         stage == Stage::done; }
+    bool header_checked() const {
+        return stage == Stage::frame_length || stage == Stage::frame_body || stage == Stage::done;
+    }
 
     void feed(const uint8_t* data, size_t size) {
         fed += size;
@@ -675,8 +676,10 @@ DecodeResult Decoder::finish() {
     return result;
 }
 
-Header read_header(const uint8_t* data, size_t size, const std::optional<Key>& key, const Expected& expected) {
-    Decoder decoder(key, [](const uint8_t*, size_t) {}, expected);
+Header read_header(const uint8_t* data, size_t size, const std::optional<Key>& key,
+                   const Expected& expected) {
+    Decoder decoder(
+        key, [](const uint8_t*, size_t) {}, expected);
     decoder.state_->header_only = true;
     decoder.feed(data, size);
     if (!decoder.state_->header_checked())

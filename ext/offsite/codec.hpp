@@ -101,7 +101,7 @@ constexpr size_t kKeyBytes = 32;
 constexpr uint32_t kMinChunkSize = 4 * 1024;
 constexpr uint32_t kMaxChunkSize = 4 * 1024 * 1024;
 constexpr uint32_t kDefaultChunkSize = 1024 * 1024;
-constexpr uint8_t kFormatVersion = 2;      // what encode_stream writes
+constexpr uint8_t kFormatVersion = 2;       // what encode_stream writes
 constexpr uint8_t kLegacyFormatVersion = 1; // what 1.0.0 wrote
 constexpr size_t kMaxHeaderField = 255;     // checksum, prefix, name
 // Enough bytes of a stream's start to hold any header (at most 40 + 3 * 255

@@ -45,8 +45,8 @@ const OffsiteObject* find_in(const std::vector<OffsiteObject>& objects, const st
 }
 
 std::string object_fields(const OffsiteObject& o) {
-    return field(o.name) + " " + std::to_string(o.object_bytes) + " " + std::to_string(o.original_bytes) + " " +
-           std::to_string(o.created_ns) + " " + field(o.kind) + " " + field(o.checksum) + " " +
+    return field(o.name) + " " + std::to_string(o.object_bytes) + " " + std::to_string(o.original_bytes) +
+           " " + std::to_string(o.created_ns) + " " + field(o.kind) + " " + field(o.checksum) + " " +
            std::to_string(o.uploaded_at) + "\n";
 }
 

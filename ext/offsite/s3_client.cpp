@@ -531,8 +531,8 @@ void S3Client::get_object(const std::string& key, const Sink& sink) {
 
 std::vector<uint8_t> S3Client::get_object_head(const std::string& key, size_t max_bytes) {
     if (max_bytes == 0) return {};
-    Request r{"GET", key, "", nullptr, 0, "", {"Range: bytes=0-" + std::to_string(max_bytes - 1)},
-              nullptr, "get_object (first bytes)"};
+    Request r{"GET", key, "", nullptr, 0, "", {}, nullptr, "get_object (first bytes)"};
+    r.headers.push_back("Range: bytes=0-" + std::to_string(max_bytes - 1));
     r.max_body = max_bytes;
     Response response = perform(r);
     if (response.status == 404)

@@ -277,8 +277,8 @@ struct Foreign {
 
 // What the target holds under this database's names.
 struct Survey {
-    std::vector<Candidate> authenticated;  // these count
-    std::vector<OffsiteObject> legacy;     // 1.0.0 objects this directory sent (also foreign)
+    std::vector<Candidate> authenticated; // these count
+    std::vector<OffsiteObject> legacy;    // 1.0.0 objects this directory sent (also foreign)
     std::vector<Foreign> foreign;
 };
 
@@ -351,11 +351,12 @@ Survey survey(Target& target, const Settings& s, const OffsiteIndex& index,
         }
         if (header.version == kLegacyFormatVersion) {
             const OffsiteObject* recorded = index.find_legacy(name);
-            out.foreign.push_back({info.name, recorded ? "written by wecare_backup 1.0.0 (it cannot prove its "
-                                                         "name; verify and fetch check it against the checksum "
-                                                         "recorded when it was sent)"
-                                                       : "written by wecare_backup 1.0.0 (it cannot prove its "
-                                                         "name, and this directory has no record of it)"});
+            out.foreign.push_back({info.name, recorded
+                                                  ? "written by wecare_backup 1.0.0 (it cannot prove its "
+                                                    "name; verify and fetch check it against the checksum "
+                                                    "recorded when it was sent)"
+                                                  : "written by wecare_backup 1.0.0 (it cannot prove its "
+                                                    "name, and this directory has no record of it)"});
             if (recorded) out.legacy.push_back(*recorded);
             continue;
         }
@@ -385,8 +386,8 @@ void log_foreign(const std::vector<Foreign>& foreign) {
                 "under the key; not counted, never deleted (offsite_foreign)",
                 static_cast<int>(foreign.size()));
     for (size_t i = 0; i < foreign.size() && i < kForeignNamesLogged; ++i)
-        sqlite3_log(SQLITE_WARNING, "wecare_backup: foreign off-site object '%s': %s", foreign[i].name.c_str(),
-                    foreign[i].reason.c_str());
+        sqlite3_log(SQLITE_WARNING, "wecare_backup: foreign off-site object '%s': %s",
+                    foreign[i].name.c_str(), foreign[i].reason.c_str());
 }
 
 // Adds the local regular backups to the candidates (a failed one is never sent).

@@ -370,8 +370,8 @@ TEST(CodecV2, the_header_carries_name_prefix_and_creation_time) {
 TEST(CodecV2, an_object_under_another_name_prefix_or_time_is_tampered) {
     // What a bucket writer without the key can do: copy an older object over a
     // newer name, rename one, or move one between databases.
-    const Bytes older = encode_as(mixed_bytes(5000, 1), test_key(1), "app_backup_2026-11-25_02-15-00.db", "app",
-                                  kCreatedNs - 86400000000000);
+    const Bytes older = encode_as(mixed_bytes(5000, 1), test_key(1), "app_backup_2026-11-25_02-15-00.db",
+                                  "app", kCreatedNs - 86400000000000);
     for (const Expected& expected :
          {identity_of(kName, kPrefix, kCreatedNs), identity_of(kName, kPrefix, std::nullopt),
           identity_of("app_backup_2026-11-25_02-15-00.db", "other", std::nullopt),
@@ -386,8 +386,8 @@ TEST(CodecV2, an_object_under_another_name_prefix_or_time_is_tampered) {
     EXPECT_NE(message.find("renamed or replayed"), std::string::npos) << message;
     EXPECT_NE(message.find("app_backup_2026-11-25_02-15-00.db"), std::string::npos) << message;
     // Without a key the name is checked too (a mistake, not an attacker, is what it catches).
-    const Bytes plain = encode_as(mixed_bytes(5000, 1), std::nullopt, "app_backup_2026-11-25_02-15-00.db", "app",
-                                  1, Compression::none);
+    const Bytes plain = encode_as(mixed_bytes(5000, 1), std::nullopt, "app_backup_2026-11-25_02-15-00.db",
+                                  "app", 1, Compression::none);
     EXPECT_EQ(decode_error_kind(plain, std::nullopt, nullptr, identity_of(kName, kPrefix, std::nullopt)),
               ErrorKind::tampered);
 }
@@ -418,8 +418,8 @@ TEST(CodecV2, a_valid_header_on_another_objects_chunks_is_refused) {
     const Bytes a = encode_as(input, test_key(1), kName, kPrefix, kCreatedNs, Compression::none);
     const Bytes b = encode_as(input, test_key(1), kName, kPrefix, kCreatedNs + 1, Compression::none);
     const size_t header = read_header(a.data(), a.size(), test_key(1), expected_identity()).name.size() +
-                          std::string(kPrefix).size() + std::string("xxh3t:").size() + std::string(kName).size() +
-                          40 + 32 + 24;
+                          std::string(kPrefix).size() + std::string("xxh3t:").size() +
+                          std::string(kName).size() + 40 + 32 + 24;
     ASSERT_EQ(a.size(), b.size());
     Bytes spliced(a.begin(), a.begin() + static_cast<long>(header));
     spliced.insert(spliced.end(), b.begin() + static_cast<long>(header), b.end());
@@ -441,7 +441,8 @@ TEST(CodecV2, read_header_authenticates_from_the_first_bytes_only) {
     longest.original_checksum = std::string(255, 'c');
     const Bytes big = encode(Bytes(10, 1), longest);
     Expected e = identity_of(longest.name, longest.prefix, std::nullopt);
-    EXPECT_EQ(read_header(big.data(), std::min(big.size(), kHeaderProbeBytes), test_key(1), e).name, longest.name);
+    EXPECT_EQ(read_header(big.data(), std::min(big.size(), kHeaderProbeBytes), test_key(1), e).name,
+              longest.name);
     // Too few bytes: truncated, never a guess.
     for (size_t n : {size_t{0}, size_t{5}, size_t{39}, size_t{100}}) {
         try {
@@ -501,7 +502,8 @@ TEST(CodecV1, a_version_1_stream_is_refused_unless_the_caller_accepts_it) {
 TEST(CodecV1, the_corpus_streams_of_1_0_0_still_decode) {
     // fuzz/corpus/fuzz_codec/{plain,encrypted}_* were written by 1.0.0's encoder
     // (fuzz_key.hpp's key; a mode byte first).
-    for (const char* file : {"plain_none", "plain_zstd_pieces", "encrypted_none", "encrypted_zstd_pieces", "empty"}) {
+    for (const char* file :
+         {"plain_none", "plain_zstd_pieces", "encrypted_none", "encrypted_zstd_pieces", "empty"}) {
         // The source tree from this file's path (relative to the build's working directory, or absolute).
         const std::string here = __FILE__;
         const std::string root = here.substr(0, here.rfind("tests/unit/"));

@@ -105,7 +105,8 @@ TEST(OffsiteIndex, AuthenticatedObjectsForeignCountAndLegacyObjectsRoundTrip) {
     ASSERT_NE(back.find_legacy("wecare_backup_2026-01-01_00-00-00.db"), nullptr);
     EXPECT_EQ(serialize_offsite_index(back), text);
     // An index written by 1.0.0 says nothing of the format: its objects are 1.0.0 objects.
-    const OffsiteIndex old = parse_offsite_index("wecare_offsite_index 1\ntarget=/x\nobject=n 1 2 3 auto xxh3t:9 4\n");
+    const OffsiteIndex old =
+        parse_offsite_index("wecare_offsite_index 1\ntarget=/x\nobject=n 1 2 3 auto xxh3t:9 4\n");
     EXPECT_EQ(old.object_format, 0);
     EXPECT_EQ(old.foreign, 0);
     EXPECT_EQ(old.objects.size(), 1u);
