@@ -126,9 +126,10 @@ std::vector<uint8_t> serialize_header(const Header& h) {
 // Whether a header names the object the caller expects; throws tampered if not.
 void check_identity(const Header& h, const Expected& expected) {
     if (expected.any_identity || h.version == kLegacyFormatVersion) return;
+    // Without a key the claim is anyone's text: shown only as printable UTF-8.
     auto claim = [&] {
-        return "it says it is '" + h.name + "' of the database prefix '" + h.prefix + "', created at " +
-               std::to_string(h.created_ns) + " ns";
+        return "it says it is '" + printable_utf8(h.name) + "' of the database prefix '" +
+               printable_utf8(h.prefix) + "', created at " + std::to_string(h.created_ns) + " ns";
     };
     if (h.name != expected.name || h.prefix != expected.prefix)
         throw Error("tampered: the off-site object is not '" + expected.name + "' of the database prefix '" +

@@ -366,7 +366,7 @@ Survey survey(Target& target, const Settings& s, const OffsiteIndex& index,
         o.object_bytes = static_cast<int64_t>(info.size);
         o.original_bytes = static_cast<int64_t>(header.original_size);
         o.created_ns = header.created_ns;
-        o.checksum = header.original_checksum;
+        o.checksum = printable_utf8(header.original_checksum); // anyone's text in plaintext mode
         Candidate c;
         c.name = name;
         c.parsed = *parsed;
