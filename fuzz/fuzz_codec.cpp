@@ -1,8 +1,12 @@
 // The off-site stream decoder (offsite/codec.hpp) on arbitrary bytes, with
-// and without a key, fed in pieces of any size. It must finish or throw
-// wb::Error of an off-site kind, never crash; it never delivers more bytes
-// than the header's original size, and a stream it accepts delivered exactly
-// that many and was fed whole.
+// and without a key, fed in pieces of any size, expecting the identity the
+// format 2 seeds carry (fuzz_key.hpp) and accepting format 1. It must finish
+// or throw wb::Error of an off-site kind, never crash; it never delivers more
+// bytes than the header's original size, and a stream it accepts delivered
+// exactly that many and was fed whole. read_header, given the same bytes,
+// agrees with the decoder: it accepts the header of every stream the decoder
+// accepts (and returns the same one), and what it refuses for another reason
+// than too few bytes, the decoder refuses too.
 // Input: 1 mode byte (bit 0: decode with the fixed key of fuzz_key.hpp;
 // bits 1-7: piece size, 0 = all at once), then the stream.
 #include <cstdint>
@@ -42,14 +46,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t stream_size = size - 1;
     const uint64_t announced = announced_size(stream, stream_size);
 
+    const std::optional<Key> key = with_key ? std::optional<Key>(fuzz_key()) : std::nullopt;
+    const Expected expected = fuzz_identity();
+
+    std::optional<Header> probed;
+    bool probe_refused = false;
+    try {
+        probed = read_header(stream, stream_size, key, expected);
+    } catch (const Error& e) {
+        check(offsite_kind(e.kind()));
+        probe_refused = e.kind() != ErrorKind::truncated;
+    }
+
     uint64_t delivered = 0;
-    Decoder decoder(with_key ? std::optional<Key>(fuzz_key()) : std::nullopt,
-                    [&](const uint8_t* p, size_t n) {
-                        check(p != nullptr && n > 0);
-                        delivered += n;
-                        // Nothing is delivered before a valid header, and never beyond its size.
-                        check(delivered <= announced);
-                    });
+    Decoder decoder(
+        key,
+        [&](const uint8_t* p, size_t n) {
+            check(p != nullptr && n > 0);
+            delivered += n;
+            // Nothing is delivered before a valid header, and never beyond its size.
+            check(delivered <= announced);
+            check(probed.has_value());
+        },
+        expected);
     try {
         for (size_t at = 0; at < stream_size;) {
             const size_t n = piece == 0 ? stream_size - at : std::min(piece, stream_size - at);
@@ -60,6 +79,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         check(result.header.original_size == delivered);
         check(result.encoded_size == stream_size);
         check(result.header.encrypted == with_key);
+        check(!probe_refused && probed.has_value());
+        check(probed->name == result.header.name && probed->created_ns == result.header.created_ns &&
+              probed->original_checksum == result.header.original_checksum &&
+              probed->version == result.header.version);
+        if (result.header.version == kFormatVersion)
+            check(result.header.name == expected.name && result.header.prefix == expected.prefix);
     } catch (const Error& e) {
         check(offsite_kind(e.kind()));
     }

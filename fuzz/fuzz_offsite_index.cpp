@@ -24,10 +24,13 @@ bool same(const OffsiteObject& a, const OffsiteObject& b) {
 }
 bool same(const OffsiteIndex& a, const OffsiteIndex& b) {
     if (a.target != b.target || a.last_success_at != b.last_success_at || a.last_error != b.last_error ||
-        a.last_error_at != b.last_error_at || a.objects.size() != b.objects.size())
+        a.last_error_at != b.last_error_at || a.object_format != b.object_format || a.foreign != b.foreign ||
+        a.objects.size() != b.objects.size() || a.legacy.size() != b.legacy.size())
         return false;
     for (size_t i = 0; i < a.objects.size(); ++i)
         if (!same(a.objects[i], b.objects[i])) return false;
+    for (size_t i = 0; i < a.legacy.size(); ++i)
+        if (!same(a.legacy[i], b.legacy[i])) return false;
     return true;
 }
 } // namespace
@@ -51,5 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(serialize_offsite_index(back) == once);
     for (const auto& o : index.objects)
         check(index.find(o.name) != nullptr);
+    for (const auto& o : index.legacy)
+        check(index.find_legacy(o.name) != nullptr);
     return 0;
 }

@@ -28,14 +28,22 @@ void write_file(const std::string& path, const std::string& bytes) {
     }
 }
 
-// fuzz_codec's input: the mode byte, then the stream.
+// fuzz_codec's input: the mode byte, then the stream, in format `version`
+// (format 2 seeds carry fuzz_identity(); format 1 is what 1.0.0 wrote).
 void codec_seed(const std::string& dir, const std::string& name, const std::string& original,
-                Compression compression, int level, bool encrypted, uint8_t piece) {
+                Compression compression, int level, bool encrypted, uint8_t piece,
+                uint8_t version = kFormatVersion) {
     EncodeOptions opt;
     opt.compression = compression;
     opt.level = level;
     opt.chunk_size = kMinChunkSize;
     opt.original_checksum = "xxh3t:00112233445566778899aabbccddeeff";
+    opt.format_version = version;
+    if (version == kFormatVersion) {
+        opt.name = fuzz_identity().name;
+        opt.prefix = fuzz_identity().prefix;
+        opt.created_ns = kFuzzCreatedNs;
+    }
     if (encrypted) opt.key = fuzz_key();
     std::string out(1, static_cast<char>((encrypted ? 1 : 0) | piece << 1));
     size_t pos = 0;
@@ -50,8 +58,10 @@ void codec_seed(const std::string& dir, const std::string& name, const std::stri
         [&](const uint8_t* p, size_t n) { out.append(reinterpret_cast<const char*>(p), n); });
     // A seed the decoder refuses would start the fuzzer off in the wrong place.
     std::string back;
-    Decoder dec(encrypted ? std::optional<Key>(fuzz_key()) : std::nullopt,
-                [&](const uint8_t* p, size_t n) { back.append(reinterpret_cast<const char*>(p), n); });
+    Decoder dec(
+        encrypted ? std::optional<Key>(fuzz_key()) : std::nullopt,
+        [&](const uint8_t* p, size_t n) { back.append(reinterpret_cast<const char*>(p), n); },
+        fuzz_identity());
     dec.feed(reinterpret_cast<const uint8_t*>(out.data()) + 1, out.size() - 1);
     dec.finish();
     if (back != original || out.size() > 4096) {
@@ -74,11 +84,20 @@ int main(int argc, char** argv) {
     std::string page(3000, '\0');
     for (size_t i = 0; i < page.size(); ++i)
         page[i] = static_cast<char>(i % 7 == 0 ? i * 31 : 'a' + i % 13);
-    codec_seed(codec, "plain_none", page.substr(0, 1000), Compression::none, 0, false, 0);
-    codec_seed(codec, "plain_zstd_pieces", page, Compression::zstd, 3, false, 17);
-    codec_seed(codec, "encrypted_none", page.substr(0, 800), Compression::none, 0, true, 0);
-    codec_seed(codec, "encrypted_zstd_pieces", page, Compression::zstd, 19, true, 5);
-    codec_seed(codec, "empty", "", Compression::zstd, 1, false, 1);
+    // Format 1 (1.0.0): the names these seeds have had since 1.0.0.
+    codec_seed(codec, "plain_none", page.substr(0, 1000), Compression::none, 0, false, 0,
+               kLegacyFormatVersion);
+    codec_seed(codec, "plain_zstd_pieces", page, Compression::zstd, 3, false, 17, kLegacyFormatVersion);
+    codec_seed(codec, "encrypted_none", page.substr(0, 800), Compression::none, 0, true, 0,
+               kLegacyFormatVersion);
+    codec_seed(codec, "encrypted_zstd_pieces", page, Compression::zstd, 19, true, 5, kLegacyFormatVersion);
+    codec_seed(codec, "empty", "", Compression::zstd, 1, false, 1, kLegacyFormatVersion);
+    // Format 2: the authenticated header with the backup's name, prefix and time.
+    codec_seed(codec, "v2_plain_none", page.substr(0, 1000), Compression::none, 0, false, 0);
+    codec_seed(codec, "v2_plain_zstd_pieces", page, Compression::zstd, 3, false, 17);
+    codec_seed(codec, "v2_encrypted_none", page.substr(0, 800), Compression::none, 0, true, 0);
+    codec_seed(codec, "v2_encrypted_zstd_pieces", page, Compression::zstd, 19, true, 5);
+    codec_seed(codec, "v2_encrypted_empty", "", Compression::zstd, 1, true, 1);
 
     const std::string index_dir = root + "/fuzz_offsite_index";
     OffsiteIndex index;
@@ -95,5 +114,12 @@ int main(int argc, char** argv) {
     OffsiteIndex empty;
     empty.target = "/mnt/nas/wecare";
     write_file(index_dir + "/empty", serialize_offsite_index(empty) + "future_key=1\n");
+    // What this version writes: authenticated objects, foreign count, 1.0.0 objects it sent.
+    OffsiteIndex v2 = index;
+    v2.object_format = 2;
+    v2.foreign = 7;
+    v2.legacy.push_back({"wecare_backup_2026-11-20_02-15-00.db", 20971520, 67108864, 1795165200000000000,
+                         "auto", "xxh3t:00112233445566778899aabbccddeeff", 1795165207});
+    write_file(index_dir + "/authenticated", serialize_offsite_index(v2));
     return 0;
 }

@@ -176,11 +176,24 @@ def write_key(path, hex_key=KEY_HEX, mode=0o600):
     return path
 
 
-def use_s3(conn, outside, key_file=None, prefix="db1", endpoint=None):
+def use_s3(conn, outside, key_file=None, prefix="db1", endpoint=None, plaintext=False):
+    """The bucket as the target; encrypted with `key_file` (a fresh key file by default), or not (plaintext)."""
     config(conn, "offsite", f"s3://{outside.bucket}/{prefix}")
     config(conn, "s3_endpoint", endpoint or outside.moto.endpoint)
-    if key_file:
-        config(conn, "encrypt_key_file", str(key_file))
+    if plaintext:
+        config(conn, "offsite_plaintext", 1)
+    else:
+        keys = outside.tmp / "keys"
+        keys.mkdir(mode=0o700, exist_ok=True)
+        config(conn, "encrypt_key_file", str(key_file or write_key(keys / "offsite.key")))
+
+
+def use_dir(conn, share, key_file=None):
+    """A mounted directory as the target, encrypted with `key_file` (a fresh key file by default)."""
+    config(conn, "offsite", str(share))
+    keys = share.parent / "keys"
+    keys.mkdir(mode=0o700, exist_ok=True)
+    config(conn, "encrypt_key_file", str(key_file or write_key(keys / "offsite.key")))
 
 
 def rows(conn):
@@ -247,7 +260,7 @@ def test_create_leaves_an_encrypted_compressed_copy_the_aws_cli_sees(marked_db, 
 
     assert f"{name}.wcbk" in s3.aws_ls("db1/")
     data = s3.get(f"db1/{name}.wcbk")
-    assert data[:5] == b"WCBK1" and data[8] == 1  # encrypted
+    assert data[:5] == b"WCBK2" and data[8] == 1  # encrypted
     assert MARKER.encode() not in data and b"patient 1" not in data
     local = (marked_db.parent / "backups" / name).read_bytes()
     assert MARKER.encode() in local and len(data) < len(local)  # compressed, then encrypted
@@ -489,6 +502,7 @@ def test_a_wrong_key_is_reported_and_no_key_cannot_read_it(conn, backup_dir, s3,
     config(conn, "encrypt_key_file", str(write_key(tmp_path / "other.key", OTHER_KEY_HEX)))
     _assert_refused(conn, backup_dir, name, "wrong key")
     config(conn, "encrypt_key_file", "")
+    config(conn, "offsite_plaintext", 1)
     _assert_refused(conn, backup_dir, name, "encrypted")
 
 
@@ -553,11 +567,11 @@ def test_a_mounted_directory_target_gets_copies_that_verify_fetch_and_restore(ma
     share.mkdir()
     conn = connect(marked_db)
     backup_dir = marked_db.parent / "backups"
-    config(conn, "offsite", str(share))
+    use_dir(conn, share)
     config(conn, "compress", "none")
     name = create(conn)
     copy = share / f"{name}.wcbk"
-    assert copy.read_bytes()[:5] == b"WCBK1"
+    assert copy.read_bytes()[:5] == b"WCBK2" and MARKER.encode() not in copy.read_bytes()
     assert [p.name for p in share.iterdir()] == [copy.name]  # no temp file left
     original = (backup_dir / name).read_bytes()
     drop_local(backup_dir, name)
@@ -569,7 +583,7 @@ def test_a_mounted_directory_target_gets_copies_that_verify_fetch_and_restore(ma
 
 
 def test_a_share_that_is_not_mounted_fails_the_offsite_copy_only(conn, backup_dir, tmp_path):
-    config(conn, "offsite", str(tmp_path / "not-mounted"))
+    use_dir(conn, tmp_path / "not-mounted")
     name = create(conn)
     assert (backup_dir / name).exists() and not (tmp_path / "not-mounted").exists()
     assert "not-mounted" in stats(conn)["offsite_last_error"]
@@ -579,7 +593,7 @@ def test_a_share_that_is_not_mounted_fails_the_offsite_copy_only(conn, backup_di
 def test_scheduled_backups_are_sent_too(conn, backup_dir, tmp_path):
     share = tmp_path / "nas"
     share.mkdir()
-    config(conn, "offsite", str(share))
+    use_dir(conn, share)
     assert one(conn, "SELECT wecare_backup_schedule(3600)") == 1
     try:
         deadline = time.time() + 30
@@ -588,8 +602,410 @@ def test_scheduled_backups_are_sent_too(conn, backup_dir, tmp_path):
         [copy] = list(share.glob("*.wcbk"))
         name = copy.name[:-len(".wcbk")]
         deadline = time.time() + 30
-        while rows(conn).get(name, {}).get("offsite_ok") != 1 and time.time() < deadline:
+        # The sidecar records the copy first, the off-site index (location) at the end of the sync.
+        while ((rows(conn).get(name, {}).get("offsite_ok"), rows(conn).get(name, {}).get("location"))
+               != (1, "both") and time.time() < deadline):
             time.sleep(0.05)
         assert rows(conn)[name]["kind"] == "auto" and rows(conn)[name]["location"] == "both"
     finally:
         one(conn, "SELECT wecare_backup_schedule(0)")
+
+
+# --------------------------------------------------------------------------- encryption is required; key files
+
+def test_without_a_key_nothing_goes_off_site_unless_offsite_plaintext_is_1(conn, backup_dir, s3):
+    config(conn, "offsite", f"s3://{s3.bucket}/db1")
+    config(conn, "s3_endpoint", s3.moto.endpoint)
+    name = create(conn)  # the local backup stands
+    assert (backup_dir / name).exists() and s3.keys() == {}
+    error = stats(conn)["offsite_last_error"]
+    assert "must be encrypted" in error and "encrypt_key_file" in error and "offsite_plaintext" in error
+    for sql in ["SELECT wecare_backup_verify(?)", "SELECT wecare_backup_fetch(?)"]:
+        other = name.replace(".db", "_2.db")
+        with pytest.raises(sqlite3.OperationalError) as info:
+            conn.execute(sql, (other,)).fetchall()
+        assert "must be encrypted: set encrypt_key_file" in str(info.value), str(info.value)
+        assert info.value.sqlite_errorcode == sqlite3.SQLITE_PERM  # a refusal as a matter of policy
+    assert stats(conn)["offsite_plaintext"] is False
+
+
+def test_offsite_plaintext_1_sends_unencrypted_copies_and_the_readme_warns(marked_db, s3):
+    conn = connect(marked_db)
+    use_s3(conn, s3, plaintext=True)
+    config(conn, "compress", "none")
+    name = create(conn)
+    data = s3.get(f"db1/{name}.wcbk")
+    assert data[:5] == b"WCBK2" and data[8] == 0 and MARKER.encode() in data  # readable by anyone
+    assert stats(conn)["offsite_plaintext"] is True and stats(conn)["encrypted"] is False
+    drop_local(marked_db.parent / "backups", name)
+    assert verify(conn, name)["ok"] is True
+    assert one(conn, "SELECT wecare_backup_fetch(?)", name) == name
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    row = readme[readme.index("| `offsite_plaintext` |"):].split("\n")[0]  # the settings table
+    assert "**unencrypted and unauthenticated**" in row, row
+    section = readme[readme.index("## Off-site copies"):readme.index("## Installing")]
+    warning = section[section.index("`offsite_plaintext` = 1"):][:800]
+    assert "you should not set it for real data" in warning and "unauthenticated" in warning, warning
+
+
+@pytest.mark.parametrize("mode,says", [(0o640, "its group"), (0o660, "its group"), (0o604, "all users")])
+def test_a_key_file_its_group_or_others_can_read_is_refused_with_the_chmod(conn, backup_dir, s3, tmp_path,
+                                                                            mode, says):
+    key = write_key(tmp_path / "offsite.key", mode=mode)
+    use_s3(conn, s3, key)
+    name = create(conn)
+    assert (backup_dir / name).exists() and s3.keys() == {}
+    error = stats(conn)["offsite_last_error"]
+    assert says in error and f"run: chmod 600 '{key}'" in error, error
+
+
+def test_a_key_in_a_directory_others_can_write_is_refused_with_the_chmod(conn, backup_dir, s3, tmp_path):
+    keys = tmp_path / "shared-keys"
+    keys.mkdir()
+    key = write_key(keys / "offsite.key")
+    use_s3(conn, s3, key)
+    for mode in (0o777, 0o1777, 0o770):
+        keys.chmod(mode)
+        create(conn)
+        error = stats(conn)["offsite_last_error"]
+        assert f"run: chmod go-w '{keys}'" in error, error
+    assert s3.keys() == {}
+    keys.chmod(0o700)
+    create(conn)
+    assert stats(conn)["offsite_last_error"] is None and len(s3.keys()) == 4
+
+
+def test_a_fifo_as_the_key_file_is_refused_at_once(conn, backup_dir, s3, tmp_path):
+    fifo = tmp_path / "offsite.key"
+    os.mkfifo(fifo, 0o600)
+    use_s3(conn, s3, fifo)
+    started = time.monotonic()
+    name = create(conn)
+    assert time.monotonic() - started < 10
+    assert (backup_dir / name).exists() and s3.keys() == {}
+    assert "not a regular file" in stats(conn)["offsite_last_error"]
+    other = name.replace(".db", "_2.db")
+    started = time.monotonic()
+    assert "not a regular file" in sql_error(conn, "SELECT wecare_backup_fetch(?)", other)
+    assert time.monotonic() - started < 10
+
+
+# --------------------------------------------------------------------------- only objects that authenticate count
+
+class DirRemote:
+    """A mounted directory as the target, seen from outside."""
+
+    kind = "dir"
+
+    def __init__(self, share):
+        self.share = share
+
+    def use(self, conn, key_file=None):
+        use_dir(conn, self.share, key_file)
+
+    def keys(self):
+        return {p.name for p in self.share.iterdir() if not p.name.startswith(".")}
+
+    def get(self, name):
+        return (self.share / name).read_bytes()
+
+    def put(self, name, data):
+        (self.share / name).write_bytes(data)
+
+    def delete(self, name):
+        (self.share / name).unlink()
+
+
+class S3Remote:
+    """The bucket under the prefix db1/, seen from outside (boto3)."""
+
+    kind = "s3"
+
+    def __init__(self, outside):
+        self.outside = outside
+
+    def use(self, conn, key_file=None):
+        use_s3(conn, self.outside, key_file)
+
+    def keys(self):
+        return {k[len("db1/"):] for k in self.outside.keys() if k.startswith("db1/")}
+
+    def get(self, name):
+        return self.outside.get("db1/" + name)
+
+    def put(self, name, data):
+        self.outside.put("db1/" + name, data)
+
+    def delete(self, name):
+        import_delete = r"""
+import json, sys, boto3
+a = json.loads(sys.argv[1])
+boto3.client("s3", endpoint_url=a["endpoint"], region_name="us-east-1", aws_access_key_id="testing",
+             aws_secret_access_key="testing").delete_object(Bucket=a["bucket"], Key=a["key"])
+"""
+        o = self.outside
+        r = subprocess.run([o.moto.python, "-c", import_delete,
+                            json.dumps({"endpoint": o.moto.endpoint, "bucket": o.bucket, "key": "db1/" + name})],
+                           capture_output=True, text=True, env=_clean_env(), timeout=60)
+        assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture(params=["s3", "dir"])
+def remote(request, tmp_path):
+    if request.param == "s3":
+        return S3Remote(request.getfixturevalue("s3"))
+    share = tmp_path / "nas"
+    share.mkdir(mode=0o700)
+    return DirRemote(share)
+
+
+def future_names(count, year=2031):
+    return [f"wecare_backup_{year}-01-{day:02d}_00-00-00.db" for day in range(1, count + 1)]
+
+
+def test_junk_named_like_future_backups_deletes_no_real_copy_and_is_never_listed(conn, backup_dir, remote):
+    # The attack of issue 10: write access to the bucket, no key, 7 junk objects dated in the future.
+    remote.use(conn)
+    config(conn, "offsite_keep_last", 3)
+    real = [create(conn) for _ in range(3)]
+    junk = future_names(7)
+    for name in junk:
+        remote.put(name + ".wcbk", b"WCBK2" + os.urandom(200))
+    newest = create(conn)
+    real_objects = {n + ".wcbk" for n in real[1:] + [newest]}  # keep_last 3: the oldest real one goes
+    assert remote.keys() == real_objects | {n + ".wcbk" for n in junk}  # no real copy lost, no junk deleted
+    st = stats(conn)
+    assert st["offsite_last_error"] is None  # nothing wrong with the real ones
+    assert st["offsite_foreign"] == 7 and st["offsite_count"] == 3
+    listed = rows(conn)
+    assert not set(junk) & set(listed)  # never listed, let alone with offsite_ok = 1
+    assert all(listed[n]["offsite_ok"] == 1 and listed[n]["location"] == "both" for n in real[1:] + [newest])
+    # Later syncs keep both: the junk is counted, never deleted, never trusted.
+    create(conn)
+    assert {n + ".wcbk" for n in junk} <= remote.keys()
+    assert stats(conn)["offsite_foreign"] == 7
+    for name in junk[:2]:
+        report = verify(conn, name)
+        assert report["ok"] is False and report["errors"][0].startswith("off-site copy: "), report
+        assert "nothing was fetched" in sql_error(conn, "SELECT wecare_backup_fetch(?)", name)
+
+
+def new_machine(tmp_path, remote, key_file):
+    """Another machine after a disaster: a database of the same name, no backups, no index."""
+    (tmp_path / "new-machine").mkdir()
+    db = make_sample(tmp_path / "new-machine" / "wecare.db")
+    conn = connect(db)
+    remote.use(conn, key_file)
+    return conn, db.parent / "backups"
+
+
+def test_an_older_object_copied_over_a_newer_name_is_refused_on_a_new_machine(conn, backup_dir, remote, tmp_path):
+    remote.use(conn)
+    key_file = config(conn, "encrypt_key_file")
+    older, newer = create(conn), create(conn)
+    remote.put(newer + ".wcbk", remote.get(older + ".wcbk"))  # the replay
+
+    other, other_dir = new_machine(tmp_path, remote, key_file)
+    report = verify(other, newer)
+    assert report["ok"] is False, report
+    assert any("tampered" in e and "renamed or replayed" in e and older in e for e in report["errors"]), report
+    message = sql_error(other, "SELECT wecare_backup_fetch(?)", newer)
+    assert "renamed or replayed" in message and "nothing was fetched" in message, message
+    assert not (other_dir / newer).exists()
+    assert verify(other, older)["ok"] is True  # the real one is fine
+    # The machine that made it still has the backup: its next sync puts the real copy back.
+    create(conn)
+    assert stats(conn)["offsite_foreign"] == 0
+    assert verify(other, newer)["ok"] is True
+    assert one(other, "SELECT wecare_backup_fetch(?)", newer) == newer
+    assert (other_dir / newer).read_bytes() == (backup_dir / newer).read_bytes()
+
+
+def test_an_object_renamed_by_a_bucket_writer_is_foreign(conn, backup_dir, remote):
+    remote.use(conn)
+    name = create(conn)
+    renamed = future_names(1)[0]
+    remote.put(renamed + ".wcbk", remote.get(name + ".wcbk"))
+    remote.delete(name + ".wcbk")
+    drop_local(backup_dir, name)
+    create(conn)
+    st = stats(conn)
+    assert st["offsite_foreign"] == 1 and st["offsite_last_error"] is None
+    assert renamed not in rows(conn) and renamed + ".wcbk" in remote.keys()
+    report = verify(conn, renamed)
+    assert report["ok"] is False and any("renamed or replayed" in e for e in report["errors"]), report
+    assert "renamed or replayed" in sql_error(conn, "SELECT wecare_backup_fetch(?)", renamed)
+
+
+FOREIGN_LOGGER = """
+import ctypes, sys
+lib = ctypes.CDLL("libsqlite3.so.0")
+CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
+@CB
+def log(arg, code, msg):
+    print("LOG", code, msg.decode(errors="replace"), flush=True)
+assert lib.sqlite3_config(16, log, None) == 0  # SQLITE_CONFIG_LOG, before SQLite initialises
+from conftest import connect
+c = connect(sys.argv[1])
+c.execute("SELECT wecare_backup_config('offsite', ?)", (sys.argv[2],))
+c.execute("SELECT wecare_backup_config('encrypt_key_file', ?)", (sys.argv[3],))
+print("CREATED", c.execute("SELECT wecare_backup_create()").fetchone()[0], flush=True)
+"""
+
+
+def test_objects_that_do_not_authenticate_are_named_in_a_warning_in_the_sqlite_log(db_path, tmp_path):
+    from conftest import run_python
+    share = tmp_path / "nas"
+    share.mkdir(mode=0o700)
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    junk = future_names(2)
+    for name in junk:
+        (share / (name + ".wcbk")).write_bytes(b"junk")
+    out = run_python(FOREIGN_LOGGER, db_path, share, write_key(keys / "offsite.key"))
+    assert "CREATED" in out.stdout, out.stdout + out.stderr
+    warnings = [line for line in out.stdout.splitlines() if line.startswith("LOG 28 ")]  # SQLITE_WARNING
+    assert any("2 off-site object(s)" in line and "do not authenticate" in line for line in warnings), out.stdout
+    for name in junk:
+        assert any(f"foreign off-site object '{name}.wcbk'" in line for line in warnings), out.stdout
+
+
+# --------------------------------------------------------------------------- key rotation
+
+def test_after_a_key_rotation_old_objects_are_foreign_until_fetched_with_the_old_key(conn, backup_dir, s3, tmp_path):
+    old_key = write_key(tmp_path / "old.key")
+    new_key = write_key(tmp_path / "new.key", OTHER_KEY_HEX)
+    use_s3(conn, s3, old_key)
+    config(conn, "offsite_keep_last", 2)
+    first, second = create(conn), create(conn)
+    drop_local(backup_dir, first)  # only off-site now, under the old key
+
+    config(conn, "encrypt_key_file", str(new_key))
+    third = create(conn)
+    # The local backups the rules keep are sent again under the new key; the old-key object of
+    # `first` no longer authenticates: foreign, never deleted (the rules would have dropped it).
+    assert s3.keys().keys() == {f"db1/{n}.wcbk" for n in (first, second, third)}
+    st = stats(conn)
+    assert st["offsite_foreign"] == 1 and st["offsite_count"] == 2 and st["offsite_last_error"] is None
+    assert first not in rows(conn) and rows(conn)[second]["location"] == "both"
+    report = verify(conn, first)
+    assert report["ok"] is False and any("wrong key" in e for e in report["errors"]), report
+    assert "wrong key" in sql_error(conn, "SELECT wecare_backup_fetch(?)", first)
+    # The procedure (README): the old key fetches it; then the new key again.
+    config(conn, "encrypt_key_file", str(old_key))
+    assert one(conn, "SELECT wecare_backup_fetch(?)", first) == first
+    config(conn, "encrypt_key_file", str(new_key))
+    assert verify(conn, first)["ok"] is True  # the local, fetched copy
+
+
+# --------------------------------------------------------------------------- objects written by 1.0.0
+
+SODIUM = None  # libsodium, loaded by encode_v1 when first needed
+
+
+def encode_v1(data, key_hex=None, checksum="", chunk=1 << 20):
+    """An off-site stream exactly as 1.0.0 wrote it (format 1, no compression), with libsodium through ctypes."""
+    import ctypes
+    import hashlib
+    import struct
+    global SODIUM
+    if SODIUM is None:
+        SODIUM = ctypes.CDLL("libsodium.so.23")
+        assert SODIUM.sodium_init() >= 0
+    key = bytes.fromhex(key_hex) if key_hex else None
+    key_id = hashlib.blake2b(b"wecare_backup offsite key id v1", digest_size=16, key=key).digest()[:8] if key \
+        else bytes(8)
+    header = (b"WCBK1" + bytes([1, 0, 0, 1 if key else 0]) + struct.pack("<IQ", chunk, len(data)) + key_id +
+              bytes([len(checksum)]) + checksum.encode())
+    pieces = [data[i:i + chunk] for i in range(0, len(data), chunk)]
+    if not pieces or len(pieces[-1]) == chunk:
+        pieces.append(b"")  # the final frame, possibly empty
+    out = bytearray(header)
+    if key:
+        state = ctypes.create_string_buffer(SODIUM.crypto_secretstream_xchacha20poly1305_statebytes())
+        stream_header = ctypes.create_string_buffer(24)
+        SODIUM.crypto_secretstream_xchacha20poly1305_init_push(state, stream_header, key)
+        out += stream_header.raw
+        for i, piece in enumerate(pieces):
+            sealed = ctypes.create_string_buffer(len(piece) + 17)
+            sealed_len = ctypes.c_ulonglong()
+            tag = 3 if i == len(pieces) - 1 else 0  # TAG_FINAL, TAG_MESSAGE
+            SODIUM.crypto_secretstream_xchacha20poly1305_push(
+                state, sealed, ctypes.byref(sealed_len), piece, ctypes.c_ulonglong(len(piece)), bytes(header),
+                ctypes.c_ulonglong(len(header)), ctypes.c_ubyte(tag))
+            out += struct.pack("<I", sealed_len.value) + sealed.raw[:sealed_len.value]
+        return bytes(out)
+    hasher = hashlib.blake2b(digest_size=32)
+    hasher.update(header)
+    for i, piece in enumerate(pieces):
+        final = i == len(pieces) - 1
+        frame = struct.pack("<I", 1 + len(piece) + (32 if final else 0)) + bytes([1 if final else 0]) + piece
+        hasher.update(frame)
+        out += frame
+        if final:
+            out += hasher.digest()
+    return bytes(out)
+
+
+def as_written_by_1_0_0(remote, backup_dir, names):
+    """Turns the off-site copies of `names` and the index into what 1.0.0 left behind."""
+    for name in names:
+        record = dict(line.split("=", 1) for line in (backup_dir / (name + ".meta")).read_text().splitlines()
+                      if "=" in line)
+        remote.put(name + ".wcbk", encode_v1((backup_dir / name).read_bytes(), KEY_HEX, record["checksum"]))
+    index = backup_dir / ".wecare_offsite_index_wecare"
+    index.write_text("".join(line + "\n" for line in index.read_text().splitlines()
+                             if not line.startswith(("object_format=", "foreign=", "legacy="))))
+
+
+def test_a_1_0_0_object_whose_backup_is_local_is_sent_again_in_format_2(conn, backup_dir, remote, tmp_path):
+    remote.use(conn, write_key(tmp_path / "offsite.key"))
+    name = create(conn)
+    as_written_by_1_0_0(remote, backup_dir, [name])
+    assert remote.get(name + ".wcbk")[:5] == b"WCBK1"
+    assert rows(conn)[name]["location"] == "local"  # what 1.0.0 listed never authenticated
+    newer = create(conn)
+    assert remote.get(name + ".wcbk")[:5] == b"WCBK2"
+    st = stats(conn)
+    assert st["offsite_foreign"] == 0 and st["offsite_count"] == 2 and st["offsite_last_error"] is None
+    assert rows(conn)[name]["location"] == rows(conn)[newer]["location"] == "both"
+
+
+def test_a_1_0_0_object_only_off_site_is_foreign_but_this_directory_can_still_fetch_it(
+        conn, db_path, backup_dir, remote, tmp_path):
+    key = write_key(tmp_path / "offsite.key")
+    remote.use(conn, key)
+    writer = sqlite3.connect(str(db_path), isolation_level=None)
+    older = create(conn)
+    writer.execute("INSERT INTO patients(name) VALUES ('admitted later')")  # another backup, another checksum
+    name = create(conn)
+    as_written_by_1_0_0(remote, backup_dir, [older, name])
+    drop_local(backup_dir, name)
+    drop_local(backup_dir, older)
+    time.sleep(1.1)  # the next backups get other names (a name is reused only within its second)
+    config(conn, "offsite_keep_last", 1)
+    newest = [create(conn) for _ in range(2)]
+    # Never counted, never deleted (offsite_keep_last = 1 would have dropped both), never listed.
+    assert remote.keys() == {older + ".wcbk", name + ".wcbk", newest[-1] + ".wcbk"}
+    st = stats(conn)
+    assert st["offsite_foreign"] == 2 and st["offsite_count"] == 1 and st["offsite_last_error"] is None
+    assert older not in rows(conn) and name not in rows(conn)
+    # This directory recorded their checksums when it sent them: verify and fetch check them against those.
+    assert verify(conn, name)["ok"] is True
+    saved = remote.get(name + ".wcbk")
+    remote.put(name + ".wcbk", remote.get(older + ".wcbk"))  # an older 1.0.0 object over its name
+    report = verify(conn, name)
+    assert report["ok"] is False and any("not the backup that was sent" in e for e in report["errors"]), report
+    assert "not the backup that was sent" in sql_error(conn, "SELECT wecare_backup_fetch(?)", name)
+    remote.put(name + ".wcbk", saved)
+    # On a new machine nothing vouches for a 1.0.0 object: refused, as any object that cannot prove its name.
+    other, _ = new_machine(tmp_path, remote, key)
+    report = verify(other, name)
+    assert report["ok"] is False and any("1.0.0" in e for e in report["errors"]), report
+    assert "1.0.0" in sql_error(other, "SELECT wecare_backup_fetch(?)", name)
+    # Here it is fetched, verified like a new backup, and restorable.
+    assert one(conn, "SELECT wecare_backup_fetch(?)", name) == name
+    assert verify(conn, name)["ok"] is True
+    one(conn, "SELECT wecare_backup_restore(?, ?)", name, PHRASE)
+    assert one(conn, "SELECT count(*) FROM patients WHERE name = 'admitted later'") == 1
+    writer.close()

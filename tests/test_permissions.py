@@ -73,6 +73,7 @@ def test_an_offsite_directory_others_can_write_is_refused(conn, tmp_path):
     target.mkdir()
     os.chmod(target, 0o777)
     config(conn, "offsite", str(target))
+    config(conn, "offsite_plaintext", 1)  # so the directory check, not the missing key, refuses
     create(conn)
     error = stats(conn)["offsite_last_error"]
     assert error and "can be written by" in error and "chmod 700" in error, error

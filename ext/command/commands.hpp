@@ -73,7 +73,8 @@ struct OffsiteStatus {
     std::optional<int64_t> last_success_at;
     std::string last_error;
     std::optional<int64_t> last_error_at;
-    int64_t objects = 0;
+    int64_t objects = 0; // objects that authenticated at the last sync
+    int64_t foreign = 0; // objects named like backups that did not
 };
 OffsiteStatus offsite_status(const OperationContext& ctx);
 

@@ -124,6 +124,7 @@ OffsiteStatus offsite_status(const OperationContext& ctx) {
     status.last_error = index.last_error;
     status.last_error_at = index.last_error_at;
     status.objects = static_cast<int64_t>(index.objects.size());
+    status.foreign = index.foreign;
     return status;
 }
 

@@ -68,7 +68,11 @@ Fd open_named_backup(const OperationContext& ctx, const Dir& dir, const std::str
         return dir.open_regular(name, st);
     } catch (const Error& e) {
         if (e.kind() != ErrorKind::not_found) throw;
-        if (!ctx.settings.offsite.empty() && offsite::read_index(dir, ctx.settings).find(name))
+        const auto only_offsite = [&] {
+            const offsite::OffsiteIndex index = offsite::read_index(dir, ctx.settings);
+            return index.find(name) || index.find_legacy(name);
+        };
+        if (!ctx.settings.offsite.empty() && only_offsite())
             throw Error("the backup '" + name +
                             "' is only off-site; fetch it first with wecare_backup_fetch('" + name + "')",
                         ErrorKind::not_found);

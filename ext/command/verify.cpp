@@ -40,13 +40,14 @@ std::pair<std::string, VerifyOutcome> verify_path(const OperationContext& ctx, c
 }
 
 // An off-site copy, checked by streaming it; nullopt when there is none.
-std::optional<VerifyOutcome> verify_offsite(const OperationContext& ctx, const Dir& dir,
+// `dir` is null when there is no backup directory yet (a new machine).
+std::optional<VerifyOutcome> verify_offsite(const OperationContext& ctx, const Dir* dir,
                                             const std::string& name, Observer& observer) {
     if (ctx.settings.offsite.empty()) return std::nullopt;
-    std::optional<offsite::OffsiteObject> known;
-    const offsite::OffsiteIndex index = offsite::read_index(dir, ctx.settings);
-    if (const auto* o = index.find(name)) known = *o;
-    const auto check = offsite::check_copy(ctx.settings, name, known, observer);
+    offsite::require_encryption(ctx.settings);
+    const offsite::OffsiteIndex index =
+        dir ? offsite::read_index(*dir, ctx.settings) : offsite::OffsiteIndex{};
+    const auto check = offsite::check_copy(ctx.settings, name, index, observer);
     if (!check) return std::nullopt;
     VerifyOutcome out;
     out.ok = check->ok;
@@ -85,9 +86,12 @@ std::pair<std::string, VerifyOutcome> verify_backup(const OperationContext& ctx,
     Progress progress = progress_of(ctx, "verify");
     if (arg.find('/') != std::string::npos) return verify_path(ctx, arg, progress);
     check_backup_name(ctx, arg);
+    if (path_missing(ctx.settings.dir)) { // no backup made here yet: only an off-site copy can exist
+        if (auto offsite = verify_offsite(ctx, nullptr, arg, progress)) return {arg, *offsite};
+    }
     Dir dir = open_dir_holding(ctx, arg);
     if (!dir.exists(arg)) {
-        if (auto offsite = verify_offsite(ctx, dir, arg, progress)) return {arg, *offsite};
+        if (auto offsite = verify_offsite(ctx, &dir, arg, progress)) return {arg, *offsite};
     }
     const OpenedBackup backup = open_in_dir(ctx, dir, arg);
     const VerifyOutcome outcome = verify_opened(ctx, backup, progress, std::nullopt);

@@ -18,8 +18,12 @@ namespace wb::offsite {
 
 namespace {
 
-constexpr uint8_t kMagic[5] = {'W', 'C', 'B', 'K', '1'};
-constexpr size_t kFixedHeaderBytes = 5 + 1 + 1 + 1 + 1 + 4 + 8 + 8 + 1;
+constexpr uint8_t kMagic[4] = {'W', 'C', 'B', 'K'}; // then '1' or '2', then the version byte
+constexpr size_t kLeadBytes = 6;                    // magic and version
+// The fixed part of each version's header, lead included.
+constexpr size_t kFixedHeaderBytesV1 = 5 + 1 + 1 + 1 + 1 + 4 + 8 + 8 + 1;
+constexpr size_t kFixedHeaderBytesV2 = 5 + 1 + 1 + 1 + 1 + 4 + 8 + 8 + 8 + 1 + 1 + 1;
+constexpr size_t kMacBytes = 32;
 constexpr size_t kStreamHeaderBytes = crypto_secretstream_xchacha20poly1305_HEADERBYTES;
 constexpr size_t kAuthBytes = crypto_secretstream_xchacha20poly1305_ABYTES;
 constexpr size_t kHashBytes = 32;
@@ -28,7 +32,10 @@ constexpr uint8_t kTagFinal = 1;
 constexpr size_t kReadBlock = size_t{256} * 1024;
 constexpr int kMaxLevel = 19;
 constexpr int kMaxWindowLog = 23; // 8 MiB: the window zstd level 19 needs
-constexpr size_t kMaxChecksumBytes = 255;
+// The two subkeys of a version 2 stream (crypto_kdf: 8-byte context, ids).
+constexpr char kKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "wcbkoff2";
+constexpr uint64_t kHeaderMacKeyId = 1;
+constexpr uint64_t kStreamKeyId = 2;
 
 void put_u32(std::vector<uint8_t>& out, uint32_t v) {
     for (int i = 0; i < 4; ++i)
@@ -51,6 +58,35 @@ uint64_t get_u64(const uint8_t* p) {
     return v;
 }
 
+void put_i64(std::vector<uint8_t>& out, int64_t v) {
+    put_u64(out, static_cast<uint64_t>(v));
+}
+int64_t get_i64(const uint8_t* p) {
+    return static_cast<int64_t>(get_u64(p));
+}
+
+// A subkey of `key` for one purpose (version 2): the header MAC or the stream.
+Key subkey(const Key& key, uint64_t id) {
+    static_assert(kKeyBytes == crypto_kdf_KEYBYTES, "the key is a crypto_kdf master key");
+    Key out;
+    if (crypto_kdf_derive_from_key(out.data(), kKeyBytes, id, kKdfContext, key.data()) != 0)
+        throw Error("cannot derive a subkey", ErrorKind::config);
+    return out;
+}
+
+// The header MAC of version 2: keyed BLAKE2b-256 of the header bytes before it.
+std::array<uint8_t, kMacBytes> header_mac(const Key& key, const std::vector<uint8_t>& header) {
+    const Key mac_key = subkey(key, kHeaderMacKeyId);
+    std::array<uint8_t, kMacBytes> mac{};
+    crypto_generichash(mac.data(), mac.size(), header.data(), header.size(), mac_key.data(), kKeyBytes);
+    return mac;
+}
+
+// The key the frames are sealed with: the key itself in version 1.
+Key stream_key(const Key& key, uint8_t version) {
+    return version == kLegacyFormatVersion ? key : subkey(key, kStreamKeyId);
+}
+
 std::array<uint8_t, 8> key_id_of(const Key& key) {
     ensure_sodium();
     static const char kContext[] = "wecare_backup offsite key id v1";
@@ -62,8 +98,10 @@ std::array<uint8_t, 8> key_id_of(const Key& key) {
     return id;
 }
 
+// The header up to (not including) the MAC and the secretstream header.
 std::vector<uint8_t> serialize_header(const Header& h) {
     std::vector<uint8_t> out(kMagic, kMagic + sizeof kMagic);
+    out.push_back(static_cast<uint8_t>('0' + h.version));
     out.push_back(h.version);
     out.push_back(static_cast<uint8_t>(h.compression));
     out.push_back(static_cast<uint8_t>(static_cast<int8_t>(h.level)));
@@ -71,9 +109,37 @@ std::vector<uint8_t> serialize_header(const Header& h) {
     put_u32(out, h.chunk_size);
     put_u64(out, h.original_size);
     out.insert(out.end(), h.key_id.begin(), h.key_id.end());
+    if (h.version == kLegacyFormatVersion) {
+        out.push_back(static_cast<uint8_t>(h.original_checksum.size()));
+        out.insert(out.end(), h.original_checksum.begin(), h.original_checksum.end());
+        return out;
+    }
+    put_i64(out, h.created_ns);
     out.push_back(static_cast<uint8_t>(h.original_checksum.size()));
-    out.insert(out.end(), h.original_checksum.begin(), h.original_checksum.end());
+    out.push_back(static_cast<uint8_t>(h.prefix.size()));
+    out.push_back(static_cast<uint8_t>(h.name.size()));
+    for (const std::string* field : {&h.original_checksum, &h.prefix, &h.name})
+        out.insert(out.end(), field->begin(), field->end());
     return out;
+}
+
+// Whether a header names the object the caller expects; throws tampered if not.
+void check_identity(const Header& h, const Expected& expected) {
+    if (expected.any_identity || h.version == kLegacyFormatVersion) return;
+    // Without a key the claim is anyone's text: shown only as printable UTF-8.
+    auto claim = [&] {
+        return "it says it is '" + printable_utf8(h.name) + "' of the database prefix '" +
+               printable_utf8(h.prefix) + "', created at " + std::to_string(h.created_ns) + " ns";
+    };
+    if (h.name != expected.name || h.prefix != expected.prefix)
+        throw Error("tampered: the off-site object is not '" + expected.name + "' of the database prefix '" +
+                        expected.prefix + "' (" + claim() + "): it was renamed or replayed",
+                    ErrorKind::tampered);
+    if (expected.created_ns && *expected.created_ns != h.created_ns)
+        throw Error("tampered: the off-site object '" + expected.name + "' was not created at " +
+                        std::to_string(*expected.created_ns) + " ns as recorded (" + claim() +
+                        "): an older copy was put under its name",
+                    ErrorKind::tampered);
 }
 
 void validate_level(Compression compression, int level) {
@@ -104,10 +170,15 @@ class FrameWriter {
         : sink_(sink), encrypted_(key.has_value()), header_bytes_(serialize_header(header)) {
         chunk_.reserve(header.chunk_size);
         chunk_size_ = header.chunk_size;
+        if (encrypted_ && header.version != kLegacyFormatVersion) {
+            const auto mac = header_mac(*key, header_bytes_);
+            header_bytes_.insert(header_bytes_.end(), mac.begin(), mac.end());
+        }
         emit(header_bytes_.data(), header_bytes_.size());
         if (encrypted_) {
             uint8_t stream_header[kStreamHeaderBytes];
-            crypto_secretstream_xchacha20poly1305_init_push(&push_, stream_header, key->data());
+            const Key sealing = stream_key(*key, header.version);
+            crypto_secretstream_xchacha20poly1305_init_push(&push_, stream_header, sealing.data());
             emit(stream_header, sizeof stream_header);
             sealed_.resize(chunk_size_ + kAuthBytes);
         } else {
@@ -214,11 +285,26 @@ EncodeResult encode_stream(const Source& source, uint64_t original_size, const E
         throw Error("chunk size must be between 4 KiB and 4 MiB (got " + std::to_string(options.chunk_size) +
                         ")",
                     ErrorKind::config);
-    if (options.original_checksum.size() > kMaxChecksumBytes)
+    if (options.original_checksum.size() > kMaxHeaderField)
         throw Error("checksum string longer than 255 bytes", ErrorKind::config);
+    if (options.format_version != kFormatVersion && options.format_version != kLegacyFormatVersion)
+        throw Error("unknown format version " + std::to_string(options.format_version), ErrorKind::config);
+    if (options.format_version == kFormatVersion) {
+        if (options.name.empty() || options.name.size() > kMaxHeaderField ||
+            options.prefix.size() > kMaxHeaderField)
+            throw Error("an off-site object needs its backup's name (1 to 255 bytes) and a prefix of at "
+                        "most 255 bytes",
+                        ErrorKind::config);
+    }
 
     EncodeResult result;
     Header& h = result.header;
+    h.version = options.format_version;
+    if (h.version == kFormatVersion) {
+        h.name = options.name;
+        h.prefix = options.prefix;
+        h.created_ns = options.created_ns;
+    }
     h.compression = options.compression;
     h.level = options.level;
     h.encrypted = options.key.has_value();
@@ -278,15 +364,18 @@ EncodeResult encode_stream(const Source& source, uint64_t original_size, const E
 // ---------------------------------------------------------------- decoder
 
 struct Decoder::State {
-    enum class Stage { fixed_header, var_header, frame_length, frame_body, done };
+    enum class Stage { lead, fixed_header, var_header, frame_length, frame_body, done };
 
     std::optional<Key> key;
     Sink sink;
-    Stage stage = Stage::fixed_header;
+    Expected expected;
+    bool header_only = false; // read_header: stop once the header is checked
+    Stage stage = Stage::lead;
     std::vector<uint8_t> buffer;
-    size_t need = kFixedHeaderBytes;
+    size_t need = kLeadBytes;
     std::optional<Header> header;
-    std::vector<uint8_t> header_bytes;
+    std::vector<uint8_t> header_bytes; // the frames' additional data
+    size_t var_lengths[3] = {0, 0, 0}; // checksum, prefix, name
     crypto_secretstream_xchacha20poly1305_state pull{};
     crypto_generichash_state hash{};
     std::unique_ptr<ZSTD_DCtx, ZstdDCtxDeleter> dctx;
@@ -303,22 +392,30 @@ struct Decoder::State {
         throw Error(what + " (chunk " + std::to_string(frame_index) + ")", ErrorKind::tampered);
     }
 
+    bool header_checked() const {
+        return stage == Stage::frame_length || stage == Stage::frame_body || stage == Stage::done;
+    }
+
     void feed(const uint8_t* data, size_t size) {
         fed += size;
         while (size > 0) {
+            if (header_only && header_checked()) return;
             if (stage == Stage::done)
                 throw Error("unexpected data after the end of the stream", ErrorKind::trailing_data);
             size_t take = std::min(size, need - buffer.size());
             buffer.insert(buffer.end(), data, data + take);
             data += take;
             size -= take;
-            while (stage != Stage::done && buffer.size() == need)
+            while (stage != Stage::done && buffer.size() == need && !(header_only && header_checked()))
                 step();
         }
     }
 
     void step() {
         switch (stage) {
+        case Stage::lead:
+            read_lead();
+            break;
         case Stage::fixed_header:
             read_fixed_header();
             break;
@@ -342,17 +439,33 @@ struct Decoder::State {
         need = bytes;
     }
 
-    void read_fixed_header() {
+    void read_lead() {
         const uint8_t* p = buffer.data();
-        if (std::memcmp(p, kMagic, 4) != 0)
+        if (std::memcmp(p, kMagic, sizeof kMagic) != 0)
             throw Error("not a wecare_backup off-site stream (bad magic)", ErrorKind::format);
-        if (p[4] != kMagic[4] || p[5] != kFormatVersion)
-            throw Error("unsupported off-site format version " + std::to_string(p[5]) +
-                            " (this build reads version " + std::to_string(kFormatVersion) +
-                            "); upgrade wecare_backup",
+        const uint8_t version = p[5];
+        if (version != kFormatVersion && version != kLegacyFormatVersion)
+            throw Error("unsupported off-site format version " + std::to_string(version) +
+                            " (this build reads versions 1 and 2); upgrade wecare_backup",
+                        ErrorKind::format);
+        if (p[4] != '0' + version) throw Error("corrupt header (version)", ErrorKind::format);
+        if (version == kLegacyFormatVersion && !expected.accept_version1)
+            throw Error("the off-site object was written by wecare_backup 1.0.0 (format 1), which does not "
+                        "record which backup it is: it cannot be told from an older copy put under this "
+                        "name, so it is not trusted",
                         ErrorKind::format);
         Header h;
-        h.version = p[5];
+        h.version = version;
+        header = h;
+        header_bytes = buffer;
+        need = version == kLegacyFormatVersion ? kFixedHeaderBytesV1 : kFixedHeaderBytesV2;
+        stage = Stage::fixed_header;
+        // The lead stays in `buffer`: the fixed header is read from its start.
+    }
+
+    void read_fixed_header() {
+        const uint8_t* p = buffer.data();
+        Header& h = *header;
         if (p[6] > static_cast<uint8_t>(Compression::zstd))
             throw Error("unknown compression " + std::to_string(p[6]), ErrorKind::format);
         h.compression = static_cast<Compression>(p[6]);
@@ -362,7 +475,18 @@ struct Decoder::State {
         h.chunk_size = get_u32(p + 9);
         h.original_size = get_u64(p + 13);
         std::copy(p + 21, p + 29, h.key_id.begin());
-        size_t checksum_len = p[29];
+        size_t var = 0;
+        if (h.version == kLegacyFormatVersion) {
+            var_lengths[0] = p[29];
+            var = var_lengths[0];
+        } else {
+            h.created_ns = get_i64(p + 29);
+            for (int i = 0; i < 3; ++i) {
+                var_lengths[i] = p[37 + i];
+                var += var_lengths[i];
+            }
+            if (var_lengths[2] == 0) throw Error("corrupt header (no name)", ErrorKind::format);
+        }
         try {
             validate_level(h.compression, h.level);
         } catch (const Error& e) {
@@ -376,26 +500,46 @@ struct Decoder::State {
             throw Error("the data is not encrypted but a key was given; refusing a possibly "
                         "replaced copy",
                         ErrorKind::config);
-        header = h;
         header_bytes = buffer;
-        expect(Stage::var_header, checksum_len + (h.encrypted ? kStreamHeaderBytes : 0));
+        size_t sealed = 0;
+        if (h.encrypted) sealed = kStreamHeaderBytes + (h.version == kLegacyFormatVersion ? 0 : kMacBytes);
+        expect(Stage::var_header, var + sealed);
     }
 
     void read_var_header() {
         Header& h = *header;
-        size_t checksum_len = need - (h.encrypted ? kStreamHeaderBytes : 0);
-        h.original_checksum.assign(buffer.begin(), buffer.begin() + static_cast<long>(checksum_len));
-        header_bytes.insert(header_bytes.end(), buffer.begin(),
-                            buffer.begin() + static_cast<long>(checksum_len));
+        const uint8_t* p = buffer.data();
+        std::string* fields[3] = {&h.original_checksum, &h.prefix, &h.name};
+        size_t at = 0;
+        for (int i = 0; i < 3; ++i) {
+            fields[i]->assign(reinterpret_cast<const char*>(p + at), var_lengths[i]);
+            at += var_lengths[i];
+        }
+        header_bytes.insert(header_bytes.end(), p, p + at);
         if (h.encrypted) {
-            auto expected = key_id_of(*key);
-            if (expected != h.key_id)
+            auto expected_id = key_id_of(*key);
+            if (expected_id != h.key_id)
                 throw Error("wrong key: the data was encrypted with key id " +
                                 hex_lower(h.key_id.data(), h.key_id.size()) + ", the given key has id " +
-                                hex_lower(expected.data(), expected.size()),
+                                hex_lower(expected_id.data(), expected_id.size()),
                             ErrorKind::wrong_key);
-            if (crypto_secretstream_xchacha20poly1305_init_pull(&pull, buffer.data() + checksum_len,
-                                                                key->data()) != 0)
+            if (h.version != kLegacyFormatVersion) {
+                const auto mac = header_mac(*key, header_bytes);
+                if (sodium_memcmp(mac.data(), p + at, kMacBytes) != 0)
+                    throw Error("tampered: the off-site object's header does not authenticate under the key",
+                                ErrorKind::tampered);
+                header_bytes.insert(header_bytes.end(), p + at, p + at + kMacBytes);
+                at += kMacBytes;
+            }
+        }
+        check_identity(h, expected);
+        if (header_only) {
+            expect(Stage::frame_length, 4);
+            return;
+        }
+        if (h.encrypted) {
+            const Key sealing = stream_key(*key, h.version);
+            if (crypto_secretstream_xchacha20poly1305_init_pull(&pull, p + at, sealing.data()) != 0)
                 tampered("wrong key or tampered data");
             plain.resize(h.chunk_size);
         } else {
@@ -506,11 +650,12 @@ struct Decoder::State {
     }
 };
 
-Decoder::Decoder(std::optional<Key> key, Sink sink) : state_(std::make_unique<State>()) {
+Decoder::Decoder(std::optional<Key> key, Sink sink, Expected expected) : state_(std::make_unique<State>()) {
     ensure_sodium();
     state_->key = std::move(key);
     state_->sink = std::move(sink);
-    state_->buffer.reserve(kFixedHeaderBytes);
+    state_->expected = std::move(expected);
+    state_->buffer.reserve(kFixedHeaderBytesV2);
 }
 
 Decoder::~Decoder() = default;
@@ -530,6 +675,17 @@ DecodeResult Decoder::finish() {
     result.header = *state_->header;
     result.encoded_size = state_->fed;
     return result;
+}
+
+Header read_header(const uint8_t* data, size_t size, const std::optional<Key>& key,
+                   const Expected& expected) {
+    Decoder decoder(
+        key, [](const uint8_t*, size_t) {}, expected);
+    decoder.state_->header_only = true;
+    decoder.feed(data, size);
+    if (!decoder.state_->header_checked())
+        throw Error("truncated data: the stream ends in the header", ErrorKind::truncated);
+    return *decoder.state_->header;
 }
 
 } // namespace wb::offsite

@@ -54,16 +54,26 @@ void DirTarget::put_stream(const std::string& name, const WriteFn& write) {
     file.publish("cannot store '" + dir_.path_of(name) + "'", true);
 }
 
-void DirTarget::get_stream(const std::string& name, const Sink& sink) {
+Fd DirTarget::open_object(const std::string& name) const {
     validate_object_name(name);
-    Fd fd;
     try {
-        fd = dir_.open_regular(name);
+        return dir_.open_regular(name);
     } catch (const Error& e) {
         if (e.kind() == ErrorKind::not_found)
             throw Error("no object '" + dir_.path_of(name) + "'", ErrorKind::not_found);
         throw Error("off-site object " + std::string(e.what()), ErrorKind::io);
     }
+}
+
+std::vector<uint8_t> DirTarget::read_head(const std::string& name, size_t max_bytes) {
+    const Fd fd = open_object(name);
+    std::vector<uint8_t> head(max_bytes);
+    head.resize(read_at(fd.get(), head.data(), head.size(), 0, "cannot read '" + dir_.path_of(name) + "'"));
+    return head;
+}
+
+void DirTarget::get_stream(const std::string& name, const Sink& sink) {
+    const Fd fd = open_object(name);
     std::vector<uint8_t> block(size_t{256} * 1024);
     for (uint64_t offset = 0;;) {
         const size_t n =

@@ -24,12 +24,15 @@ class DirTarget : public Target {
 
     void put_stream(const std::string& name, const WriteFn& write) override;
     void get_stream(const std::string& name, const Sink& sink) override;
+    std::vector<uint8_t> read_head(const std::string& name, size_t max_bytes) override;
     std::vector<ObjectInfo> list(const std::string& name_prefix) override;
     void remove(const std::string& name) override;
     std::optional<uint64_t> size(const std::string& name) override;
     std::string describe() const override { return dir_.path(); }
 
   private:
+    // Opens an object (a regular file, without blocking); not_found if absent.
+    Fd open_object(const std::string& name) const;
     Dir dir_;
 };
 

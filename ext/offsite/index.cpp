@@ -38,12 +38,40 @@ std::vector<std::string_view> split_spaces(std::string_view text) {
     return out;
 }
 
-} // namespace
-
-const OffsiteObject* OffsiteIndex::find(const std::string& name) const {
+const OffsiteObject* find_in(const std::vector<OffsiteObject>& objects, const std::string& name) {
     for (const auto& o : objects)
         if (o.name == name) return &o;
     return nullptr;
+}
+
+std::string object_fields(const OffsiteObject& o) {
+    return field(o.name) + " " + std::to_string(o.object_bytes) + " " + std::to_string(o.original_bytes) +
+           " " + std::to_string(o.created_ns) + " " + field(o.kind) + " " + field(o.checksum) + " " +
+           std::to_string(o.uploaded_at) + "\n";
+}
+
+OffsiteObject parse_object(std::string_view value) {
+    const auto parts = split_spaces(value);
+    if (parts.size() < 7) throw Error("offsite index: malformed object line");
+    OffsiteObject o;
+    o.name = unfield(parts[0]);
+    o.object_bytes = number(parts[1]);
+    o.original_bytes = number(parts[2]);
+    o.created_ns = number(parts[3]);
+    o.kind = unfield(parts[4]);
+    o.checksum = unfield(parts[5]);
+    o.uploaded_at = number(parts[6]);
+    return o;
+}
+
+} // namespace
+
+const OffsiteObject* OffsiteIndex::find(const std::string& name) const {
+    return find_in(objects, name);
+}
+
+const OffsiteObject* OffsiteIndex::find_legacy(const std::string& name) const {
+    return find_in(legacy, name);
 }
 
 std::string offsite_index_file_name(const std::string& prefix) {
@@ -56,11 +84,12 @@ std::string serialize_offsite_index(const OffsiteIndex& index) {
     if (index.last_success_at) out += "last_success_at=" + std::to_string(*index.last_success_at) + "\n";
     if (!index.last_error.empty()) out += "last_error=" + escape_value(index.last_error) + "\n";
     if (index.last_error_at) out += "last_error_at=" + std::to_string(*index.last_error_at) + "\n";
-    for (const auto& o : index.objects) {
-        out += "object=" + field(o.name) + " " + std::to_string(o.object_bytes) + " " +
-               std::to_string(o.original_bytes) + " " + std::to_string(o.created_ns) + " " + field(o.kind) +
-               " " + field(o.checksum) + " " + std::to_string(o.uploaded_at) + "\n";
-    }
+    if (index.object_format) out += "object_format=" + std::to_string(index.object_format) + "\n";
+    if (index.foreign) out += "foreign=" + std::to_string(index.foreign) + "\n";
+    for (const auto& o : index.objects)
+        out += "object=" + object_fields(o);
+    for (const auto& o : index.legacy)
+        out += "legacy=" + object_fields(o);
     return out;
 }
 
@@ -79,18 +108,14 @@ OffsiteIndex parse_offsite_index(std::string_view text) {
             index.last_error = unescape_value(value);
         } else if (key == "last_error_at") {
             index.last_error_at = number(value);
+        } else if (key == "object_format") {
+            index.object_format = number(value);
+        } else if (key == "foreign") {
+            index.foreign = number(value);
         } else if (key == "object") {
-            const auto parts = split_spaces(value);
-            if (parts.size() < 7) throw Error("offsite index: malformed object line");
-            OffsiteObject o;
-            o.name = unfield(parts[0]);
-            o.object_bytes = number(parts[1]);
-            o.original_bytes = number(parts[2]);
-            o.created_ns = number(parts[3]);
-            o.kind = unfield(parts[4]);
-            o.checksum = unfield(parts[5]);
-            o.uploaded_at = number(parts[6]);
-            index.objects.push_back(std::move(o));
+            index.objects.push_back(parse_object(value));
+        } else if (key == "legacy") {
+            index.legacy.push_back(parse_object(value));
         }
     });
     return index;

@@ -8,9 +8,19 @@
 //   target=<offsite setting the objects were listed from>
 //   last_success_at=<UTC seconds>     last sync that sent and checked everything
 //   last_error=<text>  last_error_at=<UTC seconds>   last failed sync ("" once one succeeds)
+//   object_format=2    the object lines are objects that authenticated under
+//                      the key (stream format 2) at the last sync; absent in
+//                      an index written by 1.0.0, whose object lines are then
+//                      1.0.0 objects (read_index in sync.hpp treats them as legacy)
+//   foreign=<n>        objects named like this database's backups that did not
+//                      authenticate at the last sync (never counted, never deleted)
 //   object=<backup name> <object bytes> <original bytes> <created_ns> <kind> <checksum> <uploaded_at>
+//   legacy=<the same fields>   a 1.0.0 (format 1) object this machine sent:
+//                      it cannot prove its name, but its recorded checksum lets
+//                      verify and fetch check what it decodes to
 // with "-" for an unknown text field and 0 for an unknown number. Unknown keys
-// are ignored.
+// are ignored (1.0.0 reads this index and ignores object_format, foreign and
+// legacy).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -35,9 +45,13 @@ struct OffsiteIndex {
     std::optional<int64_t> last_success_at;
     std::string last_error;
     std::optional<int64_t> last_error_at;
-    std::vector<OffsiteObject> objects;
+    int64_t object_format = 0; // 2: `objects` authenticated; 0: written by 1.0.0
+    int64_t foreign = 0;
+    std::vector<OffsiteObject> objects; // authenticated: these count
+    std::vector<OffsiteObject> legacy;  // 1.0.0 objects this machine sent: never count
 
     const OffsiteObject* find(const std::string& name) const;
+    const OffsiteObject* find_legacy(const std::string& name) const;
 };
 
 std::string offsite_index_file_name(const std::string& prefix);

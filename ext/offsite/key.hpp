@@ -1,7 +1,17 @@
 // The off-site encryption key file: exactly 32 raw bytes, or 64 hex
-// characters with an optional trailing newline. The file is opened without
-// blocking and must be a regular file; one that all users can read or write
-// is refused (the error says which chmod to run).
+// characters with an optional trailing newline.
+//
+// Who can read or replace the key decides who can read or forge every
+// off-site copy, so, as ssh's StrictModes does for private keys:
+//   * the file is opened without blocking (a FIFO cannot hang the caller),
+//     without following a symbolic link, and must be a regular file;
+//   * it must be owned by the running user (or root), and neither its group
+//     nor other users may read or write it (mode 0600 or 0400);
+//   * its directory must be owned by the running user (or root) and writable
+//     by neither its group nor other users (they could swap the file).
+// Each refusal names the chmod (or chown) to run. The directory is opened
+// first and the file is opened relative to it, so what was checked is what
+// is read.
 #pragma once
 #include <string>
 
@@ -11,9 +21,9 @@ namespace wb::offsite {
 
 struct LoadedKey {
     Key key;
-    std::string warning; // non-empty e.g. when the file is group-readable
 };
 
+// Throws Error(config) saying what is wrong and how to fix it.
 LoadedKey load_key_file(const std::string& path);
 
 } // namespace wb::offsite

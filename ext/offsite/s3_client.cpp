@@ -237,6 +237,7 @@ struct S3Client::Request {
     std::vector<std::string> headers;
     const Sink* sink = nullptr; // receives a successful response body
     std::string operation;      // "put_object", "upload_part 3", ...
+    size_t max_body = 0;        // > 0: keep at most this much of a successful body, then stop
 };
 
 struct S3Client::Response {
@@ -247,7 +248,7 @@ struct S3Client::Response {
 
 struct S3Client::Transfer {
     explicit Transfer(const Request& request)
-        : sink(request.sink),
+        : sink(request.sink), max_body(request.max_body),
           payload_hash(sha256_hex(request.body ? request.body : reinterpret_cast<const uint8_t*>(""),
                                   request.body_size)) {}
 
@@ -256,6 +257,7 @@ struct S3Client::Transfer {
         status = 0;
         headers.clear();
         body.clear();
+        body_full = false;
         skip = 0;
         resume_from = sink ? delivered : 0;
         resuming = sink && delivered > 0;
@@ -271,6 +273,7 @@ struct S3Client::Transfer {
     }
 
     const Sink* sink = nullptr;
+    const size_t max_body = 0;
     const std::string payload_hash; // x-amz-content-sha256 of the request body
     std::string etag;
     std::string last_problem; // why the last attempt failed, for the next message
@@ -286,6 +289,7 @@ struct S3Client::Transfer {
     long status = 0;
     std::map<std::string, std::string> headers; // lower-case names
     std::string body;
+    bool body_full = false; // max_body reached: the transfer was stopped on purpose
     std::exception_ptr sink_error;
 };
 
@@ -315,8 +319,12 @@ size_t S3Client::on_body(char* data, size_t size, size_t count, void* user) {
         // document (a listing page of 1000 keys is 250 KiB to 1.5 MiB). One
         // byte over s3_xml's limit is kept, so that a larger answer is refused
         // as too large rather than read cut off.
-        const size_t limit = success ? kMaxXmlBytes + 1 : kMaxErrorBody;
+        const size_t limit = !success ? kMaxErrorBody : t->max_body ? t->max_body : kMaxXmlBytes + 1;
         if (t->body.size() < limit) t->body.append(data, std::min(n, limit - t->body.size()));
+        if (success && t->max_body && t->body.size() >= t->max_body) {
+            t->body_full = true; // a server that ignored the Range: read no further
+            return 0;
+        }
         return n;
     }
     const auto* p = reinterpret_cast<const uint8_t*>(data);
@@ -425,6 +433,7 @@ S3Client::Response S3Client::perform(Request& request) {
         configure_handle(request, transfer);
         transfer.result = curl_easy_perform(curl_->handle);
         if (transfer.sink_error) std::rethrow_exception(transfer.sink_error);
+        if (transfer.result == CURLE_WRITE_ERROR && transfer.body_full) transfer.result = CURLE_OK;
         if (classify_answer(transfer, what) == Verdict::retry) continue;
         Response response;
         response.status = transfer.status;
@@ -563,6 +572,19 @@ void S3Client::get_object(const std::string& key, const Sink& sink) {
     Response response = perform(r);
     if (response.status == 404)
         fail(ErrorKind::not_found, "no object 's3://" + options_.bucket + "/" + key + "'");
+}
+
+std::vector<uint8_t> S3Client::get_object_head(const std::string& key, size_t max_bytes) {
+    if (max_bytes == 0) return {};
+    Request r{"GET", key, "", nullptr, 0, "", {}, nullptr, "get_object (first bytes)"};
+    r.headers.push_back("Range: bytes=0-" + std::to_string(max_bytes - 1));
+    r.max_body = max_bytes;
+    Response response = perform(r);
+    if (response.status == 404)
+        fail(ErrorKind::not_found, "no object 's3://" + options_.bucket + "/" + key + "'");
+    if (response.status == 416) return {}; // an empty object has no byte 0
+    if (response.body.size() > max_bytes) response.body.resize(max_bytes);
+    return std::vector<uint8_t>(response.body.begin(), response.body.end());
 }
 
 std::optional<uint64_t> S3Client::head_object(const std::string& key) {
@@ -776,6 +798,10 @@ std::vector<ObjectInfo> S3Target::list(const std::string& name_prefix) {
 
 void S3Target::remove(const std::string& name) {
     client_.delete_object(key_of(name));
+}
+
+std::vector<uint8_t> S3Target::read_head(const std::string& name, size_t max_bytes) {
+    return client_.get_object_head(key_of(name), max_bytes);
 }
 
 std::optional<uint64_t> S3Target::size(const std::string& name) {

@@ -88,6 +88,8 @@ class S3Client {
 
     void put_object(const std::string& key, const uint8_t* data, size_t size);
     void get_object(const std::string& key, const Sink& sink);
+    // The first bytes of an object (at most max_bytes): one ranged GET.
+    std::vector<uint8_t> get_object_head(const std::string& key, size_t max_bytes);
     std::optional<uint64_t> head_object(const std::string& key); // nullopt on 404
     // All objects under `prefix` (follows continuation tokens), sorted by key;
     // ObjectInfo::name is the full key. max_keys sets the page size.
@@ -161,6 +163,7 @@ class S3Target : public Target {
     explicit S3Target(S3Options options); // uses options.bucket and options.prefix
     void put_stream(const std::string& name, const WriteFn& write) override;
     void get_stream(const std::string& name, const Sink& sink) override;
+    std::vector<uint8_t> read_head(const std::string& name, size_t max_bytes) override;
     std::vector<ObjectInfo> list(const std::string& name_prefix) override;
     void remove(const std::string& name) override;
     std::optional<uint64_t> size(const std::string& name) override;

@@ -1,10 +1,13 @@
 // Off-site sync, download and check (see sync.hpp for the steps and rules).
 //
-// How it works: `sync` lists the target once, merges that with the local
-// catalog into one newest-first list of candidates, applies the off-site keep
-// rules to the list, then sends (send_one) the kept candidates that exist only
-// locally and finally deletes (prune) the remote ones the rules drop. Each
-// copy is read back (read_back) before the index records it.
+// How it works: `sync` lists the target once and checks the header of every
+// object named like a backup (survey: one small read each), merges the objects
+// that authenticate with the local catalog into one newest-first list of
+// candidates, applies the off-site keep rules to the list, then sends
+// (send_one) the kept candidates that exist only locally and finally deletes
+// (prune) the remote ones the rules drop. Each copy is read back (read_back)
+// before the index records it. What did not authenticate is only counted
+// and logged.
 #include "offsite/sync.hpp"
 
 #include <algorithm>
@@ -31,6 +34,7 @@ namespace {
 
 constexpr const char* kObjectSuffix = ".wcbk";
 constexpr size_t kMaxIndexBytes = 16 << 20;
+constexpr size_t kForeignNamesLogged = 10;
 
 std::string object_name(const std::string& backup) {
     return backup + kObjectSuffix;
@@ -41,12 +45,10 @@ bool is_s3(const Settings& s) {
 }
 
 std::optional<Key> load_key(const Settings& s) {
-    if (s.encrypt_key_file.empty()) return std::nullopt;
+    require_encryption(s);
+    if (s.encrypt_key_file.empty()) return std::nullopt; // offsite_plaintext = 1
     try {
-        LoadedKey loaded = load_key_file(s.encrypt_key_file);
-        if (!loaded.warning.empty())
-            sqlite3_log(SQLITE_WARNING, "wecare_backup: encrypt_key_file: %s", loaded.warning.c_str());
-        return loaded.key;
+        return load_key_file(s.encrypt_key_file).key;
     } catch (const Error& e) {
         throw Error(std::string("encrypt_key_file: ") + e.what() +
                         "; off-site copies are never sent unencrypted while encrypt_key_file is set",
@@ -72,6 +74,23 @@ std::unique_ptr<Target> open_offsite_target(const Settings& s) {
     } catch (const Error& e) {
         throw Error("off-site target " + describe_target(s) + ": " + e.what(), ErrorKind::cantopen);
     }
+}
+
+// The creation time bound into a backup's object: its record's, else the
+// start of the second its name gives (a backup placed by hand).
+int64_t created_ns_of(const CatalogEntry& entry) {
+    if (entry.record && entry.record->created_ns) return entry.record->created_ns;
+    const int64_t seconds = entry.parsed.epoch_seconds;
+    return seconds > 0 && seconds < INT64_MAX / 1000000000 ? seconds * 1000000000 : 0;
+}
+
+// What the object of backup `name` must say it is; created_ns when known.
+Expected identity(const Settings& s, const std::string& name, int64_t created_ns) {
+    Expected e;
+    e.name = name;
+    e.prefix = s.prefix;
+    if (created_ns) e.created_ns = created_ns;
+    return e;
 }
 
 EncodeOptions encode_options(const Settings& s, const std::optional<Key>& key) {
@@ -120,15 +139,18 @@ struct Decoded {
 // download writes it to a file; check and read-back only hash it). Errors of
 // the decoder come out with a data kind (is_data_problem).
 Decoded decode_remote(Target& target, const std::string& object, const std::optional<Key>& key,
-                      Observer& observer,
+                      const Expected& expected, Observer& observer,
                       const std::function<void(const uint8_t*, size_t, uint64_t)>& also = {}) {
     BlockHasher hasher;
     uint64_t offset = 0;
-    Decoder decoder(key, [&](const uint8_t* p, size_t n) {
-        if (also) also(p, n, offset);
-        hasher.update(offset, p, n);
-        offset += n;
-    });
+    Decoder decoder(
+        key,
+        [&](const uint8_t* p, size_t n) {
+            if (also) also(p, n, offset);
+            hasher.update(offset, p, n);
+            offset += n;
+        },
+        expected);
     // The decoder's own complaints are about the data; a key that does not fit
     // the stream (config) too. Anything else (writing the plaintext) passes.
     // Called only inside the catch handlers below, so `throw;` has an
@@ -160,20 +182,21 @@ Decoded decode_remote(Target& target, const std::string& object, const std::opti
 // Checks a copy just sent: its size, then the whole stream decoded and its
 // checksum compared with the backup's.
 void read_back(Target& target, const std::string& object, uint64_t encoded_size, uint64_t size,
-               const std::string& expected, const std::optional<Key>& key, Observer& observer) {
+               const std::string& expected, const std::optional<Key>& key, const Expected& identity_sent,
+               Observer& observer) {
     const auto stored = target.size(object);
     if (!stored || *stored != encoded_size)
         throw Error("the off-site copy '" + object + "' has " + (stored ? std::to_string(*stored) : "no") +
                     " bytes, " + std::to_string(encoded_size) + " were sent");
     observer.phase("offsite-check");
-    const Decoded back = decode_remote(target, object, key, observer);
+    const Decoded back = decode_remote(target, object, key, identity_sent, observer);
     if (back.checksum != expected || back.bytes != size)
         throw Error("the off-site copy '" + object + "' reads back differently from the backup");
 }
 
 // Sends one local backup and reads it back; returns what the index records.
-OffsiteObject send_one(Target& target, const Dir& dir, const CatalogEntry& entry, const EncodeOptions& base,
-                       const std::optional<Key>& key, Observer& observer) {
+OffsiteObject send_one(Target& target, const Settings& s, const Dir& dir, const CatalogEntry& entry,
+                       const EncodeOptions& base, const std::optional<Key>& key, Observer& observer) {
     const std::string& name = entry.name;
     struct stat st {};
     Fd fd = dir.open_regular(name, &st);
@@ -183,6 +206,9 @@ OffsiteObject send_one(Target& target, const Dir& dir, const CatalogEntry& entry
 
     EncodeOptions options = base;
     options.original_checksum = expected;
+    options.name = name;
+    options.prefix = s.prefix;
+    options.created_ns = created_ns_of(entry);
     BlockHasher source_hash;
     uint64_t offset = 0;
     observer.phase("offsite");
@@ -205,7 +231,8 @@ OffsiteObject send_one(Target& target, const Dir& dir, const CatalogEntry& entry
             throw Error("the local backup '" + name +
                         "' does not match its recorded checksum, so it was not sent; check it with "
                         "wecare_backup_verify");
-        read_back(target, object, encoded.encoded_size, size, expected, key, observer);
+        read_back(target, object, encoded.encoded_size, size, expected, key,
+                  identity(s, name, options.created_ns), observer);
     } catch (...) {
         try {
             target.remove(object);
@@ -218,7 +245,7 @@ OffsiteObject send_one(Target& target, const Dir& dir, const CatalogEntry& entry
     o.name = name;
     o.object_bytes = static_cast<int64_t>(encoded.encoded_size);
     o.original_bytes = static_cast<int64_t>(size);
-    o.created_ns = entry.record ? entry.record->created_ns : 0;
+    o.created_ns = options.created_ns;
     o.kind = entry.kind();
     o.checksum = expected;
     o.uploaded_at = now_seconds();
@@ -244,8 +271,47 @@ struct Candidate {
     BackupOrder order() const { return {parsed.epoch_seconds, created_ns, parsed.sequence, name}; }
 };
 
-// The objects of this database on the target, with what the index knew of them.
-std::vector<Candidate> remote_candidates(Target& target, const Settings& s, const OffsiteIndex& index) {
+// An object named like one of this database's backups that does not count.
+struct Foreign {
+    std::string name;
+    std::string reason;
+};
+
+// What the target holds under this database's names.
+struct Survey {
+    std::vector<Candidate> authenticated; // these count
+    std::vector<OffsiteObject> legacy;    // 1.0.0 objects this directory sent (also foreign)
+    std::vector<Foreign> foreign;
+};
+
+// Checks one object's header (one small read). Returns the header, or throws
+// Error with a data kind when the object is not the backup its name says.
+Header probe(Target& target, const std::string& object, const std::optional<Key>& key, Expected expected) {
+    const std::vector<uint8_t> head = target.read_head(object, kHeaderProbeBytes);
+    expected.accept_version1 = true; // recognised here, and never counted
+    try {
+        return read_header(head.data(), head.size(), key, expected);
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::config) throw Error(e.what(), ErrorKind::tampered); // key vs plaintext
+        throw;
+    }
+}
+
+std::string reason_of(const Error& e) {
+    switch (e.kind()) {
+    case ErrorKind::wrong_key:
+        return std::string("written under another key (") + e.what() + ")";
+    case ErrorKind::truncated:
+        return "too short to be an off-site copy";
+    default:
+        return e.what();
+    }
+}
+
+// Lists the target and sorts every object named like this database's backups
+// into authenticated, legacy and foreign.
+Survey survey(Target& target, const Settings& s, const OffsiteIndex& index,
+              const std::vector<CatalogEntry>& local, const std::optional<Key>& key, Observer& observer) {
     std::vector<ObjectInfo> listed;
     try {
         listed = target.list(s.prefix + "_backup_");
@@ -253,30 +319,77 @@ std::vector<Candidate> remote_candidates(Target& target, const Settings& s, cons
         throw Error("cannot list the off-site copies in " + describe_target(s) + ": " + e.what(),
                     ErrorKind::io);
     }
-    std::unordered_map<std::string, const OffsiteObject*> known;
-    for (const auto& o : index.objects)
-        known.emplace(o.name, &o);
-    std::vector<Candidate> out;
+    std::unordered_map<std::string, const CatalogEntry*> local_by_name;
+    for (const auto& entry : local)
+        local_by_name.emplace(entry.name, &entry);
+    Survey out;
     for (const auto& info : listed) {
+        observer.check();
         const size_t suffix = std::string(kObjectSuffix).size();
         if (info.name.size() <= suffix ||
             info.name.compare(info.name.size() - suffix, suffix, kObjectSuffix) != 0)
             continue;
         const std::string name = info.name.substr(0, info.name.size() - suffix);
         const auto parsed = parse_backup_name(s.prefix, name);
-        if (!parsed || parsed->safety) continue; // not ours: never touched
+        if (!parsed || parsed->safety) continue; // not named like ours: never touched
+        // The creation time this directory knows: the local backup's (the object
+        // must be its copy), else what the last sync authenticated.
+        int64_t created_ns = 0;
+        const OffsiteObject* known = index.find(name);
+        if (auto it = local_by_name.find(name); it != local_by_name.end() && it->second->record)
+            created_ns = it->second->record->created_ns;
+        if (!created_ns && known) created_ns = known->created_ns;
+        Header header;
+        try {
+            header = probe(target, info.name, key, identity(s, name, created_ns));
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::not_found) continue; // deleted since the listing
+            if (!is_data_problem(e.kind()))
+                throw Error("cannot check the off-site copy '" + info.name + "' in " + describe_target(s) +
+                                ": " + e.what(),
+                            e.kind() == ErrorKind::interrupted ? ErrorKind::interrupted : ErrorKind::io);
+            out.foreign.push_back({info.name, reason_of(e)});
+            continue;
+        }
+        if (header.version == kLegacyFormatVersion) {
+            const OffsiteObject* recorded = index.find_legacy(name);
+            out.foreign.push_back({info.name, recorded
+                                                  ? "written by wecare_backup 1.0.0 (it cannot prove its "
+                                                    "name; verify and fetch check it against the checksum "
+                                                    "recorded when it was sent)"
+                                                  : "written by wecare_backup 1.0.0 (it cannot prove its "
+                                                    "name, and this directory has no record of it)"});
+            if (recorded) out.legacy.push_back(*recorded);
+            continue;
+        }
         OffsiteObject o;
-        if (auto it = known.find(name); it != known.end()) o = *it->second;
+        if (known) o = *known;
         o.name = name;
         o.object_bytes = static_cast<int64_t>(info.size);
+        o.original_bytes = static_cast<int64_t>(header.original_size);
+        o.created_ns = header.created_ns;
+        o.checksum = printable_utf8(header.original_checksum); // anyone's text in plaintext mode
         Candidate c;
         c.name = name;
         c.parsed = *parsed;
         c.created_ns = o.created_ns;
         c.remote = o;
-        out.push_back(std::move(c));
+        out.authenticated.push_back(std::move(c));
     }
     return out;
+}
+
+// One line each (sqlite3_log keeps about 200 bytes of a message): the count,
+// then each object's name and why, the name first.
+void log_foreign(const std::vector<Foreign>& foreign) {
+    if (foreign.empty()) return;
+    sqlite3_log(SQLITE_WARNING,
+                "wecare_backup: %d off-site object(s) named like this database's backups do not authenticate "
+                "under the key; not counted, never deleted (offsite_foreign)",
+                static_cast<int>(foreign.size()));
+    for (size_t i = 0; i < foreign.size() && i < kForeignNamesLogged; ++i)
+        sqlite3_log(SQLITE_WARNING, "wecare_backup: foreign off-site object '%s': %s",
+                    foreign[i].name.c_str(), foreign[i].reason.c_str());
 }
 
 // Adds the local regular backups to the candidates (a failed one is never sent).
@@ -315,7 +428,7 @@ std::string send_missing(Target& target, const Settings& s, const Dir& dir,
         Candidate& c = candidates[i];
         if (reasons[i].empty() || c.remote || !c.local) continue;
         try {
-            c.remote = send_one(target, dir, *c.local, base, key, observer);
+            c.remote = send_one(target, s, dir, *c.local, base, key, observer);
             ++result.sent;
             record_result(s, dir, c.name, true, "", observer);
             sqlite3_log(SQLITE_NOTICE, "wecare_backup: sent %s to %s", c.name.c_str(), where.c_str());
@@ -358,8 +471,9 @@ SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Obse
     const std::optional<Key> key = load_key(s);
     auto target = open_offsite_target(s);
 
-    std::vector<Candidate> candidates = remote_candidates(*target, s, index);
     const auto local = scan_catalog(dir, s.prefix);
+    Survey found = survey(*target, s, index, local, key, observer);
+    std::vector<Candidate> candidates = std::move(found.authenticated);
     add_local_candidates(local, candidates);
 
     // The off-site policy over the union: what it would delete is never sent.
@@ -374,10 +488,22 @@ SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Obse
     // Retention, only once everything the policy keeps is there.
     if (result.error.empty()) result.error = prune(*target, candidates, reasons, result);
 
+    index.object_format = kFormatVersion;
     index.objects.clear();
     for (const auto& c : candidates)
         if (c.remote) index.objects.push_back(*c.remote);
+    // A 1.0.0 object sent again in format 2 is no longer foreign.
+    index.legacy.clear();
+    for (auto& o : found.legacy)
+        if (!index.find(o.name)) index.legacy.push_back(std::move(o));
+    std::vector<Foreign> foreign;
+    for (auto& f : found.foreign)
+        if (!index.find(f.name.substr(0, f.name.size() - std::string(kObjectSuffix).size())))
+            foreign.push_back(std::move(f));
+    index.foreign = static_cast<int64_t>(foreign.size());
+    log_foreign(foreign);
     result.objects = static_cast<int64_t>(index.objects.size());
+    result.foreign = index.foreign;
     return result;
 }
 
@@ -404,10 +530,26 @@ OffsiteIndex read_index(const Dir& dir, const Settings& s) {
         OffsiteIndex index = parse_offsite_index(*text);
         // Written for another target: nothing in it describes this one.
         if (index.target != s.offsite) return {};
+        if (index.object_format != kFormatVersion) {
+            // Written by 1.0.0: its objects never authenticated; what it
+            // recorded of them is kept to check them (legacy).
+            for (auto& o : index.objects)
+                if (!index.find_legacy(o.name)) index.legacy.push_back(std::move(o));
+            index.objects.clear();
+            index.object_format = kFormatVersion;
+        }
         return index;
     } catch (const Error&) {
         return {}; // rewritten by the next sync
     }
+}
+
+void require_encryption(const Settings& s) {
+    if (!s.encrypt_key_file.empty() || s.offsite_plaintext) return;
+    throw Error("off-site copies of patient records must be encrypted: set encrypt_key_file to a key file "
+                "(README: Off-site copies), or set offsite_plaintext to 1 to send and read them "
+                "unencrypted and unauthenticated",
+                ErrorKind::auth);
 }
 
 SyncResult sync(const Settings& s, Observer& observer) noexcept {
@@ -418,6 +560,7 @@ SyncResult sync(const Settings& s, Observer& observer) noexcept {
         FileLock lock(dir, kOffsiteLockName, -1, &observer, "another off-site sync is running");
         OffsiteIndex index = read_index(dir, s);
         index.target = s.offsite;
+        index.object_format = kFormatVersion;
         try {
             result = run_sync(s, dir, index, observer);
         } catch (const std::bad_alloc&) {
@@ -447,10 +590,41 @@ SyncResult sync(const Settings& s, Observer& observer) noexcept {
     return result;
 }
 
-Download download(const Settings& s, const std::string& name, int out_fd, Observer& observer) {
+namespace {
+
+// How to decode the object of `name`: the identity it must carry, and
+// whether a 1.0.0 object is accepted (only on a checksum this directory
+// recorded when it sent it, which the caller then compares).
+struct Expectation {
+    Expected expected;
+    std::string recorded_checksum;
+    int64_t recorded_created_ns = 0;
+};
+
+Expectation expectation_for(const Settings& s, const OffsiteIndex& index, const std::string& name) {
+    Expectation out;
+    const OffsiteObject* known = index.find(name);
+    const OffsiteObject* legacy = known ? nullptr : index.find_legacy(name);
+    out.expected = identity(s, name, known ? known->created_ns : 0);
+    if (known) {
+        out.recorded_checksum = known->checksum;
+        out.recorded_created_ns = known->created_ns;
+    } else if (legacy && !legacy->checksum.empty()) {
+        out.expected.accept_version1 = true;
+        out.recorded_checksum = legacy->checksum;
+        out.recorded_created_ns = legacy->created_ns;
+    }
+    return out;
+}
+
+} // namespace
+
+Download download(const Settings& s, const std::string& name, const OffsiteIndex& index, int out_fd,
+                  Observer& observer) {
     const std::optional<Key> key = load_key(s);
     auto target = open_offsite_target(s);
-    const Decoded got = decode_remote(*target, object_name(name), key, observer,
+    const Expectation expectation = expectation_for(s, index, name);
+    const Decoded got = decode_remote(*target, object_name(name), key, expectation.expected, observer,
                                       [&](const uint8_t* p, size_t n, uint64_t at) {
                                           write_all_at(out_fd, p, n, at, "writing the fetched backup failed");
                                           observer.progress(static_cast<int64_t>(at + n), 0);
@@ -460,28 +634,32 @@ Download download(const Settings& s, const std::string& name, int out_fd, Observ
     d.checksum = got.checksum;
     d.header_checksum = got.header.original_checksum;
     d.header_size = got.header.original_size;
+    d.legacy = got.header.version == kLegacyFormatVersion;
+    d.created_ns = d.legacy ? expectation.recorded_created_ns : got.header.created_ns;
+    d.recorded_checksum = expectation.recorded_checksum;
     return d;
 }
 
-std::optional<RemoteCheck> check_copy(const Settings& s, const std::string& name,
-                                      const std::optional<OffsiteObject>& known, Observer& observer) {
+std::optional<RemoteCheck> check_copy(const Settings& s, const std::string& name, const OffsiteIndex& index,
+                                      Observer& observer) {
     if (s.offsite.empty()) return std::nullopt;
     const std::optional<Key> key = load_key(s);
     auto target = open_offsite_target(s);
+    const Expectation expectation = expectation_for(s, index, name);
     RemoteCheck out;
     try {
-        const Decoded got = decode_remote(*target, object_name(name), key, observer,
+        const Decoded got = decode_remote(*target, object_name(name), key, expectation.expected, observer,
                                           [&](const uint8_t*, size_t n, uint64_t at) {
                                               observer.progress(static_cast<int64_t>(at + n), 0);
                                           });
         out.size_bytes = static_cast<int64_t>(got.bytes);
         out.checksum = got.checksum;
         std::string expected = got.header.original_checksum;
-        if (known && !known->checksum.empty()) {
-            if (!expected.empty() && expected != known->checksum)
+        if (!expectation.recorded_checksum.empty()) {
+            if (!expected.empty() && expected != expectation.recorded_checksum)
                 out.errors.push_back(
                     "the checksum in the off-site copy's header is not the one recorded when it was sent");
-            expected = known->checksum;
+            expected = expectation.recorded_checksum;
         }
         if (expected.empty()) {
             out.checksum_status = "none";

@@ -3,20 +3,46 @@
 // or S3). The commands (command/create, fetch, verify, list) call these.
 //
 // What leaves the machine is `<backup name>.wcbk`: the backup compressed
-// (`compress`) and, with `encrypt_key_file`, encrypted; its header carries the
-// backup's recorded xxh3t checksum. Local backups stay plain database files.
+// (`compress`) and encrypted with `encrypt_key_file` (codec.hpp, format 2);
+// its authenticated header carries the backup's name, the database's prefix,
+// its creation time, its size and its recorded xxh3t checksum. Without
+// encrypt_key_file every sync, fetch and verify of an off-site copy is refused
+// unless offsite_plaintext is 1. Local backups stay plain database files.
+//
+// Which objects count. An object counts (for listing, retention, verify and
+// fetch) only if it authenticates under the key as the backup its name says.
+// sync checks each listed object's header with one small read of its first
+// bytes (read_header: the header MAC, then name, prefix and, when this
+// directory knows it, the creation time); the decoder checks the same header
+// again, and every chunk after it, when verify or fetch reads a whole object,
+// and when sync reads back a copy it has just sent. Objects named like this
+// database's backups that do not authenticate are "foreign": junk, a renamed
+// or replayed object, an object under another key (after a key rotation), a
+// plaintext object while a key is set, or one written by 1.0.0. They are
+// never counted, never listed as backups and never deleted; sync reports how
+// many (offsite_foreign in stats) and names them in sqlite3_log.
+//
+// Objects written by 1.0.0 (format 1) cannot prove their name. They are
+// foreign like the rest; in addition:
+//   * one whose backup is still local (and kept by the off-site rules) is sent
+//     again in format 2 under the same name, so it replaces the old object;
+//   * this directory's index keeps the checksum it recorded when it sent each
+//     of them (`legacy` lines), and verify and fetch accept such an object only
+//     if it decodes, under the key, to exactly that checksum.
 //
 // sync, after each successful regular backup:
-//   1. lists the target (one request) and the local regular backups;
-//   2. applies the off-site retention (offsite_keep_*) to their union, so a
-//      backup the policy would delete at once is never sent;
+//   1. lists the target (one request), checks each object's header, and
+//      reads the local regular backups;
+//   2. applies the off-site retention (offsite_keep_*) to the union of the
+//      local backups and the objects that authenticated, so a backup the
+//      policy would delete at once is never sent;
 //   3. sends every kept local backup missing there, newest first, then reads
 //      it back (size, decode, xxh3t of the decoded bytes against the record)
 //      before it counts; a copy that does not check out is deleted;
 //   4. records offsite_at / offsite_ok / offsite_error in the backup's sidecar;
-//   5. when everything was sent, deletes the objects the policy does not keep
-//      (never when something failed: the off-site set only shrinks once the
-//      new copies are there);
+//   5. when everything was sent, deletes the authenticated objects the policy
+//      does not keep (never when something failed: the off-site set only
+//      shrinks once the new copies are there);
 //   6. rewrites the index file (index.hpp) that list and stats read.
 // It runs after the backup lock is released (uploads are slow; create,
 // cleanup and restore of other callers go on meanwhile); syncs of one backup
@@ -46,6 +72,7 @@ struct SyncResult {
     int64_t sent = 0;
     int64_t deleted = 0;
     int64_t objects = 0; // off-site copies of this database after the sync
+    int64_t foreign = 0; // objects named like them that did not authenticate
     std::string error;   // "" = everything sent and checked
 };
 
@@ -59,8 +86,14 @@ std::string describe_target(const Settings& settings);
 // The off-site keep rules.
 RetentionPolicy retention_policy(const Settings& settings);
 // The index of `dir` for the current target; empty when it was written for
-// another target or cannot be read (the next sync rewrites it).
+// another target or cannot be read (the next sync rewrites it). The object
+// lines of an index written by 1.0.0 come back as `legacy`: nothing in it
+// authenticated.
 OffsiteIndex read_index(const Dir& dir, const Settings& settings);
+
+// Throws Error(auth) when off-site copies would go or be read unencrypted
+// (no encrypt_key_file) and offsite_plaintext is not 1.
+void require_encryption(const Settings& settings);
 
 // Whether an error of this kind is a problem with the data of a copy (wrong
 // key, tampered, truncated, not our format), as opposed to reaching it.
@@ -68,15 +101,21 @@ bool is_data_problem(ErrorKind kind);
 
 struct Download {
     uint64_t bytes = 0;
-    std::string checksum;        // xxh3t of the decoded bytes
-    std::string header_checksum; // the checksum the stream's header carries
-    uint64_t header_size = 0;    // the original size the header announces
+    std::string checksum;          // xxh3t of the decoded bytes
+    std::string header_checksum;   // the checksum the stream's header carries
+    uint64_t header_size = 0;      // the original size the header announces
+    int64_t created_ns = 0;        // from the authenticated header (format 2), else the index's
+    std::string recorded_checksum; // what this directory recorded when it sent it ("" = nothing)
+    bool legacy = false;           // written by 1.0.0, accepted on recorded_checksum
 };
 
 // Streams `<name>.wcbk` through the decoder into `out_fd` (written from
-// offset 0). Throws Error: not_found when there is no such object, a data
-// kind (is_data_problem) when it does not decode, io/network/remote else.
-Download download(const Settings& settings, const std::string& name, int out_fd, Observer& observer);
+// offset 0), expecting the object to be `name` of this database (and created
+// when `index` recorded it). Throws Error: not_found when there is no such
+// object, a data kind (is_data_problem) when it does not decode or is not
+// that backup, io/network/remote else. The caller compares the checksums.
+Download download(const Settings& settings, const std::string& name, const OffsiteIndex& index, int out_fd,
+                  Observer& observer);
 
 struct RemoteCheck {
     bool ok = false;
@@ -86,11 +125,11 @@ struct RemoteCheck {
     std::vector<std::string> errors;
 };
 
-// Checks the off-site copy of `name` by streaming it (authenticate,
-// decompress, xxh3t against the header's checksum and the index's record)
-// without writing plaintext anywhere. nullopt when there is no target or no
-// such object.
+// Checks the off-site copy of `name` by streaming it (authenticate the
+// header and its identity, every chunk, decompress, xxh3t against the
+// header's checksum and the index's record) without writing plaintext
+// anywhere. nullopt when there is no target or no such object.
 std::optional<RemoteCheck> check_copy(const Settings& settings, const std::string& name,
-                                      const std::optional<OffsiteObject>& known, Observer& observer);
+                                      const OffsiteIndex& index, Observer& observer);
 
 } // namespace wb::offsite

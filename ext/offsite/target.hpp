@@ -7,6 +7,7 @@
 //   target->put_stream("app_backup_2024-01-01_00-00-00.db.wcbk",
 //                      [&](const Sink& out) { encode_stream(source, size, enc, out); });
 //   target->get_stream(name, [&](const uint8_t* p, size_t n) { dec.feed(p, n); });
+//   auto head = target->read_head(name, kHeaderProbeBytes);   // codec.hpp read_header
 //
 // Object names are plain names ("a-z A-Z 0-9 . _ -", not starting with '.',
 // at most 200 chars); the target adds its own prefix (S3) or directory.
@@ -42,6 +43,9 @@ class Target {
     virtual void put_stream(const std::string& name, const WriteFn& write) = 0;
     // Streams the object into `sink`; throws Error(not_found) if absent.
     virtual void get_stream(const std::string& name, const Sink& sink) = 0;
+    // The object's first bytes, at most `max_bytes` (fewer when it is smaller),
+    // in one small read (S3: a ranged GET); throws Error(not_found) if absent.
+    virtual std::vector<uint8_t> read_head(const std::string& name, size_t max_bytes) = 0;
     // Objects whose name starts with `name_prefix`, sorted by name.
     virtual std::vector<ObjectInfo> list(const std::string& name_prefix) = 0;
     virtual void remove(const std::string& name) = 0;

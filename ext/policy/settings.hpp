@@ -67,6 +67,9 @@ struct Range {
     X(TEXT, compress, "zstd:3", check_compress, 1, "none, zstd (= zstd:3) or zstd:N, N 1-19")           \
     X(TEXT, encrypt_key_file, "", check_absolute_file, 0,                                               \
       "absolute path of a 256-bit key: 32 raw bytes or 64 hex characters, mode 0600")                   \
+    X(FLAG, offsite_plaintext, false, 0, 1,                                                             \
+      "1 = without encrypt_key_file, send off-site copies unencrypted and unauthenticated (not "        \
+      "recommended); 0 = refuse them")                                                                  \
     X(INTEGER, offsite_keep_last, 7, (Range{0, kMaxKeep}), 0, "keep rule for the off-site copies")       \
     X(INTEGER, offsite_keep_daily, 0, (Range{0, kMaxKeep}), 0, "keep rule for the off-site copies")      \
     X(INTEGER, offsite_keep_weekly, 0, (Range{0, kMaxKeep}), 0, "keep rule for the off-site copies")     \

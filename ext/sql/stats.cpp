@@ -146,6 +146,7 @@ void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
                                          "see PRAGMA database_list: none of them is backed up"))
             .text_or_null("offsite", text_or_null(offsite.target))
             .integer("offsite_count", offsite.objects)
+            .integer("offsite_foreign", offsite.foreign)
             .text_or_null("offsite_last_success_at", iso_or_null(offsite.last_success_at))
             .text_or_null("offsite_last_error", text_or_null(offsite.last_error))
             .text_or_null("offsite_last_error_at", iso_or_null(offsite.last_error_at))

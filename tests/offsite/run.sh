@@ -48,11 +48,11 @@ WECARE_S3_ENDPOINT=$endpoint WECARE_S3_BUCKET=$bucket "$bin" "$@"
 # Outside checks: only when the test that leaves check/encrypted.wcbk ran.
 if aws --endpoint-url "$endpoint" s3api head-object --bucket "$bucket" --key check/encrypted.wcbk >/dev/null 2>&1; then
   aws --endpoint-url "$endpoint" s3 cp "s3://$bucket/check/encrypted.wcbk" "$work/encrypted.wcbk" >/dev/null
-  [ "$(head -c 5 "$work/encrypted.wcbk")" = "WCBK1" ] || { echo "FAIL: object lacks the WCBK1 header" >&2; exit 1; }
+  [ "$(head -c 5 "$work/encrypted.wcbk")" = "WCBK2" ] || { echo "FAIL: object lacks the WCBK2 header" >&2; exit 1; }
   if grep -q "WECARE-PLAINTEXT-MARKER" "$work/encrypted.wcbk"; then
     echo "FAIL: uploaded object contains plaintext" >&2; exit 1
   fi
-  echo "outside check: s3://$bucket/check/encrypted.wcbk exists ($(stat -c %s "$work/encrypted.wcbk") bytes), starts with WCBK1, no plaintext"
+  echo "outside check: s3://$bucket/check/encrypted.wcbk exists ($(stat -c %s "$work/encrypted.wcbk") bytes), starts with WCBK2, no plaintext"
 fi
 open_uploads=$(aws --endpoint-url "$endpoint" s3api list-multipart-uploads --bucket "$bucket" \
   --query 'length(Uploads || `[]`)' --output text)

@@ -86,3 +86,28 @@ TEST(OffsiteIndex, TextFieldsWithSpacesOrADashRoundTrip) {
     // What earlier versions wrote still reads the same.
     EXPECT_EQ(parse_offsite_index("wecare_offsite_index 1\nobject=n 1 2 3 auto - 4\n").objects[0].checksum, "");
 }
+
+TEST(OffsiteIndex, AuthenticatedObjectsForeignCountAndLegacyObjectsRoundTrip) {
+    OffsiteIndex index;
+    index.target = "/mnt/nas/wecare";
+    index.object_format = 2;
+    index.foreign = 7;
+    index.objects.push_back({"wecare_backup_2026-01-02_00-00-00.db", 10, 20, 30, "auto", "xxh3t:02", 40});
+    index.legacy.push_back({"wecare_backup_2026-01-01_00-00-00.db", 1, 2, 3, "manual", "xxh3t:01", 4});
+    const std::string text = serialize_offsite_index(index);
+    const OffsiteIndex back = parse_offsite_index(text);
+    EXPECT_EQ(back.object_format, 2);
+    EXPECT_EQ(back.foreign, 7);
+    ASSERT_EQ(back.objects.size(), 1u);
+    ASSERT_EQ(back.legacy.size(), 1u);
+    EXPECT_EQ(back.legacy[0].checksum, "xxh3t:01");
+    EXPECT_EQ(back.find("wecare_backup_2026-01-01_00-00-00.db"), nullptr); // legacy objects never count
+    ASSERT_NE(back.find_legacy("wecare_backup_2026-01-01_00-00-00.db"), nullptr);
+    EXPECT_EQ(serialize_offsite_index(back), text);
+    // An index written by 1.0.0 says nothing of the format: its objects are 1.0.0 objects.
+    const OffsiteIndex old =
+        parse_offsite_index("wecare_offsite_index 1\ntarget=/x\nobject=n 1 2 3 auto xxh3t:9 4\n");
+    EXPECT_EQ(old.object_format, 0);
+    EXPECT_EQ(old.foreign, 0);
+    EXPECT_EQ(old.objects.size(), 1u);
+}
