@@ -63,6 +63,21 @@ def change(conn, rng, step):
         conn.execute("VACUUM")  # renumbers pages and shrinks the file
 
 
+def same_pages(a, b, page_size):
+    """Whether two database files hold the same pages, but for the page-1 header bytes SQLite legitimately
+    changes: 18-19 (journal mode), 24-27 (change counter), 92-99 (version-valid-for, SQLite version)."""
+    x, y = bytearray(open(a, "rb").read()), bytearray(open(b, "rb").read())
+    if len(x) != len(y):
+        return f"{len(x)} bytes against {len(y)}"
+    for buf in (x, y):
+        for lo, hi in ((18, 20), (24, 28), (92, 100)):
+            buf[lo:hi] = bytes(hi - lo)
+    for p in range(len(x) // page_size):
+        if x[p * page_size:(p + 1) * page_size] != y[p * page_size:(p + 1) * page_size]:
+            return f"page {p + 1} differs"
+    return ""
+
+
 def export(conn, name, folder):
     return one(conn, "SELECT wecare_backup_export(?, ?)", name, str(folder))
 
@@ -87,9 +102,14 @@ def test_every_backup_of_a_chain_gives_back_its_database(tmp_path, page_size, wa
     config(conn, "full_every", "10")
     rng = random.Random(page_size)
     expected = {}
+    pages = {}
     for step in range(12):
         name = create(conn)
         expected[name] = live_fingerprint(conn)
+        # The database's own pages: checkpointed into its file (nothing else writes), then copied.
+        assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+        pages[name] = tmp_path / f"copy{step}.db"
+        pages[name].write_bytes(db.read_bytes())
         change(conn, rng, step)
     rows = {r["name"]: r for r in listing(conn)}
     types = [rows[n]["type"] for n in expected]
@@ -99,13 +119,14 @@ def test_every_backup_of_a_chain_gives_back_its_database(tmp_path, page_size, wa
     for i, name in enumerate(names):
         if rows[name]["type"] == "incremental":
             assert rows[name]["base"] == names[i - 1]
-            assert rows[name]["size_bytes"] < rows[name]["database_bytes"]
+            assert rows[name]["size_bytes"] < rows[name]["restore_bytes"]
         assert verify(conn, name)["ok"], name
         out = tmp_path / f"out{i}"
         out.mkdir()
         path = export(conn, name, out)
         assert path.endswith(".db")
         assert fingerprint(path) == expected[name], name
+        assert same_pages(path, pages[name], page_size) == "", name
     conn.close()
 
 
@@ -143,7 +164,7 @@ def test_an_increment_holds_only_what_changed(incremental):
     assert rows[full]["type"] == "full" and rows[inc]["type"] == "incremental"
     # One changed row: one or two pages, the header and the map, out of hundreds.
     assert rows[inc]["size_bytes"] <= 4096 + 4 * 4096 + 4 * 16
-    assert rows[inc]["database_bytes"] == rows[full]["database_bytes"]
+    assert rows[inc]["restore_bytes"] == rows[full]["restore_bytes"]
     # Nothing changed at all: an increment of no pages.
     same = create(conn)
     assert listing(conn)[0]["size_bytes"] == 4096

@@ -18,6 +18,7 @@
 #include "offsite/sync.hpp"
 #include "policy/retention.hpp"
 #include "policy/text.hpp"
+#include "store/checksum.hpp"
 #include "store/db_header.hpp"
 #include "store/lock.hpp"
 #include "store/temp_file.hpp"
@@ -100,6 +101,30 @@ std::string verification_failure(const OperationContext& ctx, const Image& image
     return join(outcome.errors, "; ");
 }
 
+// An increment's verification on creation; returns its problems ("" = none):
+//   * integrity_check and the row counts ran on the snapshot the pages were
+//     read from (engine/increment.hpp), the critical tables are in them;
+//   * the new file reads back with the checksum computed while writing it;
+//   * the chain with it on top checks out (contiguity, sizes, database
+//     checksums: it reproduces exactly the pages that were read);
+//   * every backup it builds on still has its recorded checksum, so each page
+//     a restore takes from them is the page that was hashed.
+std::string increment_failure(const OperationContext& ctx, Chain& chain, const std::string& name,
+                              const BackupRecord& record, int fd, const IncrementResult& made,
+                              Observer& observer) {
+    VerifyOutcome out;
+    if (made.integrity != "ok") out.errors.push_back("integrity: " + made.integrity);
+    for (auto& error : critical_table_errors(made.tables, ctx.settings.critical_tables))
+        out.errors.push_back(std::move(error));
+    if (checksum_fd(fd, static_cast<uint64_t>(made.size_bytes), &observer) != made.checksum)
+        out.errors.push_back("the new file does not read back as it was written");
+    chain.append(name, record, std::make_shared<Fd>(dup_fd(fd)));
+    for (auto& problem : chain.check())
+        out.errors.push_back(std::move(problem));
+    if (out.errors.empty()) check_chain_links(chain, out, observer);
+    return join(out.errors, "; ");
+}
+
 // Whether the backup `e` may be a new increment's parent: a recorded regular
 // backup, not dated in the future, that has not failed verification.
 bool may_be_parent(const CatalogEntry& e, int64_t now) {
@@ -154,6 +179,7 @@ std::optional<std::string> create_increment_locked(const OperationContext& ctx, 
         req.parent_checksum ^= h; // chain.check() proved it is what the chain records
     req.busy_timeout_ms = ctx.settings.busy_timeout_ms;
     req.max_snapshot_seconds = ctx.settings.max_snapshot_seconds;
+    req.check_integrity = ctx.settings.verify_on_create;
     req.observer = &observer;
     std::optional<IncrementResult> made = snapshot_increment(req);
     if (!made) return std::nullopt;
@@ -179,15 +205,12 @@ std::optional<std::string> create_increment_locked(const OperationContext& ctx, 
     manifest.tables = std::move(made->tables);
 
     if (ctx.settings.verify_on_create) {
-        BackupRecord expected = record;
-        expected.tables = manifest.tables;
-        parent.append(name, record, std::make_shared<Fd>(dup_fd(temp.fd())));
-        const auto image = parent.image();
-        const std::string failure =
-            verification_failure(ctx, *image, temp.fd(), false, expected, observer, parent.check());
+        const std::string failure = increment_failure(ctx, parent, name, record, temp.fd(), *made, observer);
         if (!failure.empty()) {
-            // The chain it builds on is not sound (a backup in it was damaged
-            // since it was made): a full backup starts a new one.
+            // The live database is damaged (the full backup taken instead
+            // fails too, and says so), or the chain it builds on is not
+            // sound (a backup in it changed since it was made): a full
+            // backup starts a new chain.
             sqlite3_log(
                 SQLITE_WARNING,
                 "wecare_backup: an incremental backup on '%s' failed verification (%s); taking a full "

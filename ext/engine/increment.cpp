@@ -10,6 +10,7 @@
 
 #include "engine/async_writer.hpp"
 #include "engine/live_snapshot.hpp"
+#include "engine/verify.hpp"
 #include "store/checksum.hpp"
 #include "store/fd.hpp"
 
@@ -139,6 +140,10 @@ std::optional<IncrementResult> snapshot_increment(const IncrementRequest& req) {
     IncrementResult result;
     result.journal_mode = source.journal_mode();
     result.tables = source.count_rows();
+    if (req.check_integrity) {
+        observer.phase("verify");
+        result.integrity = integrity_of(source.connection(), observer, result.unchecked);
+    }
     source.end();
 
     IncrementHeader& h = result.header;

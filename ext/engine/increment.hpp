@@ -8,11 +8,13 @@
 // goes into the new database checksum (XOR) and, when it differs from the
 // parent's, the page is appended to the file through the background writer
 // (async_writer.hpp, O_DIRECT where possible) from offset 4096. The page map
-// and then the header are written last. The row counts run inside the copy's
-// own read transaction. The new database checksum is checked against what the
-// page map gives from the parent's: the chain reproduces exactly the pages
-// that were read. Verification on creation (command/create.cpp) then reads
-// the whole chain back, as any verification does.
+// and then the header are written last. The row counts and (when asked) an
+// integrity_check run inside the copy's own read transaction, so they check
+// exactly the pages that were read; the new database checksum is checked
+// against what the page map gives from the parent's, which proves the chain
+// reproduces those pages. That is an increment's verification on creation
+// (with the chain's checks in command/create.cpp), at the cost of one
+// integrity_check of the live database instead of one of a materialised copy.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -36,6 +38,7 @@ struct IncrementRequest {
     uint64_t parent_checksum = 0;
     int64_t busy_timeout_ms = 10000;
     int64_t max_snapshot_seconds = 3600;
+    bool check_integrity = false; // PRAGMA integrity_check inside the snapshot
     Observer* observer = nullptr;
 };
 
@@ -45,6 +48,8 @@ struct IncrementResult {
     int64_t size_bytes = 0;
     std::string journal_mode;
     std::vector<TableCount> tables;
+    std::string integrity = "not checked"; // "ok" or the first problem, when asked
+    std::vector<std::string> unchecked;    // what integrity_check could not check, and why
 };
 
 // nullopt when the database's page size is not the parent's: the caller

@@ -57,6 +57,9 @@ class LiveSnapshot : public PageSource {
     void read_pages(uint32_t first, uint32_t count, uint8_t* out) override;
     // Row counts of every ordinary table, in the same snapshot.
     std::vector<TableCount> count_rows();
+    // The private connection that holds the snapshot: a check run on it sees
+    // exactly the pages read.
+    sqlite3* connection() const { return db_.get(); }
     // Ends the read transaction.
     void end();
 

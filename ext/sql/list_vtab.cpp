@@ -39,14 +39,14 @@ enum Column {
     kLocation,
     kType,
     kBase,
-    kDatabaseBytes,
+    kRestoreBytes,
 };
 
 constexpr const char* kSchema =
     "CREATE TABLE x(name TEXT, path TEXT, kind TEXT, label TEXT, created_at TEXT, size_bytes INTEGER, "
     "checksum TEXT, page_count INTEGER, verified_at TEXT, verify_ok INTEGER, retain_reason TEXT, "
     "created_ns INTEGER, offsite_at TEXT, offsite_ok INTEGER, location TEXT, type TEXT, base TEXT, "
-    "database_bytes INTEGER)";
+    "restore_bytes INTEGER)";
 
 struct ListTable {
     sqlite3_vtab base; // must come first
@@ -186,7 +186,7 @@ void column_value(const ListCursor* cursor, sqlite3_context* ctx, int column) {
     case kBase:
         if (r && !r->base.empty()) result_text(ctx, r->base);
         break;
-    case kDatabaseBytes:
+    case kRestoreBytes:
         if (r && r->page_count > 0 && r->page_size > 0)
             sqlite3_result_int64(ctx, r->page_count * r->page_size);
         break;

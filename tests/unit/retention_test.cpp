@@ -137,7 +137,8 @@ TEST(Retention, FilesWithoutARecordAreNeverCountedNorDeleted) {
                                         regular(kMonday + 86400), regular(kMonday)};
     items[0].recorded = false;
     items[1].recorded = false;
-    EXPECT_EQ(retention_reasons(items, only(1)), (std::vector<std::string>{"unknown", "unknown", "last", ""}));
+    EXPECT_EQ(retention_reasons(items, only(1)),
+              (std::vector<std::string>{"unknown", "unknown", "last", ""}));
 }
 
 TEST(Retention, BackupsDatedInTheFutureNeverPushOutThePast) {
@@ -149,13 +150,58 @@ TEST(Retention, BackupsDatedInTheFutureNeverPushOutThePast) {
 }
 
 TEST(Retention, AKeptBackupKeepsTheChainItBuildsOn) {
-    std::vector<RetentionItem> items = {regular(kMonday + 300), regular(kMonday + 200), regular(kMonday + 100),
-                                        regular(kMonday)};
+    std::vector<RetentionItem> items = {regular(kMonday + 300), regular(kMonday + 200),
+                                        regular(kMonday + 100), regular(kMonday)};
     for (size_t i = 0; i < items.size(); ++i)
         items[i].name = "b" + std::to_string(i);
     items[0].base = 1; // b0 builds on b1, which builds on b3 (a full backup)
     items[1].base = 3;
-    EXPECT_EQ(retention_reasons(items, only(1)), (std::vector<std::string>{"last", "base of b0", "", "base of b0"}));
+    EXPECT_EQ(retention_reasons(items, only(1)),
+              (std::vector<std::string>{"last", "base of b0", "", "base of b0"}));
     items[3].base = 0; // a cycle in damaged records ends
     EXPECT_EQ(retention_reasons(items, only(1)).size(), 4u);
+}
+
+// Daily chains: one full backup a day at 00:00 and an increment each hour
+// after it. Whatever rule keeps a backup, every backup under it stays, and
+// nothing that only a deleted backup needed does.
+TEST(Retention, EveryKeepRuleKeepsWholeChains) {
+    std::vector<RetentionItem> items; // newest first
+    const int days = 70;
+    for (int d = days - 1; d >= 0; --d)
+        for (int h = 23; h >= 0; --h)
+            items.push_back(regular(kMonday + d * kDay + h * 3600, true));
+    for (size_t i = 0; i < items.size(); ++i) {
+        items[i].name = "b" + std::to_string(i);
+        const bool full = (i % 24) == 23; // the 00:00 backup of its day
+        if (!full) items[i].base = i + 1; // the previous hour's backup
+    }
+    for (const RetentionPolicy& policy :
+         {only(5), only(0, 3), only(0, 0, 2), only(0, 0, 0, 2), only(2, 2, 2, 2)}) {
+        const auto r = retention_reasons(items, policy);
+        for (size_t i = 0; i < items.size(); ++i) {
+            if (r[i].empty() || !items[i].base) continue;
+            for (auto at = items[i].base; at; at = items[*at].base)
+                EXPECT_FALSE(r[*at].empty()) << items[*at].name << " is needed by kept " << items[i].name;
+        }
+        // A kept base names the newest kept backup that depends on it.
+        for (size_t i = 0; i < items.size(); ++i) {
+            if (r[i].rfind("base of ", 0) != 0) continue;
+            const std::string dependent = r[i].substr(8);
+            const size_t j = static_cast<size_t>(std::stoul(dependent.substr(1)));
+            EXPECT_LT(j, i);
+            EXPECT_FALSE(r[j].empty());
+            for (size_t k = 0; k < j; ++k) { // no newer kept backup depends on it
+                if (r[k].empty()) continue;
+                for (auto at = items[k].base; at; at = items[*at].base)
+                    EXPECT_NE(*at, i)
+                        << "b" << k << " is newer than " << dependent << " and needs " << items[i].name;
+            }
+        }
+        // Nothing kept only as a base when no kept backup needs it.
+        size_t kept = 0;
+        for (const auto& reason : r)
+            kept += reason.empty() ? 0 : 1;
+        EXPECT_LT(kept, items.size());
+    }
 }
