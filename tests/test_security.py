@@ -117,12 +117,14 @@ def test_function_list_pins_every_function_and_its_flags(conn):
             ("wecare_backup_stats", 0), ("wecare_backup_cleanup", 0), ("wecare_backup_restore", 2),
             ("wecare_backup_schedule", 1), ("wecare_backup_export", 2), ("wecare_backup_config", 1),
             ("wecare_backup_config", 2), ("wecare_backup_setting", 1), ("wecare_backup_path", 1),
-            ("wecare_backup_fetch", 1), ("wecare_backup_recover", 3)]}
+            ("wecare_backup_fetch", 1), ("wecare_backup_recover", 3), ("wecare_backup_continuous", 0),
+            ("wecare_backup_continuous", 1), ("wecare_backup_restore_at", 2)]}
     assert got == expected
 
 
 def test_the_list_table_is_an_eponymous_module(conn):
     assert one(conn, "SELECT count(*) FROM pragma_module_list WHERE name = 'wecare_backup_list'") == 1
+    assert one(conn, "SELECT count(*) FROM pragma_module_list WHERE name = 'wecare_backup_timeline'") == 1
 
 
 # --- hostile names ---------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ namespace wb {
 
 int64_t cleanup_locked(const OperationContext& ctx, const Dir& dir, const std::string& just_made) {
     const auto entries = scan_catalog(dir, ctx.settings.prefix);
-    const auto reasons = retention_reasons_for(entries, ctx.settings);
+    const auto reasons =
+        retention_reasons_for(entries, ctx.settings, timeline_bases(dir, ctx.settings.prefix));
     int64_t deleted = 0;
     for (size_t i = 0; i < entries.size(); ++i) {
         if (!reasons[i].empty() || entries[i].name == just_made) continue;

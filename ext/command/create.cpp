@@ -160,7 +160,7 @@ std::optional<Chain> parent_chain(const OperationContext& ctx, const Dir& dir) {
 std::optional<std::string> create_increment_locked(const OperationContext& ctx, const Dir& dir, Chain parent,
                                                    const std::string& kind,
                                                    const std::optional<std::string>& label,
-                                                   Observer& observer) {
+                                                   Observer& observer, WalIndexHeader* position) {
     const int64_t created_ns = now_nanoseconds();
     std::string name = allocate_name(dir, ctx.settings.prefix, false, created_ns / 1000000000, true);
     TempFile temp(dir, name);
@@ -183,6 +183,7 @@ std::optional<std::string> create_increment_locked(const OperationContext& ctx, 
     req.observer = &observer;
     std::optional<IncrementResult> made = snapshot_increment(req);
     if (!made) return std::nullopt;
+    if (position) *position = made->wal_position;
 
     BackupRecord record;
     record.name = name;
@@ -251,10 +252,12 @@ void refuse_inside_own_write_transaction(const OperationContext& ctx) {
 } // namespace
 
 std::string create_locked(const OperationContext& ctx, const Dir& dir, const std::string& kind,
-                          const std::optional<std::string>& label, Observer& observer) {
-    if (ctx.settings.incremental && kind != "safety") {
+                          const std::optional<std::string>& label, Observer& observer,
+                          WalIndexHeader* position, bool incremental) {
+    if ((incremental || ctx.settings.incremental) && kind != "safety") {
         if (auto parent = parent_chain(ctx, dir)) {
-            if (auto name = create_increment_locked(ctx, dir, std::move(*parent), kind, label, observer))
+            if (auto name =
+                    create_increment_locked(ctx, dir, std::move(*parent), kind, label, observer, position))
                 return *name;
         }
     }
@@ -272,6 +275,7 @@ std::string create_locked(const OperationContext& ctx, const Dir& dir, const std
     req.max_snapshot_seconds = ctx.settings.max_snapshot_seconds;
     req.observer = &observer;
     SnapshotResult snap = snapshot_to(req);
+    if (position) *position = snap.wal_position;
     BackupRecord record = record_of(ctx, name, kind, label, created_ns, snap);
     const Manifest manifest = manifest_of(snap);
 

@@ -62,7 +62,7 @@ void merge_offsite_rows(const Settings& s, const Dir& dir, std::vector<ListedBac
     std::vector<RetentionItem> items;
     items.reserve(remote.size());
     for (const auto& r : remote)
-        items.push_back({false, r.parsed.epoch_seconds, std::nullopt, true, r.object->name, {}});
+        items.push_back({false, r.parsed.epoch_seconds, std::nullopt, true, r.object->name, {}, {}});
     const auto reasons = retention_reasons(items, offsite::retention_policy(s));
     bool added = false;
     for (size_t i = 0; i < remote.size(); ++i) {
@@ -84,7 +84,8 @@ std::vector<ListedBackup> list_backups(const OperationContext& ctx) {
     if (path_missing(ctx.settings.dir)) return {}; // the default directory: no backup made yet
     Dir dir = Dir::open_backup_dir(ctx.settings.dir, false);
     auto entries = scan_catalog(dir, ctx.settings.prefix);
-    const auto reasons = retention_reasons_for(entries, ctx.settings);
+    const auto reasons =
+        retention_reasons_for(entries, ctx.settings, timeline_bases(dir, ctx.settings.prefix));
     std::vector<ListedBackup> out;
     out.reserve(entries.size());
     for (size_t i = 0; i < entries.size(); ++i) {

@@ -6,6 +6,7 @@
 // once the lock is held, and removed when the restore then fails. A restore
 // that is killed keeps its safety backup, which is complete and valid.
 #include "engine/restore.hpp"
+#include "command/continuous.hpp"
 #include "command/shared.hpp"
 #include "common/clock.hpp"
 #include "engine/page_writer.hpp"
@@ -93,22 +94,38 @@ RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& na
                 "then back to WAL",
             ErrorKind::misuse);
 
-    RestoreOutcome result;
+    RestoreOutcome result = restore_image_locked(ctx, dir, *opened.image, name,
+                                                 opened.record ? opened.record->journal_mode : "", progress);
     result.restored = name;
+    return result;
+}
+
+RestoreOutcome restore_image_locked(const OperationContext& ctx, const Dir& dir, const Image& image,
+                                    const std::string& what, const std::string& journal_mode_if_new,
+                                    Observer& observer) {
+    RestoreOutcome result;
     RestoreRequest req;
     req.db_path = ctx.db_path;
-    req.image = opened.image.get();
+    req.image = &image;
     req.busy_timeout_ms = ctx.settings.busy_timeout_ms;
-    req.observer = &progress;
-    req.journal_mode_if_new = opened.record ? opened.record->journal_mode : "";
+    req.observer = &observer;
+    req.journal_mode_if_new = journal_mode_if_new;
+    bool marked = false;
     req.take_safety = [&](PageSource& current, const std::string& journal_mode) {
-        if (current.page_count() == 0) return; // an empty database: nothing to keep
-        result.safety_backup = write_safety(ctx, dir, current, journal_mode, name, progress);
+        if (current.page_count() > 0) // an empty database: nothing to keep
+            result.safety_backup = write_safety(ctx, dir, current, journal_mode, what, observer);
+        // Continuous capture (in any process) must not capture the restore's
+        // transaction as a restore point (command/continuous.hpp).
+        if (journal_mode == "wal") {
+            mark_restore(ctx, dir, what);
+            marked = true;
+        }
     };
     try {
         result.pages = restore_into(req).pages;
     } catch (...) {
         if (!result.safety_backup.empty()) remove_backup(dir, result.safety_backup);
+        if (marked) unmark_restore(ctx, dir);
         throw;
     }
     cleanup_locked(ctx, dir, result.safety_backup);

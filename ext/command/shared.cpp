@@ -1,6 +1,7 @@
 // Steps shared by several commands (see shared.hpp).
 #include "command/shared.hpp"
 
+#include <set>
 #include <unordered_map>
 
 #include "common/clock.hpp"
@@ -267,7 +268,8 @@ VerifyOutcome verify_opened(const OperationContext& ctx, const OpenedBackup& b, 
     return out;
 }
 
-std::vector<std::string> retention_reasons_for(const std::vector<CatalogEntry>& entries, const Settings& s) {
+std::vector<std::string> retention_reasons_for(const std::vector<CatalogEntry>& entries, const Settings& s,
+                                               const std::set<std::string>& timeline_bases) {
     std::vector<RetentionItem> items;
     items.reserve(entries.size());
     std::unordered_map<std::string, size_t> index;
@@ -279,8 +281,8 @@ std::vector<std::string> retention_reasons_for(const std::vector<CatalogEntry>& 
             auto it = index.find(e.record->base);
             if (it != index.end()) base = it->second;
         }
-        items.push_back(
-            {e.parsed.safety, e.parsed.epoch_seconds, e.verify_ok(), e.record.has_value(), e.name, base});
+        items.push_back({e.parsed.safety, e.parsed.epoch_seconds, e.verify_ok(), e.record.has_value(), e.name,
+                         base, timeline_bases.count(e.name) ? "timeline base" : ""});
     }
     RetentionPolicy policy{s.keep_last,    s.keep_daily,  s.keep_weekly,
                            s.keep_monthly, s.keep_safety, now_seconds()};

@@ -2,6 +2,7 @@
 #pragma once
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <sys/stat.h>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "common/error.hpp"
 #include "engine/chain.hpp"
 #include "engine/image.hpp"
+#include "policy/wal_format.hpp"
 #include "store/db_header.hpp"
 #include "store/dir.hpp"
 
@@ -33,15 +35,23 @@ Dir open_dir_holding(const OperationContext& ctx, const std::string& name);
 // when the off-site index has it.
 Fd open_named_backup(const OperationContext& ctx, const Dir& dir, const std::string& name,
                      struct stat* st = nullptr);
-// The retention reason of each entry (newest first), under ctx's keep rules.
-std::vector<std::string> retention_reasons_for(const std::vector<CatalogEntry>& entries, const Settings& s);
+// The retention reason of each entry (newest first), under ctx's keep rules;
+// `timeline_bases` (continuous capture's, see timeline_bases()) are kept too.
+std::vector<std::string> retention_reasons_for(const std::vector<CatalogEntry>& entries, const Settings& s,
+                                               const std::set<std::string>& timeline_bases = {});
+// The base backups continuous capture's kept restore points need.
+std::set<std::string> timeline_bases(const Dir& dir, const std::string& prefix);
 // Applies retention; the caller holds the backup lock. `just_made` is never
 // deleted: a create or restore must not remove what it returns, even when other
 // backups carry later dates (a clock set back).
 int64_t cleanup_locked(const OperationContext& ctx, const Dir& dir, const std::string& just_made = "");
 // Snapshot, verify and publish one backup; the caller holds the backup lock.
+// `position` (if given) receives where in the log the snapshot was (WAL
+// mode); `incremental` asks for an increment whatever the settings say (a
+// base for continuous capture), when a parent qualifies.
 std::string create_locked(const OperationContext& ctx, const Dir& dir, const std::string& kind,
-                          const std::optional<std::string>& label, Observer& observer);
+                          const std::optional<std::string>& label, Observer& observer,
+                          WalIndexHeader* position = nullptr, bool incremental = false);
 // A backup file opened once and checked (a regular file, not a link), with
 // its record and manifest, and the image through which SQLite reads it.
 struct OpenedBackup {
@@ -72,6 +82,12 @@ VerifyOutcome verify_opened(const OperationContext& ctx, const OpenedBackup& bac
 // Adds an error for each backup `chain` builds on (all but its last) whose
 // file no longer has its recorded checksum.
 void check_chain_links(const Chain& chain, VerifyOutcome& out, Observer& observer);
+// Under the backup lock: takes the database's write lock, a safety backup of
+// it as it is, and replaces it with `image` (engine/restore.hpp), then
+// rotates. `what` names what is restored (in the safety backup's label).
+RestoreOutcome restore_image_locked(const OperationContext& ctx, const Dir& dir, const Image& image,
+                                    const std::string& what, const std::string& journal_mode_if_new,
+                                    Observer& observer);
 // Verification before a restore (see verify.cpp).
 VerifyOutcome verify_for_restore(const OperationContext& ctx, const OpenedBackup& backup, Observer& observer);
 

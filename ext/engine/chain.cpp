@@ -60,15 +60,6 @@ ChainLink open_link(const Dir& dir, const std::string& prefix, const std::string
     return link;
 }
 
-// Whether an increment that ends with `page_count` pages carries every page
-// beyond its parent's `parent_pages` (its entries are ascending and unique).
-bool covers_growth(size_t parent_pages, uint32_t page_count, const std::vector<IncrementEntry>& entries) {
-    if (page_count <= parent_pages) return true;
-    const auto beyond = std::count_if(entries.begin(), entries.end(),
-                                      [&](const IncrementEntry& e) { return e.page > parent_pages; });
-    return static_cast<uint64_t>(beyond) == page_count - parent_pages;
-}
-
 } // namespace
 
 void read_increment(int fd, int64_t size_bytes, IncrementHeader& header,
@@ -154,7 +145,7 @@ std::vector<std::string> Chain::check() const {
                                parent.name + "'");
         else if (link.header.page_size != page_size())
             problems.push_back("'" + link.name + "' has another page size than its chain");
-        else if (!covers_growth(hashes.size(), link.header.page_count, link.entries))
+        else if (!carries_growth(hashes.size(), link.header.page_count, link.entries))
             problems.push_back("'" + link.name + "' lacks pages its parent does not have");
         else if (link.header.before != sum)
             problems.push_back("'" + link.name + "' does not start where '" + parent.name +
@@ -177,6 +168,10 @@ std::vector<uint64_t> Chain::page_hashes() const {
 }
 
 std::unique_ptr<Image> Chain::image() const {
+    return std::make_unique<Image>(page_size(), page_count(), layers());
+}
+
+std::vector<Image::Layer> Chain::layers() const {
     std::vector<Image::Layer> layers;
     for (const auto& link : links_) {
         Image::Layer layer;
@@ -196,7 +191,7 @@ std::unique_ptr<Image> Chain::image() const {
         }
         layers.push_back(std::move(layer));
     }
-    return std::make_unique<Image>(page_size(), page_count(), std::move(layers));
+    return layers;
 }
 
 } // namespace wb

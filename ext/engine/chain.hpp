@@ -68,6 +68,8 @@ class Chain {
     // The database the chain materialises, each page checked on reading. Only
     // for a chain check() found sound.
     std::unique_ptr<Image> image() const;
+    // Its files as an image's layers, oldest first (to add more on top).
+    std::vector<Image::Layer> layers() const;
 
   private:
     std::vector<ChainLink> links_;

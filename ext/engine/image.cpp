@@ -203,7 +203,7 @@ Image::Image(uint32_t page_size, uint32_t page_count, std::vector<Layer> layers)
         layer_of_.assign(static_cast<size_t>(page_count_) + 1, 0);
         for (size_t i = 1; i < layers_.size(); ++i)
             for (uint32_t p : layers_[i].pages)
-                if (p <= page_count_) layer_of_[p] = static_cast<uint16_t>(i);
+                if (p <= page_count_) layer_of_[p] = static_cast<uint32_t>(i);
     }
 }
 

@@ -74,7 +74,7 @@ class Image {
     uint32_t page_size_;
     uint32_t page_count_;
     std::vector<Layer> layers_;      // oldest (the full backup) first
-    std::vector<uint16_t> layer_of_; // page -> the layer that holds it (empty: all in layer 0)
+    std::vector<uint32_t> layer_of_; // page -> the layer that holds it (empty: all in layer 0)
     mutable std::mutex mu_;
     mutable std::string problem_;
 };

@@ -139,6 +139,7 @@ std::optional<IncrementResult> snapshot_increment(const IncrementRequest& req) {
 
     IncrementResult result;
     result.journal_mode = source.journal_mode();
+    result.wal_position = source.wal_position();
     result.tables = source.count_rows();
     if (req.check_integrity) {
         observer.phase("verify");

@@ -24,6 +24,7 @@
 #include "common/observer.hpp"
 #include "policy/increment_format.hpp"
 #include "policy/record.hpp"
+#include "policy/wal_format.hpp"
 
 namespace wb {
 
@@ -43,6 +44,7 @@ struct IncrementRequest {
 };
 
 struct IncrementResult {
+    WalIndexHeader wal_position; // WAL mode: where in the log the snapshot is
     IncrementHeader header;
     std::string checksum; // xxh3t of the file
     int64_t size_bytes = 0;

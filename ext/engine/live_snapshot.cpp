@@ -9,14 +9,13 @@
 #include <thread>
 
 #include "engine/stand_ins.hpp"
+#include "engine/wal_index.hpp"
 #include "policy/wal_format.hpp"
 
 namespace wb {
 
 namespace {
 
-constexpr int kWalIndexRegionBytes = 32768; // the size SQLite maps the wal-index in
-constexpr int kHeaderAttempts = 200;
 constexpr uint64_t kLockByteOffset = 0x40000000; // SQLite's PENDING_BYTE
 
 Error busy_error() {
@@ -66,9 +65,7 @@ LiveSnapshot::LiveSnapshot(const std::string& db_path, const Options& options) :
         throw Error(std::string("cannot read the database: ") + e.what(), e.kind());
     }
     wal_ = journal_mode_ == "wal";
-    if (sqlite3_file_control(db_.get(), "main", SQLITE_FCNTL_FILE_POINTER, &file_) != SQLITE_OK || !file_ ||
-        !file_->pMethods)
-        throw Error("cannot reach the database file through SQLite");
+    file_ = main_file_of(db_.get());
     if (wal_) {
         begin_wal(options);
     } else {
@@ -90,51 +87,15 @@ void LiveSnapshot::begin_rollback() {
     }
 }
 
-// Starts the read transaction and learns its last frame from the wal-index
-// header read before and after the start (see the header comment).
+// Starts the read transaction at a known place in the log (engine/wal_index.hpp).
 void LiveSnapshot::begin_wal(const Options& options) {
-    auto header_now = [&]() -> std::optional<WalIndexHeader> {
-        void volatile* region = nullptr;
-        if (file_->pMethods->iVersion < 2 || !file_->pMethods->xShmMap ||
-            file_->pMethods->xShmMap(file_, 0, kWalIndexRegionBytes, 0, &region) != SQLITE_OK || !region)
-            return std::nullopt;
-        // Copy the first header, then (after a barrier) the second, as SQLite's
-        // readers do: a writer updates the second copy first.
-        uint8_t bytes[kWalIndexHeaderBytes];
-        const auto* mapped = static_cast<const volatile uint8_t*>(region);
-        for (size_t i = 0; i < 48; ++i)
-            bytes[i] = mapped[i];
-        std::atomic_thread_fence(std::memory_order_acquire);
-        for (size_t i = 48; i < kWalIndexHeaderBytes; ++i)
-            bytes[i] = mapped[i];
-        return parse_wal_index_header(bytes, sizeof bytes);
-    };
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(options.busy_timeout_ms);
-    for (int attempt = 0;; ++attempt) {
-        const auto before = header_now();
-        try {
-            db_.exec("BEGIN");
-            db_.query_int("SELECT count(*) FROM sqlite_schema");
-        } catch (const Error& e) {
-            if (e.kind() == ErrorKind::busy) throw busy_error();
-            throw Error(std::string("cannot read the database: ") + e.what(), e.kind());
-        }
-        const auto after = header_now();
-        const bool steady = before && after && before->change == after->change &&
-                            before->max_frame == after->max_frame && before->salt1 == after->salt1 &&
-                            before->salt2 == after->salt2;
-        if (after && (steady || options.writer_lock_held)) {
-            // Frames the database file already holds need not be read from the log.
-            last_frame_ = after->backfilled >= after->max_frame ? 0 : after->max_frame;
-            wal_salt1_ = after->salt1;
-            wal_salt2_ = after->salt2;
-            return;
-        }
-        db_.exec("COMMIT");
-        if (attempt >= kHeaderAttempts && std::chrono::steady_clock::now() > deadline) throw busy_error();
-        std::this_thread::sleep_for(std::chrono::microseconds(attempt < 10 ? 50 : 1000));
-    }
+    const WalIndexHeader h =
+        begin_read_at_known_frame(db_, file_, options.busy_timeout_ms, options.writer_lock_held);
+    // Frames the database file already holds need not be read from the log.
+    last_frame_ = h.backfilled >= h.max_frame ? 0 : h.max_frame;
+    wal_salt1_ = h.salt1;
+    wal_salt2_ = h.salt2;
+    position_ = h;
 }
 
 void LiveSnapshot::load_wal_frames() {

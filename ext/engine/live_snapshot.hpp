@@ -29,6 +29,7 @@
 #include "engine/page_source.hpp"
 #include "engine/sqlite_handles.hpp"
 #include "policy/record.hpp"
+#include "policy/wal_format.hpp"
 #include "store/fd.hpp"
 
 namespace wb {
@@ -51,6 +52,9 @@ class LiveSnapshot : public PageSource {
     // The log frame that ends the snapshot (0 for rollback journal, or a log
     // that holds nothing the database file lacks).
     uint32_t last_frame() const { return last_frame_; }
+    // WAL mode: the wal-index header the snapshot is exactly (its salts and
+    // last frame place it in the log).
+    const WalIndexHeader& wal_position() const { return position_; }
 
     // Reads pages first..first+count-1 (1-based) into `out` (count * page size
     // bytes). The lock-byte page of databases above 1 GiB reads as zeros.
@@ -77,6 +81,7 @@ class LiveSnapshot : public PageSource {
     uint32_t page_size_ = 0;
     uint32_t page_count_ = 0;
     uint32_t last_frame_ = 0;
+    WalIndexHeader position_;
     uint32_t wal_salt1_ = 0;
     uint32_t wal_salt2_ = 0;
     Fd wal_file_;                    // the -wal file (SQLite takes no lock on it)

@@ -20,6 +20,7 @@ SnapshotResult snapshot_to(const SnapshotRequest& req) {
     result.page_size = source.page_size();
     result.page_count = source.page_count();
     result.journal_mode = source.journal_mode();
+    result.wal_position = source.wal_position();
     PageWriter out(req.out_fd, source.page_size(), PageWriter::Options{});
     req.observer->page_size(source.page_size());
     copy_pages(source, out, *req.observer, deadline,

@@ -21,6 +21,7 @@
 
 #include "common/observer.hpp"
 #include "policy/record.hpp"
+#include "policy/wal_format.hpp"
 
 namespace wb {
 
@@ -34,6 +35,7 @@ struct SnapshotRequest {
 };
 
 struct SnapshotResult {
+    WalIndexHeader wal_position; // WAL mode: where in the log the snapshot is
     std::string checksum;
     int64_t size_bytes = 0;
     int64_t page_count = 0;

@@ -480,7 +480,7 @@ SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Obse
     std::vector<RetentionItem> items;
     items.reserve(candidates.size());
     for (const auto& c : candidates)
-        items.push_back({false, c.parsed.epoch_seconds, c.verify_ok, true, c.name, {}});
+        items.push_back({false, c.parsed.epoch_seconds, c.verify_ok, true, c.name, {}, {}});
     const auto reasons = retention_reasons(items, retention_policy(s));
 
     SyncResult result;

@@ -7,6 +7,7 @@
 #include <xxhash.h>
 
 #include "common/error.hpp"
+#include "policy/le_bytes.hpp"
 
 namespace wb {
 
@@ -15,18 +16,6 @@ namespace {
 constexpr char kMagic[8] = {'W', 'C', 'I', 'N', 'C', 'R', '0', '1'};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kMaxNameBytes = 1024;
-
-void put(std::string& out, uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; ++i)
-        out += static_cast<char>(v >> (8 * i));
-}
-
-uint64_t get(std::string_view in, size_t at, int bytes) {
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i)
-        v |= static_cast<uint64_t>(static_cast<uint8_t>(in[at + static_cast<size_t>(i)])) << (8 * i);
-    return v;
-}
 
 Error damaged(const std::string& what) {
     return Error("increment: " + what);
@@ -41,42 +30,42 @@ bool looks_like_increment(std::string_view bytes) {
 std::string serialize_increment_header(const IncrementHeader& h) {
     if (h.name.size() > kMaxNameBytes || h.base.size() > kMaxNameBytes) throw damaged("name too long");
     std::string out(kMagic, sizeof kMagic);
-    put(out, kVersion, 4);
-    put(out, h.page_size, 4);
-    put(out, h.page_count, 4);
-    put(out, h.entries, 4);
-    put(out, h.before, 8);
-    put(out, h.after, 8);
-    put(out, h.created_ns, 8);
-    put(out, h.map_offset, 8);
-    put(out, h.map_checksum, 8);
-    put(out, h.name.size(), 2);
+    put_le(out, kVersion, 4);
+    put_le(out, h.page_size, 4);
+    put_le(out, h.page_count, 4);
+    put_le(out, h.entries, 4);
+    put_le(out, h.before, 8);
+    put_le(out, h.after, 8);
+    put_le(out, h.created_ns, 8);
+    put_le(out, h.map_offset, 8);
+    put_le(out, h.map_checksum, 8);
+    put_le(out, h.name.size(), 2);
     out += h.name;
-    put(out, h.base.size(), 2);
+    put_le(out, h.base.size(), 2);
     out += h.base;
     out.resize(kIncrementHeaderBytes - 8, '\0');
-    put(out, XXH3_64bits(out.data(), out.size()), 8);
+    put_le(out, XXH3_64bits(out.data(), out.size()), 8);
     return out;
 }
 
 IncrementHeader parse_increment_header(std::string_view b) {
     if (b.size() < kIncrementHeaderBytes || !looks_like_increment(b))
         throw damaged("not an incremental backup");
-    if (XXH3_64bits(b.data(), kIncrementHeaderBytes - 8) != get(b, kIncrementHeaderBytes - 8, 8))
+    if (XXH3_64bits(b.data(), kIncrementHeaderBytes - 8) != get_le(b, kIncrementHeaderBytes - 8, 8))
         throw damaged("its header is damaged");
-    if (get(b, 8, 4) != kVersion) throw damaged("a version this build cannot read; upgrade wecare_backup");
+    if (get_le(b, 8, 4) != kVersion) throw damaged("a version this build cannot read; upgrade wecare_backup");
     IncrementHeader h;
-    h.page_size = static_cast<uint32_t>(get(b, 12, 4));
-    h.page_count = static_cast<uint32_t>(get(b, 16, 4));
-    h.entries = static_cast<uint32_t>(get(b, 20, 4));
-    h.before = get(b, 24, 8);
-    h.after = get(b, 32, 8);
-    h.created_ns = get(b, 40, 8);
-    h.map_offset = get(b, 48, 8);
-    h.map_checksum = get(b, 56, 8);
+    h.page_size = static_cast<uint32_t>(get_le(b, 12, 4));
+    h.page_count = static_cast<uint32_t>(get_le(b, 16, 4));
+    h.entries = static_cast<uint32_t>(get_le(b, 20, 4));
+    h.before = get_le(b, 24, 8);
+    h.after = get_le(b, 32, 8);
+    h.created_ns = get_le(b, 40, 8);
+    h.map_offset = get_le(b, 48, 8);
+    h.map_checksum = get_le(b, 56, 8);
     size_t at = 64;
     for (std::string* text : {&h.name, &h.base}) {
-        const auto length = static_cast<size_t>(get(b, at, 2));
+        const auto length = static_cast<size_t>(get_le(b, at, 2));
         at += 2;
         if (length > kMaxNameBytes || at + length > kIncrementHeaderBytes - 8)
             throw damaged("a name is too long");
@@ -97,9 +86,9 @@ std::string serialize_increment_map(const std::vector<IncrementEntry>& entries) 
     std::string out;
     out.reserve(entries.size() * kIncrementEntryBytes);
     for (const auto& e : entries) {
-        put(out, e.page, 4);
-        put(out, 0, 4);
-        put(out, e.hash, 8);
+        put_le(out, e.page, 4);
+        put_le(out, 0, 4);
+        put_le(out, e.hash, 8);
     }
     return out;
 }
@@ -108,21 +97,27 @@ uint64_t increment_map_checksum(std::string_view map) {
     return XXH3_64bits(map.data(), map.size());
 }
 
+std::vector<IncrementEntry> parse_page_map(std::string_view bytes, uint32_t entries, uint32_t page_count) {
+    if (bytes.size() != static_cast<size_t>(entries) * kIncrementEntryBytes)
+        throw damaged("a truncated page map");
+    std::vector<IncrementEntry> out(entries);
+    uint32_t previous = 0;
+    for (size_t i = 0; i < out.size(); ++i) {
+        out[i].page = static_cast<uint32_t>(get_le(bytes, i * kIncrementEntryBytes, 4));
+        out[i].hash = get_le(bytes, i * kIncrementEntryBytes + 8, 8);
+        if (get_le(bytes, i * kIncrementEntryBytes + 4, 4) != 0)
+            throw damaged("a page map entry this version cannot read");
+        if (out[i].page <= previous || out[i].page > page_count) throw damaged("a page map out of order");
+        previous = out[i].page;
+    }
+    return out;
+}
+
 std::vector<IncrementEntry> parse_increment_map(std::string_view bytes, const IncrementHeader& h) {
     if (bytes.size() != static_cast<size_t>(h.entries) * kIncrementEntryBytes)
         throw damaged("a truncated page map");
     if (increment_map_checksum(bytes) != h.map_checksum) throw damaged("its page map is damaged");
-    std::vector<IncrementEntry> out(h.entries);
-    uint32_t previous = 0;
-    for (size_t i = 0; i < out.size(); ++i) {
-        out[i].page = static_cast<uint32_t>(get(bytes, i * kIncrementEntryBytes, 4));
-        out[i].hash = get(bytes, i * kIncrementEntryBytes + 8, 8);
-        if (get(bytes, i * kIncrementEntryBytes + 4, 4) != 0)
-            throw damaged("a page map entry this version cannot read");
-        if (out[i].page <= previous || out[i].page > h.page_count) throw damaged("a page map out of order");
-        previous = out[i].page;
-    }
-    return out;
+    return parse_page_map(bytes, h.entries, h.page_count);
 }
 
 uint64_t checksum_after(uint64_t before, const std::vector<uint64_t>& parent, uint32_t page_count,
@@ -135,6 +130,14 @@ uint64_t checksum_after(uint64_t before, const std::vector<uint64_t>& parent, ui
     for (size_t p = page_count; p < parent.size(); ++p)
         sum ^= parent[p]; // pages cut off
     return sum;
+}
+
+bool carries_growth(size_t parent_pages, uint32_t page_count, const std::vector<IncrementEntry>& entries) {
+    if (page_count <= parent_pages) return true;
+    size_t beyond = 0;
+    for (const auto& e : entries)
+        if (e.page > parent_pages) ++beyond;
+    return beyond == page_count - parent_pages;
 }
 
 std::vector<uint64_t> apply_increment_hashes(std::vector<uint64_t> parent, uint32_t page_count,

@@ -66,6 +66,9 @@ IncrementHeader parse_increment_header(std::string_view bytes);
 std::string serialize_increment_map(const std::vector<IncrementEntry>& entries);
 // The checksum of serialised map bytes, as the header records it.
 uint64_t increment_map_checksum(std::string_view map);
+// A page map of `entries` entries, ascending, unique, within 1..page_count,
+// reserved fields zero (shared with policy/segment_format); throws Error.
+std::vector<IncrementEntry> parse_page_map(std::string_view bytes, uint32_t entries, uint32_t page_count);
 // Checks the map against the header (its checksum, order, bounds); throws Error.
 std::vector<IncrementEntry> parse_increment_map(std::string_view bytes, const IncrementHeader& header);
 
@@ -74,6 +77,11 @@ std::vector<IncrementEntry> parse_increment_map(std::string_view bytes, const In
 // ending with `page_count` pages.
 uint64_t checksum_after(uint64_t before, const std::vector<uint64_t>& parent, uint32_t page_count,
                         const std::vector<IncrementEntry>& entries);
+
+// Whether changes that end with `page_count` pages carry every page beyond
+// the parent's `parent_pages` (`entries` ascending and unique): an increment
+// or a restore point must, since nothing else holds those pages.
+bool carries_growth(size_t parent_pages, uint32_t page_count, const std::vector<IncrementEntry>& entries);
 
 // `parent` page hashes with `entries` applied and cut or grown to `page_count`
 // (a page beyond the parent that no entry gives hashes to 0: an increment

@@ -119,6 +119,29 @@ std::optional<ParsedName> parse_backup_name(std::string_view prefix, std::string
     return out;
 }
 
+std::string segment_name(std::string_view prefix, int64_t epoch_seconds, int sequence) {
+    std::string name = backup_name(prefix, false, epoch_seconds, sequence);
+    name.replace(prefix.size(), std::string_view("_backup_").size(), "_segment_");
+    return name.substr(0, name.size() - 3) + ".wcseg";
+}
+
+std::optional<ParsedName> parse_segment_name(std::string_view prefix, std::string_view name) {
+    constexpr std::string_view kind = "_segment_";
+    constexpr std::string_view suffix = ".wcseg";
+    if (prefix.empty() || name.size() > kMaxNameBytes || name.substr(0, prefix.size()) != prefix ||
+        name.substr(prefix.size(), kind.size()) != kind ||
+        name.size() < prefix.size() + kind.size() + suffix.size() ||
+        name.substr(name.size() - suffix.size()) != suffix)
+        return std::nullopt;
+    // The same stamp and sequence rules as a backup's name.
+    const std::string as_backup =
+        std::string(prefix) + "_backup_" +
+        std::string(name.substr(prefix.size() + kind.size(),
+                                name.size() - prefix.size() - kind.size() - suffix.size())) +
+        ".db";
+    return parse_backup_name(prefix, as_backup);
+}
+
 std::string name_problem(const char* name, size_t length) {
     if (!name || length == 0) return "the backup name is empty";
     const std::string_view text(name, length);

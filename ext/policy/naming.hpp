@@ -41,6 +41,12 @@ std::string backup_name(std::string_view prefix, bool safety, int64_t epoch_seco
                         bool incremental = false);
 std::optional<ParsedName> parse_backup_name(std::string_view prefix, std::string_view name);
 
+// Continuous capture's segment files (policy/segment_format.hpp):
+//   <prefix>_segment_YYYY-MM-DD_HH-MM-SS[_N].wcseg   (the time of its creation, UTC)
+// They are not backups: scan_catalog and retention never see them.
+std::string segment_name(std::string_view prefix, int64_t epoch_seconds, int sequence);
+std::optional<ParsedName> parse_segment_name(std::string_view prefix, std::string_view name);
+
 // Why `name` cannot be a plain backup file name, or "" when it can. Checks the
 // raw bytes: `length` is what SQLite says the value holds, so an embedded NUL is seen.
 std::string name_problem(const char* name, size_t length);

@@ -89,6 +89,9 @@ std::vector<std::string> retention_reasons(const std::vector<RetentionItem>& ite
     }
     const std::optional<size_t> guard = newest_ok ? newest_ok : newest_not_failed;
     if (guard && reasons[*guard].empty()) reasons[*guard] = "last_good";
+    for (size_t i = 0; i < items.size(); ++i)
+        if (reasons[i].empty() && items[i].recorded && !items[i].kept_for.empty())
+            reasons[i] = items[i].kept_for;
     // A kept backup keeps every backup it builds on; newest first, so the
     // newest dependent names it. (Bounded: a broken or cyclic list of bases
     // stops after as many steps as there are items.)

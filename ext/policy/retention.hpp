@@ -17,6 +17,8 @@
 //                    to delete a real backup, and rotation never deletes it
 //   "future"         a backup dated more than an hour after `now` (a clock set
 //                    wrong): it never pushes a backup of the past out
+//   "timeline base"  the base backup of continuous capture's restore points
+//                    within pitr_hours (RetentionItem::kept_for)
 //   "base of <name>" a backup that a kept increment builds on, naming the newest
 //                    kept backup that depends on it (a chain is kept whole)
 #pragma once
@@ -34,6 +36,7 @@ struct RetentionItem {
     bool recorded = true;          // false: no readable record ("unknown")
     std::string name;              // for "base of <name>"
     std::optional<size_t> base;    // index (in the same list) of the backup this one builds on
+    std::string kept_for;          // a reason to keep it whatever the rules say ("timeline base"), or ""
 };
 
 struct RetentionPolicy {

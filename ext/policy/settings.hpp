@@ -50,6 +50,12 @@ struct Range {
       "then increments)")                                                                               \
     X(INTEGER, full_every, 7, (Range{1, static_cast<int64_t>(kMaxChainLinks)}), 1,                                                      \
       "a chain holds a full backup and at most N-1 increments; the next backup after that is full")     \
+    X(INTEGER, wal_max_bytes, int64_t{64} << 20, (Range{int64_t{1} << 20, int64_t{1} << 40}), 1,          \
+      "continuous capture keeps the write-ahead log below this size (it checkpoints and restarts it)")    \
+    X(INTEGER, pitr_hours, 24, (Range{1, int64_t{24} * 366}), 1,                                          \
+      "continuous capture keeps every second of the last H hours restorable; older restore points go")  \
+    X(INTEGER, offsite_interval, 10, (Range{1, 86400}), 1,                                                \
+      "continuous capture: segments are closed and sent off-site within N seconds")                     \
     X(LIST, critical_tables, {}, check_table_list, 0,                                                   \
       "comma-separated tables that must exist and be non-empty for a backup to verify")                 \
     X(INTEGER, max_snapshot_seconds, 3600, (Range{1, int64_t{7} * 86400}), 0,                          \

@@ -1,4 +1,4 @@
-// What the extension keeps per connection: its settings and its scheduler.
+// What the extension keeps per connection: its settings, its scheduler and its capturer.
 // Owned by shared pointers held by each registered function and the module,
 // so it lives exactly as long as the connection's registrations.
 #pragma once
@@ -7,6 +7,7 @@
 #include <string>
 
 #include "command/context.hpp"
+#include "command/continuous.hpp"
 #include "command/schedule.hpp"
 #include "common/sqlite_api.hpp"
 #include "policy/settings.hpp"
@@ -19,6 +20,7 @@ struct ConnectionState {
     sqlite3* db;
     std::mutex mu; // guards settings against the scheduler thread
     Settings settings;
+    Capturer capturer;   // continuous capture (command/continuous.hpp)
     Scheduler scheduler; // declared last: stopped and joined first
 
     // The main database file of the connection, or "" for memory/temp.

@@ -13,8 +13,11 @@
 #include <unistd.h>
 
 #include "command/commands.hpp"
+#include "command/continuous.hpp"
+#include "engine/restore.hpp"
 #include "policy/json.hpp"
 #include "policy/text.hpp"
+#include "policy/timeline.hpp"
 #include "sql/args.hpp"
 #include "sql/guard.hpp"
 #include "sql/schema_safety.hpp"
@@ -40,9 +43,9 @@ int running_statements(sqlite3* db) {
 
 constexpr int64_t kMaxScheduleSeconds = 366LL * 86400;
 
-// The schedule's interval: an integer, a whole real number, or the digits of
-// one as text (as wecare_backup_config takes integers), from 0 to a year.
-int64_t interval_arg(sqlite3_value* v) {
+// An interval: an integer, a whole real number, or the digits of one as text
+// (as wecare_backup_config takes integers), from 0 to `max` `unit`.
+int64_t interval_arg(sqlite3_value* v, const char* unit, int64_t max) {
     const int type = sqlite3_value_type(v);
     int64_t seconds = 0;
     if (type == SQLITE_INTEGER) {
@@ -52,15 +55,17 @@ int64_t interval_arg(sqlite3_value* v) {
     } else if (type == SQLITE_TEXT) {
         const std::string text = text_arg(v, "the interval", 64);
         const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-        if (!digits) throw Error("the interval must be a whole number of seconds, not '" + text + "'");
+        if (!digits)
+            throw Error(std::string("the interval must be a whole number of ") + unit + ", not '" + text +
+                        "'");
         // More digits than any interval has is simply out of range.
         seconds = text.size() <= 18 ? parse_decimal(text, 0, INT64_MAX).value_or(INT64_MAX) : INT64_MAX;
     } else {
-        throw Error(std::string("the interval must be a whole number of seconds, not ") + type_name(type));
+        throw Error(std::string("the interval must be a whole number of ") + unit + ", not " +
+                    type_name(type));
     }
-    if (seconds < 0 || seconds > kMaxScheduleSeconds)
-        throw Error("the interval must be from 1 to " + std::to_string(kMaxScheduleSeconds) +
-                    " seconds, or 0 to stop");
+    if (seconds < 0 || seconds > max)
+        throw Error("the interval must be from 1 to " + std::to_string(max) + " " + unit + ", or 0 to stop");
     return seconds;
 }
 
@@ -101,6 +106,10 @@ void fn_cleanup(sqlite3_context* ctx, int, sqlite3_value**) {
 void fn_verify(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_verify", [&] {
         const std::string arg = name_arg(argv[0]);
+        if (arg == "timeline") {
+            result_text(ctx, timeline_check_json(verify_timeline(state_of(ctx).context(kInteractive))));
+            return;
+        }
         const auto [name, outcome] = verify_backup(state_of(ctx).context(kInteractive), arg);
         result_text(ctx, verify_outcome_json(name, outcome));
     });
@@ -173,6 +182,24 @@ void fn_recover(sqlite3_context* ctx, int, sqlite3_value** argv) {
                         "' is this connection's own database, which is open; recover it from another "
                         "connection (e.g. sqlite3 :memory:), or use wecare_backup_restore");
         const OperationContext op = state.context_for_caller(db_path, kInteractive);
+        if (parse_time_ns(name)) {
+            const RestoreAtOutcome r = recover_at(op, name);
+            sqlite3_log(SQLITE_NOTICE, "wecare_backup_recover: recovered %s to %s", db_path.c_str(),
+                        r.restored_to.c_str());
+            result_text(ctx,
+                        JsonObject()
+                            .text("recovered", r.restored_to)
+                            .text("restored_to", r.restored_to)
+                            .text("base", r.base)
+                            .integer("segments", r.segments)
+                            .text_or_null("damaged_as", r.safety_backup.empty()
+                                                            ? std::nullopt
+                                                            : std::optional<std::string>(r.safety_backup))
+                            .integer("pages", r.pages)
+                            .text("journal_mode", "wal")
+                            .str());
+            return;
+        }
         check_backup_name(op, name);
         const RecoverOutcome r = recover_backup(op, name);
         sqlite3_log(SQLITE_NOTICE, "wecare_backup_recover: recovered %s from %s", db_path.c_str(),
@@ -214,7 +241,7 @@ void fn_path(sqlite3_context* ctx, int, sqlite3_value** argv) {
 
 void fn_schedule(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_schedule", [&] {
-        const int64_t seconds = interval_arg(argv[0]);
+        const int64_t seconds = interval_arg(argv[0], "seconds", kMaxScheduleSeconds);
         ConnectionState& state = state_of(ctx);
         if (seconds == 0) {
             state.scheduler.stop();
@@ -231,6 +258,70 @@ void fn_schedule(sqlite3_context* ctx, int, sqlite3_value** argv) {
         ConnectionState* raw = &state;
         state.scheduler.start(seconds, [raw, path] { return raw->context_for(path, false); });
         sqlite3_result_int(ctx, 1);
+    });
+}
+
+constexpr int64_t kMinCaptureMs = 100;
+constexpr int64_t kMaxCaptureMs = 3600 * 1000;
+
+void fn_continuous(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    guard(ctx, "wecare_backup_continuous", [&] {
+        const int64_t ms = argc == 0 ? 1000 : interval_arg(argv[0], "milliseconds", kMaxCaptureMs);
+        ConnectionState& state = state_of(ctx);
+        if (ms == 0) {
+            state.capturer.stop();
+            sqlite3_wal_autocheckpoint(state.db, 1000); // SQLite's default again
+            sqlite3_result_int(ctx, 0);
+            return;
+        }
+        if (ms < kMinCaptureMs)
+            throw Error("the interval must be at least " + std::to_string(kMinCaptureMs) +
+                        " milliseconds, or 0 to stop");
+        const std::string path = state.db_path();
+        if (path.empty())
+            throw Error("the main database is in memory or temporary; open a database file to capture it",
+                        ErrorKind::misuse);
+        if (!sqlite3_threadsafe())
+            throw Error("this SQLite is built without thread support; continuous capture needs a thread");
+        const OperationContext op = state.context(false);
+        if (db_mode_of(path, op.settings.busy_timeout_ms).journal_mode != "wal")
+            throw Error("continuous capture needs the database in WAL mode; switch it once with "
+                        "PRAGMA journal_mode=WAL (it stays in WAL mode), then call it again",
+                        ErrorKind::misuse);
+        // The capturer checkpoints; this connection's automatic checkpoints would only compete.
+        sqlite3_wal_autocheckpoint(state.db, 0);
+        ConnectionState* raw = &state;
+        sqlite3_result_int(ctx,
+                           state.capturer.start(ms, [raw, path] { return raw->context_for(path, false); }));
+    });
+}
+
+void fn_restore_at(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    guard(ctx, "wecare_backup_restore_at", [&] {
+        const std::string time = text_arg(argv[0], "the time", 64);
+        require_phrase(argv[1], "second");
+        ConnectionState& state = state_of(ctx);
+        OperationContext op = state.context(kInteractive);
+        op.other_statement_open = running_statements(state.db) > 1;
+        if (sqlite3_db_readonly(state.db, "main") == 1)
+            throw Error("this connection opened the database read-only; restore from a read-write connection",
+                        ErrorKind::misuse);
+        if (!sqlite3_get_autocommit(state.db))
+            throw Error("refusing to restore inside an open transaction; COMMIT or ROLLBACK first",
+                        ErrorKind::misuse);
+        const bool caller_reading = sqlite3_txn_state(state.db, "main") != SQLITE_TXN_NONE;
+        const RestoreAtOutcome r = restore_at(op, time, caller_reading);
+        sqlite3_log(SQLITE_NOTICE, "wecare_backup_restore_at: restored to %s (safety backup %s)",
+                    r.restored_to.c_str(), r.safety_backup.c_str());
+        result_text(ctx, JsonObject()
+                             .text("restored_to", r.restored_to)
+                             .text("base", r.base)
+                             .integer("segments", r.segments)
+                             .text_or_null("safety_backup", r.safety_backup.empty()
+                                                                ? std::nullopt
+                                                                : std::optional<std::string>(r.safety_backup))
+                             .integer("pages", r.pages)
+                             .str());
     });
 }
 

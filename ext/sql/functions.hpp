@@ -23,6 +23,8 @@ void fn_fetch(sqlite3_context*, int, sqlite3_value**);
 void fn_recover(sqlite3_context*, int, sqlite3_value**);
 void fn_path(sqlite3_context*, int, sqlite3_value**);
 void fn_schedule(sqlite3_context*, int, sqlite3_value**);
+void fn_continuous(sqlite3_context*, int, sqlite3_value**);
+void fn_restore_at(sqlite3_context*, int, sqlite3_value**);
 void fn_config(sqlite3_context*, int, sqlite3_value**);
 void fn_setting(sqlite3_context*, int, sqlite3_value**);
 void fn_stats(sqlite3_context*, int, sqlite3_value**);

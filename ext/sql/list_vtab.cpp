@@ -1,16 +1,25 @@
-// wecare_backup_list: an eponymous, read-only virtual table with one row per
-// backup of this database, newest first.
+// The extension's eponymous, read-only virtual tables, one row per item:
 //
 //   SELECT name, kind, created_at, verify_ok, retain_reason FROM wecare_backup_list;
+//   SELECT kind, from_at, to_at, base, gap_reason FROM wecare_backup_timeline;
 //
-// How it works: xFilter takes the whole listing at once (command/list.cpp reads
-// the directory and the small sidecar records; no backup is opened), so a scan
-// sees one consistent listing. There are no constraints to use: xBestIndex
-// always plans a full scan (idxNum 0).
+//   wecare_backup_list      one row per backup of this database, newest first
+//                           (command/list.cpp: the directory and the small
+//                           sidecar records; no backup is opened)
+//   wecare_backup_timeline  one row per restorable range and per gap of
+//                           continuous capture, oldest first (policy/timeline.hpp)
+//
+// How it works: one generic module. xFilter takes every row at once (the
+// table's loader turns them into cells), so a scan sees one consistent
+// listing. There are no constraints to use: xBestIndex always plans a full
+// scan (idxNum 0). Both read the file system, so neither is reachable from a
+// view or trigger (SQLITE_VTAB_DIRECTONLY).
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "command/commands.hpp"
+#include "command/continuous.hpp"
 #include "sql/args.hpp"
 #include "sql/connection_state.hpp"
 #include "sql/guard.hpp"
@@ -21,216 +30,224 @@ namespace wb {
 
 namespace {
 
-enum Column {
-    kName,
-    kPath,
-    kKind,
-    kLabel,
-    kCreatedAt,
-    kSizeBytes,
-    kChecksum,
-    kPageCount,
-    kVerifiedAt,
-    kVerifyOk,
-    kRetainReason,
-    kCreatedNs,
-    kOffsiteAt,
-    kOffsiteOk,
-    kLocation,
-    kType,
-    kBase,
-    kRestoreBytes,
+using Cell = std::variant<std::monostate, int64_t, std::string>;
+using Row = std::vector<Cell>;
+
+struct TableDef {
+    const char* name;
+    const char* schema;
+    std::vector<Row> (*load)(ConnectionState& state);
 };
 
-constexpr const char* kSchema =
-    "CREATE TABLE x(name TEXT, path TEXT, kind TEXT, label TEXT, created_at TEXT, size_bytes INTEGER, "
-    "checksum TEXT, page_count INTEGER, verified_at TEXT, verify_ok INTEGER, retain_reason TEXT, "
-    "created_ns INTEGER, offsite_at TEXT, offsite_ok INTEGER, location TEXT, type TEXT, base TEXT, "
-    "restore_bytes INTEGER)";
+template <class T> Cell optional_cell(bool present, T value) {
+    return present ? Cell(std::move(value)) : Cell();
+}
 
-struct ListTable {
+std::vector<Row> load_list(ConnectionState& state) {
+    std::vector<Row> rows;
+    for (const ListedBackup& row : list_backups(state.context(false))) {
+        const CatalogEntry& e = row.entry;
+        const BackupRecord* r = e.record ? &*e.record : nullptr;
+        int64_t pages = 0;
+        if (r && r->page_count > 0) {
+            pages = r->page_count;
+        } else if (r && r->page_size > 0) {
+            pages = e.size_bytes / r->page_size;
+        }
+        rows.push_back({
+            e.name,
+            optional_cell(!row.path.empty(), row.path), // NULL: only off-site
+            e.kind(),
+            optional_cell(r && r->label, r && r->label ? *r->label : std::string()),
+            iso_utc(e.parsed.epoch_seconds),
+            e.size_bytes,
+            optional_cell(r && !r->checksum.empty(), r ? r->checksum : std::string()),
+            optional_cell(pages > 0, pages),
+            optional_cell(r && r->verified_at,
+                          r && r->verified_at ? iso_utc(*r->verified_at) : std::string()),
+            optional_cell(r && r->verify_ok, int64_t{r && r->verify_ok && *r->verify_ok ? 1 : 0}),
+            optional_cell(!row.retain_reason.empty(), row.retain_reason),
+            optional_cell(r && r->created_ns, r ? r->created_ns : 0),
+            optional_cell(r && r->offsite_at, r && r->offsite_at ? iso_utc(*r->offsite_at) : std::string()),
+            optional_cell(r && r->offsite_ok, int64_t{r && r->offsite_ok && *r->offsite_ok ? 1 : 0}),
+            row.location,
+            r ? r->type : std::string(e.parsed.incremental ? "incremental" : "full"),
+            optional_cell(r && !r->base.empty(), r ? r->base : std::string()),
+            optional_cell(r && r->page_count > 0 && r->page_size > 0, r ? r->page_count * r->page_size : 0),
+        });
+    }
+    return rows;
+}
+
+std::vector<Row> load_timeline(ConnectionState& state) {
+    std::vector<Row> rows;
+    for (const TimelineRow& t : timeline_rows_of(state.context(false))) {
+        const bool range = t.kind == "range";
+        rows.push_back({
+            t.kind,
+            format_time_ns(t.from_ns),
+            format_time_ns(t.to_ns),
+            optional_cell(range, t.base),
+            optional_cell(range, t.segments),
+            optional_cell(range, static_cast<int64_t>(t.bytes)),
+            optional_cell(!range, t.gap_reason),
+        });
+    }
+    return rows;
+}
+
+const TableDef kTables[] = {
+    {kListTableName,
+     "CREATE TABLE x(name TEXT, path TEXT, kind TEXT, label TEXT, created_at TEXT, size_bytes INTEGER, "
+     "checksum TEXT, page_count INTEGER, verified_at TEXT, verify_ok INTEGER, retain_reason TEXT, "
+     "created_ns INTEGER, offsite_at TEXT, offsite_ok INTEGER, location TEXT, type TEXT, base TEXT, "
+     "restore_bytes INTEGER)",
+     load_list},
+    {kTimelineTableName,
+     "CREATE TABLE x(kind TEXT, from_at TEXT, to_at TEXT, base TEXT, segments INTEGER, bytes INTEGER, "
+     "gap_reason TEXT)",
+     load_timeline},
+};
+
+struct RowTable {
     sqlite3_vtab base; // must come first
     StateRef state;
+    const TableDef* def = nullptr;
 };
 
-struct ListCursor {
+struct RowCursor {
     sqlite3_vtab_cursor base; // must come first
-    std::vector<ListedBackup> rows;
+    std::vector<Row> rows;
     size_t index = 0;
 };
 
-int list_connect(sqlite3* db, void* client_data, int, const char* const*, sqlite3_vtab** out, char** err) {
-    const int rc = sqlite3_declare_vtab(db, kSchema);
+// client_data: a TableState (the state and which table).
+struct TableState {
+    StateRef state;
+    const TableDef* def;
+};
+
+int table_connect(sqlite3* db, void* client_data, int, const char* const*, sqlite3_vtab** out, char**) {
+    const auto* ts = static_cast<const TableState*>(client_data);
+    const int rc = sqlite3_declare_vtab(db, ts->def->schema);
     if (rc != SQLITE_OK) return rc;
-    // The listing reads the file system: never from a view or trigger.
     sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-    auto* table = new (std::nothrow) ListTable();
+    auto* table = new (std::nothrow) RowTable();
     if (!table) return SQLITE_NOMEM;
-    table->state = *static_cast<StateRef*>(client_data);
+    table->state = ts->state;
+    table->def = ts->def;
     *out = &table->base;
-    (void)err;
     return SQLITE_OK;
 }
 
-int list_disconnect(sqlite3_vtab* vtab) {
-    delete reinterpret_cast<ListTable*>(vtab);
+int table_disconnect(sqlite3_vtab* vtab) {
+    delete reinterpret_cast<RowTable*>(vtab);
     return SQLITE_OK;
 }
 
-int list_best_index(sqlite3_vtab*, sqlite3_index_info* info) {
+int table_best_index(sqlite3_vtab*, sqlite3_index_info* info) {
     info->idxNum = 0; // always a full scan; rows are already in order
     info->estimatedCost = 1000;
     info->estimatedRows = 100;
     return SQLITE_OK;
 }
 
-int list_open(sqlite3_vtab*, sqlite3_vtab_cursor** out) {
-    auto* cursor = new (std::nothrow) ListCursor();
+int table_open(sqlite3_vtab*, sqlite3_vtab_cursor** out) {
+    auto* cursor = new (std::nothrow) RowCursor();
     if (!cursor) return SQLITE_NOMEM;
     *out = &cursor->base;
     return SQLITE_OK;
 }
 
-int list_close(sqlite3_vtab_cursor* cur) {
-    delete reinterpret_cast<ListCursor*>(cur);
+int table_close(sqlite3_vtab_cursor* cur) {
+    delete reinterpret_cast<RowCursor*>(cur);
     return SQLITE_OK;
 }
 
-int list_filter(sqlite3_vtab_cursor* cur, int, const char*, int, sqlite3_value**) {
-    auto* cursor = reinterpret_cast<ListCursor*>(cur);
-    auto* table = reinterpret_cast<ListTable*>(cur->pVtab);
-    return guard_vtab(cur->pVtab, "wecare_backup_list", [&] {
+int table_filter(sqlite3_vtab_cursor* cur, int, const char*, int, sqlite3_value**) {
+    auto* cursor = reinterpret_cast<RowCursor*>(cur);
+    auto* table = reinterpret_cast<RowTable*>(cur->pVtab);
+    return guard_vtab(cur->pVtab, table->def->name, [&] {
         cursor->rows.clear();
         cursor->index = 0;
         refuse_shared_cache(table->state->db);
-        cursor->rows = list_backups(table->state->context(false));
+        cursor->rows = table->def->load(*table->state);
         return SQLITE_OK;
     });
 }
 
-int list_next(sqlite3_vtab_cursor* cur) {
-    reinterpret_cast<ListCursor*>(cur)->index++;
+int table_next(sqlite3_vtab_cursor* cur) {
+    reinterpret_cast<RowCursor*>(cur)->index++;
     return SQLITE_OK;
 }
 
-int list_eof(sqlite3_vtab_cursor* cur) {
-    auto* cursor = reinterpret_cast<ListCursor*>(cur);
+int table_eof(sqlite3_vtab_cursor* cur) {
+    auto* cursor = reinterpret_cast<RowCursor*>(cur);
     return cursor->index >= cursor->rows.size();
 }
 
-void column_value(const ListCursor* cursor, sqlite3_context* ctx, int column);
-
-int list_column(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int column) {
-    return guard_vtab(cur->pVtab, "wecare_backup_list", [&] {
-        column_value(reinterpret_cast<ListCursor*>(cur), ctx, column);
+int table_column(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int column) {
+    const auto* cursor = reinterpret_cast<RowCursor*>(cur);
+    return guard_vtab(cur->pVtab, reinterpret_cast<RowTable*>(cur->pVtab)->def->name, [&] {
+        const Row& row = cursor->rows[cursor->index];
+        if (column < 0 || static_cast<size_t>(column) >= row.size()) return SQLITE_OK;
+        const Cell& cell = row[static_cast<size_t>(column)];
+        if (const auto* i = std::get_if<int64_t>(&cell)) sqlite3_result_int64(ctx, *i);
+        if (const auto* t = std::get_if<std::string>(&cell)) result_text(ctx, *t);
         return SQLITE_OK;
     });
 }
 
-void column_value(const ListCursor* cursor, sqlite3_context* ctx, int column) {
-    const ListedBackup& row = cursor->rows[cursor->index];
-    const CatalogEntry& e = row.entry;
-    const BackupRecord* r = e.record ? &*e.record : nullptr;
-    switch (column) {
-    case kName:
-        result_text(ctx, e.name);
-        break;
-    case kPath:
-        if (!row.path.empty()) result_text(ctx, row.path); // NULL: only off-site
-        break;
-    case kKind:
-        result_text(ctx, e.kind());
-        break;
-    case kLabel:
-        if (r && r->label) result_text(ctx, *r->label);
-        break;
-    case kCreatedAt:
-        result_text(ctx, iso_utc(e.parsed.epoch_seconds));
-        break;
-    case kSizeBytes:
-        sqlite3_result_int64(ctx, e.size_bytes);
-        break;
-    case kChecksum:
-        if (r && !r->checksum.empty()) result_text(ctx, r->checksum);
-        break;
-    case kPageCount:
-        if (r && r->page_count > 0)
-            sqlite3_result_int64(ctx, r->page_count);
-        else if (r && r->page_size > 0)
-            sqlite3_result_int64(ctx, e.size_bytes / r->page_size);
-        break;
-    case kVerifiedAt:
-        if (r && r->verified_at) result_text(ctx, iso_utc(*r->verified_at));
-        break;
-    case kVerifyOk:
-        if (r && r->verify_ok) sqlite3_result_int(ctx, *r->verify_ok ? 1 : 0);
-        break;
-    case kRetainReason:
-        if (!row.retain_reason.empty()) result_text(ctx, row.retain_reason);
-        break;
-    case kCreatedNs:
-        if (r && r->created_ns) sqlite3_result_int64(ctx, r->created_ns);
-        break;
-    case kOffsiteAt:
-        if (r && r->offsite_at) result_text(ctx, iso_utc(*r->offsite_at));
-        break;
-    case kOffsiteOk:
-        if (r && r->offsite_ok) sqlite3_result_int(ctx, *r->offsite_ok ? 1 : 0);
-        break;
-    case kLocation:
-        result_text(ctx, row.location);
-        break;
-    case kType:
-        result_text(ctx, r ? r->type : (e.parsed.incremental ? "incremental" : "full"));
-        break;
-    case kBase:
-        if (r && !r->base.empty()) result_text(ctx, r->base);
-        break;
-    case kRestoreBytes:
-        if (r && r->page_count > 0 && r->page_size > 0)
-            sqlite3_result_int64(ctx, r->page_count * r->page_size);
-        break;
-    default:
-        break;
-    }
-}
-
-int list_rowid(sqlite3_vtab_cursor* cur, sqlite3_int64* rowid) {
-    *rowid = static_cast<sqlite3_int64>(reinterpret_cast<ListCursor*>(cur)->index) + 1;
+int table_rowid(sqlite3_vtab_cursor* cur, sqlite3_int64* rowid) {
+    *rowid = static_cast<sqlite3_int64>(reinterpret_cast<RowCursor*>(cur)->index) + 1;
     return SQLITE_OK;
 }
 
-const sqlite3_module kListModule = {
-    0,               /* iVersion */
-    nullptr,         /* xCreate: eponymous only, no CREATE VIRTUAL TABLE */
-    list_connect,    /* xConnect */
-    list_best_index, /* xBestIndex */
-    list_disconnect, /* xDisconnect */
-    nullptr,         /* xDestroy */
-    list_open,       /* xOpen */
-    list_close,      /* xClose */
-    list_filter,     /* xFilter */
-    list_next,       /* xNext */
-    list_eof,        /* xEof */
-    list_column,     /* xColumn */
-    list_rowid,      /* xRowid */
-    nullptr,         /* xUpdate */
-    nullptr,         /* xBegin */
-    nullptr,         /* xSync */
-    nullptr,         /* xCommit */
-    nullptr,         /* xRollback */
-    nullptr,         /* xFindFunction */
-    nullptr,         /* xRename */
-    nullptr,         /* xSavepoint */
-    nullptr,         /* xRelease */
-    nullptr,         /* xRollbackTo */
-    nullptr,         /* xShadowName */
+const sqlite3_module kRowModule = {
+    0,                /* iVersion */
+    nullptr,          /* xCreate: eponymous only, no CREATE VIRTUAL TABLE */
+    table_connect,    /* xConnect */
+    table_best_index, /* xBestIndex */
+    table_disconnect, /* xDisconnect */
+    nullptr,          /* xDestroy */
+    table_open,       /* xOpen */
+    table_close,      /* xClose */
+    table_filter,     /* xFilter */
+    table_next,       /* xNext */
+    table_eof,        /* xEof */
+    table_column,     /* xColumn */
+    table_rowid,      /* xRowid */
+    nullptr,          /* xUpdate */
+    nullptr,          /* xBegin */
+    nullptr,          /* xSync */
+    nullptr,          /* xCommit */
+    nullptr,          /* xRollback */
+    nullptr,          /* xFindFunction */
+    nullptr,          /* xRename */
+    nullptr,          /* xSavepoint */
+    nullptr,          /* xRelease */
+    nullptr,          /* xRollbackTo */
+    nullptr,          /* xShadowName */
 };
+
+void release_table_state(void* p) {
+    delete static_cast<TableState*>(p);
+}
 
 } // namespace
 
-const sqlite3_module& list_module() {
-    return kListModule;
+int register_tables(sqlite3* db, const StateRef& state, std::string& failed) {
+    for (const TableDef& def : kTables) {
+        auto* ts = new (std::nothrow) TableState{state, &def};
+        if (!ts) return SQLITE_NOMEM;
+        // On failure sqlite3_create_module_v2 calls release_table_state itself.
+        const int rc = sqlite3_create_module_v2(db, def.name, &kRowModule, ts, release_table_state);
+        if (rc != SQLITE_OK) {
+            failed = def.name;
+            return rc;
+        }
+    }
+    return SQLITE_OK;
 }
 
 } // namespace wb

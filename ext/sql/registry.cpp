@@ -55,6 +55,9 @@ const std::vector<FunctionSpec>& function_specs() {
         {"wecare_backup_path", 1, kDirectOnly, fn_path},
         {"wecare_backup_fetch", 1, kDirectOnly, fn_fetch},
         {"wecare_backup_recover", 3, kDirectOnly, fn_recover},
+        {"wecare_backup_continuous", 0, kDirectOnly, fn_continuous},
+        {"wecare_backup_continuous", 1, kDirectOnly, fn_continuous},
+        {"wecare_backup_restore_at", 2, kDirectOnly, fn_restore_at},
     };
     return specs;
 }
@@ -85,11 +88,9 @@ int register_extension(sqlite3* db, char** err) {
         if (rc != SQLITE_OK)
             return fail(err, std::string("cannot register ") + spec.name + ": " + sqlite3_errmsg(db), rc);
     }
-    auto* ref = new (std::nothrow) StateRef(state);
-    if (!ref) return SQLITE_NOMEM;
-    rc = sqlite3_create_module_v2(db, kListTableName, &list_module(), ref, release_state);
-    if (rc != SQLITE_OK)
-        return fail(err, std::string("cannot register ") + kListTableName + ": " + sqlite3_errmsg(db), rc);
+    std::string failed;
+    rc = register_tables(db, state, failed);
+    if (rc != SQLITE_OK) return fail(err, "cannot register " + failed + ": " + sqlite3_errmsg(db), rc);
     return SQLITE_OK;
 }
 

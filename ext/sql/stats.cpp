@@ -6,10 +6,13 @@
 //   SELECT wecare_backup_setting('keep_last');          -- reads one setting
 //   SELECT wecare_backup_config('keep_last', 14);       -- changes it (and still reads, with one argument)
 #include <cstring>
+#include <sys/stat.h>
 
 #include "command/commands.hpp"
+#include "command/continuous.hpp"
 #include "policy/json.hpp"
 #include "policy/naming.hpp"
+#include "policy/timeline.hpp"
 #include "sql/args.hpp"
 #include "sql/functions.hpp"
 #include "sql/guard.hpp"
@@ -89,6 +92,48 @@ void fn_setting(sqlite3_context* ctx, int, sqlite3_value** argv) {
     });
 }
 
+// stats.continuous: this connection's capturer, and the timeline on disk.
+std::string continuous_json(const ConnectionState& state, const OperationContext& op, bool dir_missing) {
+    const CaptureStatus c = state.capturer.status();
+    std::vector<TimelineRow> rows;
+    if (!dir_missing) rows = timeline_rows_of(op);
+    int64_t gaps = 0;
+    int64_t segments = 0;
+    std::optional<int64_t> from;
+    std::optional<int64_t> to;
+    for (const auto& row : rows) {
+        if (row.kind == "gap") {
+            ++gaps;
+            continue;
+        }
+        segments += row.segments;
+        if (!from) from = row.from_ns;
+        to = row.to_ns;
+    }
+    struct stat st {};
+    const int64_t wal_bytes = op.db_path.empty() || ::stat((op.db_path + "-wal").c_str(), &st) != 0
+                                  ? 0
+                                  : static_cast<int64_t>(st.st_size);
+    auto when = [](std::optional<int64_t> ns) {
+        return ns ? std::optional<std::string>(format_time_ns(*ns)) : std::nullopt;
+    };
+    const bool capturing = c.state == "capturing";
+    return JsonObject()
+        .text("state", c.state)
+        .integer("interval_ms", c.state == "stopped" ? 0 : c.interval_ms)
+        .integer("lag_ms", capturing ? c.lag_ms : 0)
+        .text_or_null("last_captured_at", when(c.last_captured_ns ? c.last_captured_ns : to))
+        .integer("segments", segments)
+        .integer("wal_bytes", wal_bytes)
+        .integer("checkpoints", c.checkpoints)
+        .integer("gaps", gaps)
+        .text_or_null("restorable_from", when(from))
+        .text_or_null("restorable_to", when(to))
+        .text_or_null("last_error",
+                      c.last_error.empty() ? std::nullopt : std::optional<std::string>(c.last_error))
+        .str();
+}
+
 void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
     guard(ctx, "wecare_backup_stats", [&] {
         ConnectionState& state = state_of(ctx);
@@ -124,6 +169,7 @@ void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
                            .integer("pages_total", activity.total)
                            .str();
         const auto attached = attached_schemas(state.db);
+        const std::string continuous = continuous_json(state, op, dir_missing);
         JsonObject json;
         json.integer("count", static_cast<int64_t>(backups.size()))
             .integer("total_bytes", total)
@@ -137,6 +183,7 @@ void fn_stats(sqlite3_context* ctx, int, sqlite3_value**) {
             .integer("schedule_seconds", state.scheduler.interval())
             .text_or_null("next_run_at", iso_or_null(state.scheduler.next_run_at()))
             .raw("progress", progress)
+            .raw("continuous", continuous)
             .text("schema", "main") // the one schema a backup holds
             .strings("attached_not_backed_up", attached.value_or(std::vector<std::string>{}))
             .text_or_null("attached_note",

@@ -143,4 +143,40 @@ std::string checksum_fd(int fd, uint64_t size, Observer* observer) {
     return combine(digests);
 }
 
+uint64_t xxh3_64_of(const uint8_t* data, size_t length) {
+    return XXH3_64bits(data, length);
+}
+
+Xxh3Stream::Xxh3Stream() : state_(XXH3_createState()) {
+    if (!state_) throw Error("out of memory", ErrorKind::full);
+    XXH3_64bits_reset(static_cast<XXH3_state_t*>(state_));
+}
+
+Xxh3Stream::~Xxh3Stream() {
+    XXH3_freeState(static_cast<XXH3_state_t*>(state_));
+}
+
+void Xxh3Stream::update(const uint8_t* data, size_t length) {
+    XXH3_64bits_update(static_cast<XXH3_state_t*>(state_), data, length);
+}
+
+uint64_t Xxh3Stream::digest() const {
+    return XXH3_64bits_digest(static_cast<const XXH3_state_t*>(state_));
+}
+
+uint64_t xxh3_64_of_range(int fd, uint64_t offset, uint64_t length, Observer* observer) {
+    Xxh3Stream stream;
+    std::vector<uint8_t> buf(
+        static_cast<size_t>(std::min<uint64_t>(kHashBlock, std::max<uint64_t>(length, 1))));
+    for (uint64_t done = 0; done < length;) {
+        if (observer) observer->check();
+        const auto want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
+        if (read_at(fd, buf.data(), want, offset + done, "reading failed") != want)
+            throw Error("the file is shorter than it says", ErrorKind::io);
+        stream.update(buf.data(), want);
+        done += want;
+    }
+    return stream.digest();
+}
+
 } // namespace wb

@@ -57,6 +57,27 @@ class BlockHasher {
 // pages change, as in Litestream's LTX format.
 uint64_t page_hash(uint32_t page_number, const uint8_t* data, size_t size);
 
+// XXH3-64 over bytes given in pieces, in order.
+class Xxh3Stream {
+  public:
+    Xxh3Stream();
+    ~Xxh3Stream();
+    Xxh3Stream(const Xxh3Stream&) = delete;
+    Xxh3Stream& operator=(const Xxh3Stream&) = delete;
+    void update(const uint8_t* data, size_t length);
+    uint64_t digest() const;
+
+  private:
+    void* state_;
+};
+
+// XXH3-64 of bytes [offset, offset+length) of `fd`, read in order (a
+// segment's point payload, policy/segment_format.hpp). Throws Error(io) when
+// the file is shorter.
+uint64_t xxh3_64_of_range(int fd, uint64_t offset, uint64_t length, Observer* observer = nullptr);
+// XXH3-64 of bytes in memory.
+uint64_t xxh3_64_of(const uint8_t* data, size_t length);
+
 // Reads `fd` from offset 0 to `size` in order and returns its checksum.
 // Reports progress (bytes) to `observer` after each block and stops (throws)
 // when it asks to. Throws Error(io) when the file is shorter than `size`.

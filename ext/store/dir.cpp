@@ -156,6 +156,12 @@ Fd Dir::open_regular(const std::string& name, struct stat* st) const {
     return check_regular(Fd(fd), "'" + name + "'", st);
 }
 
+Fd Dir::open_regular_rw(const std::string& name, struct stat* st) const {
+    const int fd = ::openat(this->fd(), name.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) throw open_failure("'" + name + "'", errno);
+    return check_regular(Fd(fd), "'" + name + "'", st);
+}
+
 Fd open_regular_path(const std::string& path, struct stat* st) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) throw open_failure("'" + path + "'", errno);

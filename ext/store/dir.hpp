@@ -42,6 +42,8 @@ class Dir {
     // directories (opened without blocking, then checked). Throws Error with
     // kind not_found when there is no such file.
     Fd open_regular(const std::string& name, struct stat* st = nullptr) const;
+    // The same, opened for reading and writing (a file this tool appends to).
+    Fd open_regular_rw(const std::string& name, struct stat* st = nullptr) const;
     // Creates a new file (mode 0600) that must not exist yet.
     Fd create_exclusive(const std::string& name) const;
     // Renames within the directory, failing if `to` exists.

@@ -10,7 +10,8 @@ Each case runs on a fresh connection. Before it, a snapshot of the whole
 sandbox (and /etc/passwd) is taken; after it, every change must be one the
 extension is allowed to make:
   * a new or changed entry directly inside the backup directory in effect,
-    named like its own files (backups, records, lock, temp files);
+    named like its own files (backups, records, lock, temp files, continuous
+    capture's segments, lease and restore marker);
   * the new file a successful wecare_backup_export returned (never an
     existing file replaced).
 The database's logical content must be unchanged. The outcome must be an SQL
@@ -146,7 +147,8 @@ def hostile_values(p, names):
     ]
 
 
-OWN_FILE = re.compile(r"^(\.wecare_backup\.lock|\..*\.tmp-\d+|.*_(backup|safety)_[0-9_-]+\.db(\.meta|\.manifest)?)$")
+OWN_FILE = re.compile(r"^(\.wecare_backup\.lock|\..*\.tmp-\d+|.*_(backup|safety)_[0-9_-]+\.(db|incr)(\.meta|\.manifest)?"
+                      r"|.*_segment_[0-9_-]+\.wcseg|\..*\.capture(\.lock)?|\..*\.restoring)$")
 
 
 def allowed_change(path, backup_dirs, exported):
@@ -229,11 +231,13 @@ class Matrix:
                     if verdict.get("ok") is not False and label not in ("control",):
                         self.violations.append(f"{function}({label}): a hostile target verified ok: {value[:300]}")
                 if function == "wecare_backup_export" and isinstance(value, str):
-                    exported.add(os.path.abspath(value))
+                    exported.add(os.path.realpath(value))  # a destination may be a link the caller chose
                     if os.path.abspath(value) in before:
                         self.violations.append(f"{function}({label}): replaced an existing file {value}")
                 if function == "wecare_backup_schedule":
                     common.one(conn, "SELECT wecare_backup_schedule(0)")
+                if function == "wecare_backup_continuous":
+                    common.one(conn, "SELECT wecare_backup_continuous(0)")
                 if after:
                     after(conn, backup_dirs)
             except UnicodeDecodeError as e:
