@@ -224,8 +224,12 @@ class Session {
         try {
             const WalFrames wal(ctx_.db_path);
             const WalIndexHeader& pinned = pin_->header();
-            if (last.frame > 0 && wal.continues(last) && pinned.salt1 == last.salt1 &&
+            // Frame 0: nothing of that log was in the base; the same log (same
+            // salts: no restart since) holds only what came after it.
+            const bool same_log = wal.header().salt1 == last.salt1 && wal.header().salt2 == last.salt2;
+            if ((last.frame == 0 ? same_log : wal.continues(last)) && pinned.salt1 == last.salt1 &&
                 pinned.salt2 == last.salt2 && pinned.max_frame >= last.frame) {
+                if (last.frame == 0) last.checksum = wal.header().checksum;
                 cursor_ = last;
                 return open_file(""); // the log still holds where capture stopped: no break
             }
@@ -359,6 +363,24 @@ class Session {
             pin_ = std::move(next);
             return;
         }
+        if (!same_log) {
+            // The log restarted since the cursor. That continues the history
+            // only if the pin held meanwhile was at mark 0: no frame could be
+            // copied into the database, so the log could restart only if
+            // every frame had been copied before the pin, all captured. (A
+            // pin above mark 0 stops every restart: then something else
+            // rewrote the log.) The new salts may be anything: a connection's
+            // first frame after another reset the log picks random ones.
+            if (cursor_.frame != 0 && !pin_->at_mark_zero()) {
+                pin_ = std::move(next);
+                return new_generation("wal_reset", false);
+            }
+            if (at.max_frame == 0) {
+                cursor_ = {at.salt1, at.salt2, 0, {}}; // an empty log: nothing of it yet
+                pin_ = std::move(next);
+                return;
+            }
+        }
         std::optional<WalFrames> wal;
         try {
             wal.emplace(ctx_.db_path);
@@ -369,17 +391,6 @@ class Session {
         }
         if (wal->header().salt1 != at.salt1 || wal->header().salt2 != at.salt2)
             return; // the log is being reset right now: next time
-        if (!same_log) {
-            // The log restarted since the cursor. That continues the history
-            // only if the pin held meanwhile was at mark 0 (so every frame was
-            // in the database, captured) and it restarted once.
-            const bool continues =
-                cursor_.frame == 0 || (pin_->at_mark_zero() && at.salt1 == cursor_.salt1 + 1);
-            if (!continues) {
-                pin_ = std::move(next);
-                return new_generation("wal_reset", false);
-            }
-        }
         const WalScan scan = wal->scan(cursor_, at.max_frame);
         const auto marker = read_marker(dir_, prefix());
         if (marker && handle_restore(*wal, scan, *marker, next)) return;
@@ -453,24 +464,42 @@ class Session {
     void checkpoint_and_restart() {
         if (!checkpointer_.get()) {
             checkpointer_ = Connection(ctx_.db_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+            // A connection that has read nothing has not opened the log: its
+            // checkpoint would do nothing.
+            checkpointer_.query_int("SELECT count(*) FROM sqlite_schema");
             writer_lock_ = Connection(ctx_.db_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
             sqlite3_busy_timeout(writer_lock_.get(),
-                                 static_cast<int>(std::min<int64_t>(cs_.interval_ms / 4, 250)));
+                                 static_cast<int>(std::clamp<int64_t>(cs_.interval_ms, 50, 1000)));
         }
         sqlite3_wal_checkpoint_v2(checkpointer_.get(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-        if (sqlite3_exec(writer_lock_.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
-            return;
-        struct Rollback {
-            sqlite3* db;
-            ~Rollback() { sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr); }
-        } rollback{writer_lock_.get()};
-        capture_to_new_pin(); // nothing can commit now
-        sqlite3_wal_checkpoint_v2(checkpointer_.get(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-        auto zero = std::make_unique<WalPin>(ctx_.db_path, ctx_.settings.busy_timeout_ms);
-        if (zero->at_mark_zero() && zero->header().salt1 == cursor_.salt1 &&
-            zero->header().salt2 == cursor_.salt2 && zero->header().max_frame == cursor_.frame)
-            pin_ = std::move(zero); // the next writer restarts the log
-        ++checkpoints_;
+        bool at_zero = false;
+        {
+            if (sqlite3_exec(writer_lock_.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
+                return;
+            struct Rollback {
+                sqlite3* db;
+                ~Rollback() { sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr); }
+            } rollback{writer_lock_.get()};
+            capture_to_new_pin(); // nothing can commit now
+            sqlite3_wal_checkpoint_v2(checkpointer_.get(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                      nullptr);
+            auto zero = std::make_unique<WalPin>(ctx_.db_path, ctx_.settings.busy_timeout_ms);
+            if (zero->at_mark_zero() && zero->header().salt1 == cursor_.salt1 &&
+                zero->header().salt2 == cursor_.salt2 && zero->header().max_frame == cursor_.frame) {
+                pin_ = std::move(zero); // the next writer restarts the log
+                at_zero = true;
+            }
+            ++checkpoints_;
+        }
+        // With the pin at mark 0 no frame can be copied into the database, so
+        // a TRUNCATE checkpoint empties the log only if nothing was committed
+        // since it was all captured; else it fails, harmlessly. It brings the
+        // file back under the bound after a burst grew it.
+        if (at_zero) {
+            sqlite3_busy_timeout(checkpointer_.get(), 0);
+            sqlite3_wal_checkpoint_v2(checkpointer_.get(), "main", SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                                      nullptr);
+        }
     }
 
     // Deletes the segments of generations whose every instant is older than `cutoff`.
@@ -715,17 +744,33 @@ int64_t parse_or_throw(const std::string& time) {
     return *at;
 }
 
-// The timeline and where `time` restores to, its chain of checksums checked
-// from the base to the target (the pages are checked as they are read).
-TimelineTarget open_target(const OperationContext& ctx, const std::string& time, Dir dir) {
+Error no_timeline() {
+    return Error("there is no timeline of restore points; start continuous capture with "
+                 "SELECT wecare_backup_continuous()",
+                 ErrorKind::not_found);
+}
+
+Dir open_timeline_dir(const OperationContext& ctx) {
+    require_configured_dir(ctx);
+    if (path_missing(ctx.settings.dir)) throw no_timeline();
+    return Dir::open_backup_dir(ctx.settings.dir, false);
+}
+
+// The timeline and where `time` restores to, verified before anything is
+// restored from it: the base chain and its files' checksums (as a restore of
+// that backup checks them), and every restore point up to the target (its
+// payload checksum, and that it continues from the one before).
+TimelineTarget open_target(const OperationContext& ctx, const std::string& time, Dir dir,
+                           Observer& observer) {
     const int64_t at = parse_or_throw(time);
     TimelineTarget t{std::move(dir), {}, {}, 0, 0};
     t.timeline = Timeline::open(t.dir, ctx.settings.prefix);
-    if (t.timeline.empty())
-        throw Error("there is no timeline of restore points; start continuous capture with "
-                    "SELECT wecare_backup_continuous()",
-                    ErrorKind::not_found);
+    if (t.timeline.empty()) throw no_timeline();
     t.target = resolve_time(t.timeline.generations(), at);
+    auto problems = t.timeline.check_target(t.dir, ctx.settings.prefix, t.target, observer);
+    if (!problems.empty())
+        throw Error("the restore point failed verification (" + join(problems, "; ") +
+                    "); nothing was restored; choose a time before the damage, or a backup");
     const TimelineGeneration& g = t.timeline.generations()[t.target.generation];
     std::set<size_t> files;
     for (size_t i = 0; i < t.target.points; ++i)
@@ -743,9 +788,9 @@ RestoreAtOutcome restore_at(const OperationContext& ctx, const std::string& time
     const DbMode live = db_mode_of(ctx.db_path, ctx.settings.busy_timeout_ms);
     if (caller_reading && live.journal_mode != "wal") throw caller_reading_error(ctx);
     Progress progress = progress_of(ctx, "restore");
-    Dir dir = open_dir_holding(ctx, "timeline");
+    Dir dir = open_timeline_dir(ctx);
     FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms, &progress);
-    TimelineTarget t = open_target(ctx, time, std::move(dir));
+    TimelineTarget t = open_target(ctx, time, std::move(dir), progress);
     const TimelineGeneration& g = t.timeline.generations()[t.target.generation];
     const auto image = t.timeline.image(t.dir, ctx.settings.prefix, t.target);
     if (live.journal_mode == "wal" && live.page_count > 0 && live.page_size != image->page_size())
@@ -769,9 +814,9 @@ RestoreAtOutcome recover_at(const OperationContext& ctx, const std::string& time
     require_file_database(ctx);
     parse_or_throw(time);
     Progress progress = progress_of(ctx, "recover");
-    Dir dir = open_dir_holding(ctx, "timeline");
+    Dir dir = open_timeline_dir(ctx);
     FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms, &progress);
-    TimelineTarget t = open_target(ctx, time, std::move(dir));
+    TimelineTarget t = open_target(ctx, time, std::move(dir), progress);
     const TimelineGeneration& g = t.timeline.generations()[t.target.generation];
     const auto image = t.timeline.image(t.dir, ctx.settings.prefix, t.target);
     RecoverRequest req;

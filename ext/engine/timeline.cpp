@@ -213,61 +213,76 @@ std::unique_ptr<Image> Timeline::image(const Dir& dir, const std::string& prefix
 std::vector<std::string> Timeline::check(const Dir& dir, const std::string& prefix,
                                          Observer& observer) const {
     std::vector<std::string> problems = problems_;
-    for (size_t gi = 0; gi < generations_.size(); ++gi) {
-        const TimelineGeneration& g = generations_[gi];
-        std::vector<uint64_t> hashes;
+    for (size_t gi = 0; gi < generations_.size(); ++gi)
+        check_generation(dir, prefix, gi, generations_[gi].points.size(), false, observer, problems);
+    return problems;
+}
+
+std::vector<std::string> Timeline::check_target(const Dir& dir, const std::string& prefix,
+                                                const RestoreTarget& target, Observer& observer) const {
+    std::vector<std::string> problems;
+    check_generation(dir, prefix, target.generation, target.points, true, observer, problems);
+    return problems;
+}
+
+void Timeline::check_generation(const Dir& dir, const std::string& prefix, size_t gi, size_t points,
+                                bool base_files, Observer& observer,
+                                std::vector<std::string>& problems) const {
+    const TimelineGeneration& g = generations_[gi];
+    std::vector<uint64_t> hashes;
+    try {
+        const Chain chain = Chain::open(dir, prefix, g.base);
+        for (auto& p : chain.check())
+            problems.push_back("the base backup '" + g.base + "': " + p);
+        hashes = chain.page_hashes();
+        if (chain.page_size() != g.page_size)
+            problems.push_back("the base backup '" + g.base + "' has another page size than its segments");
+        if (base_files)
+            for (const auto& link : chain.links())
+                if (!link.record.checksum.empty() &&
+                    checksum_fd(link.file->get(), static_cast<uint64_t>(link.size_bytes), &observer) !=
+                        link.record.checksum)
+                    problems.push_back("'" + link.name + "' is not the file recorded when it was made");
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::interrupted) throw;
+        problems.push_back("the base backup '" + g.base + "' cannot be read: " + e.what());
+        return;
+    }
+    uint64_t sum = 0;
+    for (uint64_t h : hashes)
+        sum ^= h;
+    if (sum != g.base_checksum) {
+        problems.push_back("the segments of base '" + g.base + "' do not start from that backup's database");
+        return;
+    }
+    for (size_t i = 0; i < points; ++i) {
+        observer.check();
+        const TimelinePoint& p = g.points[i];
+        const std::string where =
+            "'" + g.files[p.file].name + "', the point captured at " + format_time_ns(p.captured_ns);
         try {
-            const Chain chain = Chain::open(dir, prefix, g.base);
-            for (auto& p : chain.check())
-                problems.push_back("the base backup '" + g.base + "': " + p);
-            hashes = chain.page_hashes();
-            if (chain.page_size() != g.page_size)
-                problems.push_back("the base backup '" + g.base +
-                                   "' has another page size than its segments");
+            if (!payload_intact(files_[gi][p.file]->get(), p.offset, p.entries, g.page_size, &observer)) {
+                problems.push_back(where + ": its pages are damaged (checksum mismatch)");
+                return;
+            }
+            const auto map = point_map(gi, i);
+            if (p.before != sum) {
+                problems.push_back(where + ": it does not continue from the point before it");
+                return;
+            }
+            if (!carries_growth(hashes.size(), p.page_count, map) ||
+                checksum_after(sum, hashes, p.page_count, map) != p.after) {
+                problems.push_back(where + ": its pages do not give its recorded database checksum");
+                return;
+            }
+            hashes = apply_increment_hashes(std::move(hashes), p.page_count, map);
+            sum = p.after;
         } catch (const Error& e) {
             if (e.kind() == ErrorKind::interrupted) throw;
-            problems.push_back("the base backup '" + g.base + "' cannot be read: " + e.what());
-            continue;
-        }
-        uint64_t sum = 0;
-        for (uint64_t h : hashes)
-            sum ^= h;
-        if (sum != g.base_checksum) {
-            problems.push_back("the segments of base '" + g.base +
-                               "' do not start from that backup's database");
-            continue;
-        }
-        for (size_t i = 0; i < g.points.size(); ++i) {
-            observer.check();
-            const TimelinePoint& p = g.points[i];
-            const std::string& file = g.files[p.file].name;
-            const std::string where =
-                "'" + file + "', the point captured at " + format_time_ns(p.captured_ns);
-            try {
-                if (!payload_intact(files_[gi][p.file]->get(), p.offset, p.entries, g.page_size, &observer)) {
-                    problems.push_back(where + ": its pages are damaged (checksum mismatch)");
-                    break;
-                }
-                const auto map = point_map(gi, i);
-                if (p.before != sum) {
-                    problems.push_back(where + ": it does not continue from the point before it");
-                    break;
-                }
-                if (!carries_growth(hashes.size(), p.page_count, map) ||
-                    checksum_after(sum, hashes, p.page_count, map) != p.after) {
-                    problems.push_back(where + ": its pages do not give its recorded database checksum");
-                    break;
-                }
-                hashes = apply_increment_hashes(std::move(hashes), p.page_count, map);
-                sum = p.after;
-            } catch (const Error& e) {
-                if (e.kind() == ErrorKind::interrupted) throw;
-                problems.push_back(where + ": " + e.what());
-                break;
-            }
+            problems.push_back(where + ": " + e.what());
+            return;
         }
     }
-    return problems;
 }
 
 } // namespace wb

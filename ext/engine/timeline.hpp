@@ -55,8 +55,14 @@ class Timeline {
     // checksum, that it continues from the one before (database checksums),
     // and that its base chain checks out. Returns the problems (empty: none).
     std::vector<std::string> check(const Dir& dir, const std::string& prefix, Observer& observer) const;
+    // The same for what a restore to `target` reads (its generation's points
+    // up to it), and the base chain's files against their recorded checksums.
+    std::vector<std::string> check_target(const Dir& dir, const std::string& prefix,
+                                          const RestoreTarget& target, Observer& observer) const;
 
   private:
+    void check_generation(const Dir& dir, const std::string& prefix, size_t generation, size_t points,
+                          bool base_files, Observer& observer, std::vector<std::string>& problems) const;
     std::vector<TimelineGeneration> generations_;
     std::vector<std::vector<std::shared_ptr<Fd>>> files_; // [generation][file]
     std::vector<std::string> problems_;

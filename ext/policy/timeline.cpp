@@ -159,6 +159,7 @@ std::optional<int64_t> parse_time_ns(std::string_view text) {
         return std::nullopt;
     }
     if (mon < 1 || mon > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return std::nullopt;
+    if (y < 1970 || y > 2261) return std::nullopt; // nanoseconds since 1970 in 64 bits
     const int64_t days = days_from_civil(y, static_cast<unsigned>(mon), static_cast<unsigned>(d));
     int cy, cmon, cd, ch, cmi, cs;
     civil_from_seconds(days * 86400, cy, cmon, cd, ch, cmi, cs);
