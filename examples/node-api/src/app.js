@@ -1,7 +1,9 @@
 'use strict';
-// createApp({ db, jwtSecret }) builds the Express application around an open
-// database connection that already has the wecare_backup extension loaded
-// (see database.js). It does not listen: server.js does, and so do the tests.
+// createApp({ db, jobs, jwtSecret }) builds the Express application around an
+// open database connection that already has the wecare_backup extension loaded
+// (see database.js) and the backup worker that runs the long operations on a
+// connection of its own (see backupJobs.js). It does not listen: server.js does,
+// and so do the tests.
 
 const express = require('express');
 const { authenticate } = require('./auth');
@@ -56,8 +58,9 @@ function errorHandler(log) {
   };
 }
 
-function createApp({ db, jwtSecret, log = (line) => console.error(line) }) {
+function createApp({ db, jobs, jwtSecret, log = (line) => console.error(line) }) {
   if (!db) throw new Error('createApp: db is required');
+  if (!jobs) throw new Error('createApp: jobs (the backup worker) is required');
   if (!jwtSecret) throw new Error('createApp: jwtSecret is required');
 
   const app = express();
@@ -65,7 +68,7 @@ function createApp({ db, jwtSecret, log = (line) => console.error(line) }) {
   app.use(express.json({ limit: '16kb' }));
 
   const requireToken = authenticate(jwtSecret);
-  app.use('/api/backup', requireToken, backupRouter({ db }));
+  app.use('/api/backup', requireToken, backupRouter({ db, jobs }));
   app.use('/api/patients', requireToken, patientRouter({ db }));
 
   app.use((req, res, next) => next(new HttpError(404, `no route for ${req.method} ${req.path}`)));

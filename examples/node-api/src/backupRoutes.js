@@ -14,6 +14,12 @@
 //   POST /schedule             wecare_backup_schedule(seconds)  DEVELOPER
 //   POST /fetch/:filename      wecare_backup_fetch(name)        DEVELOPER
 //
+// The long operations (create, verify, restore, cleanup, export, fetch) run on
+// the backup worker's own connection (backupJobs.js), so the event loop keeps
+// serving other requests meanwhile; the quick ones (list, stats, path, settings,
+// schedule) on the server's connection. A setting changed here is given to the
+// worker's connection too.
+//
 // Backup names are checked by the extension (wecare_backup_path) before anything
 // touches a file. The :filename routes take every remaining path segment, so
 // "a/b" or "..%2Fx" reach that check too and are answered 400 rather than a
@@ -65,14 +71,20 @@ function requestedName(req) {
   return Array.isArray(segments) ? segments.join('/') : String(segments);
 }
 
-function backupRouter({ db }) {
-  // Runs one extension function for the request and returns its single value.
+function backupRouter({ db, jobs }) {
+  // Runs one quick extension function for the request on the server's
+  // connection and returns its single value.
   function call(req, fn, sql, ...params) {
     ensureMayCall(req, fn);
     return db
       .prepare(sql)
       .pluck()
       .get(...params);
+  }
+  // Runs wecare_backup_<fn>(...params) on the backup worker; resolves to its value.
+  function runJob(req, fn, ...params) {
+    ensureMayCall(req, fn);
+    return jobs.run(fn, ...params);
   }
   function listRows(req, where = '', ...params) {
     ensureMayCall(req, 'list');
@@ -97,7 +109,7 @@ function backupRouter({ db }) {
     return filePath;
   }
 
-  router.post('/create', adminOrDeveloper, (req, res) => {
+  router.post('/create', adminOrDeveloper, async (req, res) => {
     const body = req.body || {};
     const label = body.label;
     if (label !== undefined && label !== null && typeof label !== 'string') {
@@ -109,10 +121,7 @@ function backupRouter({ db }) {
     if (typeof label === 'string' && label.includes('\0')) {
       throw new HttpError(400, 'label must not contain NUL characters');
     }
-    const name =
-      typeof label === 'string'
-        ? call(req, 'create', 'SELECT wecare_backup_create(?)', label)
-        : call(req, 'create', 'SELECT wecare_backup_create()');
+    const name = await (typeof label === 'string' ? runJob(req, 'create', label) : runJob(req, 'create'));
     const [row] = listRows(req, 'WHERE name = ?', name);
     const sizeBytes = row ? row.size_bytes : fs.statSync(backupPath(req, name)).size;
     res.status(201).json({ name, size_bytes: sizeBytes });
@@ -147,24 +156,27 @@ function backupRouter({ db }) {
     }
   });
 
-  router.post('/verify/*filename', adminOrDeveloper, (req, res) => {
+  router.post('/verify/*filename', adminOrDeveloper, async (req, res) => {
     const name = requestedName(req);
     backupPath(req, name);
-    res.json(JSON.parse(call(req, 'verify', 'SELECT wecare_backup_verify(?)', name)));
+    res.json(JSON.parse(await runJob(req, 'verify', name)));
   });
 
-  router.post('/restore/*filename', developerOnly, (req, res) => {
+  // The worker's connection restores; SQLite makes every other connection,
+  // the server's included, read the restored database at its next read.
+  router.post('/restore/*filename', developerOnly, async (req, res) => {
     const name = requestedName(req);
     backupPath(req, name);
     const confirm = req.body && req.body.confirm;
     if (confirm !== RESTORE_CONFIRMATION) {
       throw new HttpError(400, `confirmation phrase does not match; send {"confirm": "${RESTORE_CONFIRMATION}"}`);
     }
-    res.json(JSON.parse(call(req, 'restore', 'SELECT wecare_backup_restore(?, ?)', name, confirm)));
+    res.json(JSON.parse(await runJob(req, 'restore', name, confirm)));
   });
 
-  router.post('/cleanup', adminOrDeveloper, (req, res) => {
-    res.json({ deleted: call(req, 'cleanup', 'SELECT wecare_backup_cleanup()') });
+  // Cleanup waits for the directory lock that a running create holds: a job too.
+  router.post('/cleanup', adminOrDeveloper, async (req, res) => {
+    res.json({ deleted: await runJob(req, 'cleanup') });
   });
 
   // Reading a setting is wecare_backup_setting, which cannot change one.
@@ -182,14 +194,17 @@ function backupRouter({ db }) {
     }
     // better-sqlite3 binds a JS number as a REAL; the extension takes integers as INTEGER or text.
     const bound = typeof value === 'number' ? BigInt(value) : value;
-    res.json({ key, value: call(req, 'config', 'SELECT wecare_backup_config(?, ?)', key, bound) });
+    const accepted = call(req, 'config', 'SELECT wecare_backup_config(?, ?)', key, bound);
+    // The worker's connection makes backups too: it gets the setting before any later job.
+    jobs.configure(key, bound);
+    res.json({ key, value: accepted });
   });
 
   // A copy of every record to a path on the server: DEVELOPER-only.
-  router.post('/export/*filename', developerOnly, (req, res) => {
+  router.post('/export/*filename', developerOnly, async (req, res) => {
     const name = requestedName(req);
     const destination = textField(req, 'destination');
-    res.status(201).json({ path: call(req, 'export', 'SELECT wecare_backup_export(?, ?)', name, destination) });
+    res.status(201).json({ path: await runJob(req, 'export', name, destination) });
   });
 
   router.post('/schedule', developerOnly, (req, res) => {
@@ -201,9 +216,9 @@ function backupRouter({ db }) {
   });
 
   // Writes a backup from the off-site target into the backup directory.
-  router.post('/fetch/*filename', developerOnly, (req, res) => {
+  router.post('/fetch/*filename', developerOnly, async (req, res) => {
     const name = requestedName(req);
-    res.status(201).json({ name: call(req, 'fetch', 'SELECT wecare_backup_fetch(?)', name) });
+    res.status(201).json({ name: await runJob(req, 'fetch', name) });
   });
 
   return router;

@@ -1,0 +1,66 @@
+'use strict';
+// The body of the backup worker thread (worker_threads). backupJobs.js starts
+// it and sends it jobs; it runs them one at a time on a better-sqlite3
+// connection of its own, with the extension loaded, so that a backup, a verify
+// or a restore never holds the server's event loop. better-sqlite3 is
+// synchronous, and a connection belongs to the thread that opened it.
+//
+// Messages in:  { id, op, params }   op is a key of OPERATIONS
+// Messages out: { ready: true }      once the connection is open
+//               { id, value }        the function's result
+//               { id, error: { message, code } }   code: SQLITE_... for SQL errors
+//
+// The extension's progress, last result and last error are kept per process,
+// so wecare_backup_stats() on the server's connection shows a job running here.
+
+const { parentPort, workerData } = require('node:worker_threads');
+const { openWorkerConnection } = require('./database');
+
+// The extension functions a job may run, wecare_backup_<op>, and their arities.
+// Nothing else: a message cannot make this thread run other SQL. A long
+// operation that a later version of the extension adds is one more line.
+const OPERATIONS = Object.freeze({
+  create: [0, 1],
+  verify: [1],
+  restore: [2],
+  export: [2],
+  fetch: [1],
+  recover: [3],
+  cleanup: [0],
+  restore_at: [2],
+  // Not long, but a setting changed on the server's connection must reach this
+  // one in order with the jobs (settings belong to the connection).
+  config: [2],
+});
+
+function sqlFor(op, params) {
+  const arities = Object.hasOwn(OPERATIONS, op) ? OPERATIONS[op] : null;
+  if (!arities) throw new Error(`backup worker: unknown operation ${JSON.stringify(op)}`);
+  if (!Array.isArray(params) || !arities.includes(params.length)) {
+    throw new Error(`backup worker: wecare_backup_${op} takes ${arities.join(' or ')} arguments`);
+  }
+  return `SELECT wecare_backup_${op}(${params.map(() => '?').join(', ')})`;
+}
+
+function main({ dbPath, extensionPath, backupDir, settings = [] }) {
+  const db = openWorkerConnection({ dbPath, extensionPath, backupDir });
+  // A worker started again after the first one stopped gets the settings the
+  // server's connection has been given since start-up.
+  for (const [key, value] of settings) db.prepare(sqlFor('config', [key, value])).pluck().get(key, value);
+
+  parentPort.on('message', ({ id, op, params }) => {
+    try {
+      const value = db
+        .prepare(sqlFor(op, params))
+        .pluck()
+        .get(...params);
+      parentPort.postMessage({ id, value });
+    } catch (err) {
+      // An Error loses its `code` when it is posted; send what errors.js reads.
+      parentPort.postMessage({ id, error: { message: String(err && err.message), code: err && err.code } });
+    }
+  });
+  parentPort.postMessage({ ready: true });
+}
+
+main(workerData);
