@@ -6,7 +6,7 @@
 // and so do the tests.
 
 const express = require('express');
-const { authenticate } = require('./auth');
+const { authenticate, downloadTickets } = require('./auth');
 const { backupRouter } = require('./backupRoutes');
 const { HttpError, isExtensionError, statusForExtensionError } = require('./errors');
 
@@ -48,7 +48,8 @@ function errorHandler(log) {
       status = err.status;
       message = err.expose === false ? 'bad request' : err.message;
     }
-    if (status >= 500) log(`${req.method} ${req.originalUrl}: ${err.stack || err}`);
+    // 501 is a feature this extension does not have yet, not a failure.
+    if (status >= 500 && status !== 501) log(`${req.method} ${req.originalUrl}: ${err.stack || err}`);
     if (res.headersSent) {
       // A download that failed half-way: the client sees a cut connection.
       res.destroy(err);
@@ -68,7 +69,13 @@ function createApp({ db, jobs, jwtSecret, log = (line) => console.error(line) })
   app.use(express.json({ limit: '16kb' }));
 
   const requireToken = authenticate(jwtSecret);
-  app.use('/api/backup', requireToken, backupRouter({ db, jobs }));
+  // Who the token says the caller is: the page shows what the role may do.
+  app.get('/api/session', requireToken, (req, res) => {
+    const { role, sub, exp } = req.user;
+    res.json({ role, sub: sub ?? null, expires_at: exp ? new Date(exp * 1000).toISOString() : null });
+  });
+  const tickets = downloadTickets(jwtSecret);
+  app.use('/api/backup', backupRouter({ db, jobs, authenticate: requireToken, tickets }));
   app.use('/api/patients', requireToken, patientRouter({ db }));
 
   app.use((req, res, next) => next(new HttpError(404, `no route for ${req.method} ${req.path}`)));

@@ -13,8 +13,14 @@
 //   POST /export/:filename     wecare_backup_export(name, dest) DEVELOPER
 //   POST /schedule             wecare_backup_schedule(seconds)  DEVELOPER
 //   POST /fetch/:filename      wecare_backup_fetch(name)        DEVELOPER
+//   POST /recover/:filename    wecare_backup_recover(db, name, ..) DEVELOPER
+//   POST /restore-at           wecare_backup_restore_at(time, ..) DEVELOPER (501 without it)
+//   GET  /timeline             SELECT * FROM wecare_backup_timeline DEVELOPER (501 without it)
+//   GET  /features             which of the later functions this extension has  ADMIN, DEVELOPER
+//   POST /download-ticket/:filename  a one-time link for GET /download?ticket=  ADMIN, DEVELOPER
 //
-// The long operations (create, verify, restore, cleanup, export, fetch) run on
+// The long operations (create, verify, restore, cleanup, export, fetch, recover,
+// restore-at) run on
 // the backup worker's own connection (backupJobs.js), so the event loop keeps
 // serving other requests meanwhile; the quick ones (list, stats, path, settings,
 // schedule) on the server's connection. A setting changed here is given to the
@@ -71,7 +77,28 @@ function requestedName(req) {
   return Array.isArray(segments) ? segments.join('/') : String(segments);
 }
 
-function backupRouter({ db, jobs }) {
+// The confirmation phrase in the JSON body, or a 400 that says what to send.
+function requireConfirmation(req) {
+  const confirm = req.body && req.body.confirm;
+  if (confirm !== RESTORE_CONFIRMATION) {
+    throw new HttpError(400, `confirmation phrase does not match; send {"confirm": "${RESTORE_CONFIRMATION}"}`);
+  }
+  return confirm;
+}
+
+// Whether two paths name the same existing file.
+function sameFile(a, b) {
+  try {
+    const [x, y] = [fs.statSync(a), fs.statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return path.resolve(a) === path.resolve(b);
+  }
+}
+
+// `authenticate` checks the bearer token of every route but one: the download
+// by ticket, whose link carries a ticket instead (see auth.js).
+function backupRouter({ db, jobs, authenticate, tickets }) {
   // Runs one quick extension function for the request on the server's
   // connection and returns its single value.
   function call(req, fn, sql, ...params) {
@@ -94,9 +121,53 @@ function backupRouter({ db, jobs }) {
       .all(...params);
     return rows.map(withJsonSafeIntegers);
   }
+  // What a later version of the extension adds is used only once it is there:
+  // until then its routes answer 501.
+  function hasFunction(name) {
+    return db.prepare('SELECT count(*) FROM pragma_function_list WHERE name = ?').pluck().get(name) > 0;
+  }
+  function hasTable(name) {
+    return db.prepare('SELECT count(*) FROM pragma_module_list WHERE name = ?').pluck().get(name) > 0;
+  }
+  function requireFeature(available, what) {
+    if (!available) {
+      throw new HttpError(501, `${what} is not in the loaded wecare_backup extension; it needs a later version`);
+    }
+  }
   const router = express.Router();
   const adminOrDeveloper = requireRole(ROLES.ADMIN, ROLES.DEVELOPER);
   const developerOnly = requireRole(ROLES.DEVELOPER);
+
+  // Streams a backup file as an attachment.
+  async function sendBackup(req, res, name) {
+    const filePath = backupPath(req, name);
+    // Open first and stat the descriptor: a cleanup that deletes the file after
+    // this point cannot turn the response into a half-sent or wrong file.
+    const handle = await fs.promises.open(filePath, 'r');
+    try {
+      const { size } = await handle.stat();
+      res.attachment(name);
+      res.set({
+        'Content-Type': 'application/vnd.sqlite3',
+        'Content-Length': String(size),
+        'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff',
+      });
+      await pipeline(handle.createReadStream({ autoClose: false }), res);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  // The one route without a bearer token: the ticket stands in for it, with the
+  // role of the token that asked for the ticket, and the roles are checked as usual.
+  router.get('/download', (req, res, next) => {
+    if (req.get('authorization') || typeof req.query.ticket !== 'string') return next();
+    const { user, name } = tickets.redeem(req.query.ticket);
+    req.user = user;
+    return adminOrDeveloper(req, res, (err) => (err ? next(err) : sendBackup(req, res, name).catch(next)));
+  });
+  router.use(authenticate);
 
   // The absolute path of an existing backup, or a 400/404 from the extension.
   // The extension validates the name; the basename comparison is a cheap second
@@ -136,24 +207,18 @@ function backupRouter({ db, jobs }) {
   });
 
   router.get('/download/*filename', adminOrDeveloper, async (req, res) => {
+    await sendBackup(req, res, requestedName(req));
+  });
+
+  // A link the browser can follow to download `name` once, within the ticket's lifetime.
+  router.post('/download-ticket/*filename', adminOrDeveloper, (req, res) => {
     const name = requestedName(req);
-    const filePath = backupPath(req, name);
-    // Open first and stat the descriptor: a cleanup that deletes the file after
-    // this point cannot turn the response into a half-sent or wrong file.
-    const handle = await fs.promises.open(filePath, 'r');
-    try {
-      const { size } = await handle.stat();
-      res.attachment(name);
-      res.set({
-        'Content-Type': 'application/vnd.sqlite3',
-        'Content-Length': String(size),
-        'Cache-Control': 'no-store',
-        'X-Content-Type-Options': 'nosniff',
-      });
-      await pipeline(handle.createReadStream({ autoClose: false }), res);
-    } finally {
-      await handle.close();
-    }
+    backupPath(req, name);
+    const ticket = tickets.issue(req.user, name);
+    res.status(201).json({
+      url: `${req.baseUrl}/download?ticket=${encodeURIComponent(ticket)}`,
+      expires_in: tickets.ttlSeconds,
+    });
   });
 
   router.post('/verify/*filename', adminOrDeveloper, async (req, res) => {
@@ -167,11 +232,49 @@ function backupRouter({ db, jobs }) {
   router.post('/restore/*filename', developerOnly, async (req, res) => {
     const name = requestedName(req);
     backupPath(req, name);
-    const confirm = req.body && req.body.confirm;
-    if (confirm !== RESTORE_CONFIRMATION) {
-      throw new HttpError(400, `confirmation phrase does not match; send {"confirm": "${RESTORE_CONFIRMATION}"}`);
-    }
+    const confirm = requireConfirmation(req);
     res.json(JSON.parse(await runJob(req, 'restore', name, confirm)));
+  });
+
+  // Restores a database file that is damaged or missing (not the server's own,
+  // which is open: that is a restore) from a backup of this directory.
+  router.post('/recover/*filename', developerOnly, async (req, res) => {
+    const name = requestedName(req);
+    const database = textField(req, 'database');
+    if (!path.isAbsolute(database)) throw new HttpError(400, 'database must be an absolute path');
+    if (sameFile(database, db.name)) {
+      throw new HttpError(409, `'${database}' is this server's own database, which is open; restore it instead`);
+    }
+    const confirm = requireConfirmation(req);
+    res.json(JSON.parse(await runJob(req, 'recover', database, name, confirm)));
+  });
+
+  // Point-in-time restore, once the extension has it (continuous capture).
+  router.post('/restore-at', developerOnly, async (req, res) => {
+    ensureMayCall(req, 'restore_at');
+    requireFeature(hasFunction('wecare_backup_restore_at'), 'restore to a point in time (wecare_backup_restore_at)');
+    const time = textField(req, 'time');
+    const confirm = requireConfirmation(req);
+    res.json(JSON.parse(await runJob(req, 'restore_at', time, confirm)));
+  });
+
+  // The restorable ranges and the gaps of continuous capture, once the extension has them.
+  router.get('/timeline', developerOnly, (req, res) => {
+    ensureMayCall(req, 'timeline');
+    requireFeature(hasTable('wecare_backup_timeline'), 'the timeline (wecare_backup_timeline)');
+    const rows = db.prepare('SELECT * FROM wecare_backup_timeline').safeIntegers().all();
+    res.json(rows.map(withJsonSafeIntegers));
+  });
+
+  // What the page may offer: the functions and tables a later version adds.
+  router.get('/features', adminOrDeveloper, (req, res) => {
+    res.json({
+      version: call(req, 'version', 'SELECT wecare_backup_version()'),
+      recover: hasFunction('wecare_backup_recover'),
+      restore_at: hasFunction('wecare_backup_restore_at'),
+      timeline: hasTable('wecare_backup_timeline'),
+      continuous: hasFunction('wecare_backup_continuous'),
+    });
   });
 
   // Cleanup waits for the directory lock that a running create holds: a job too.
