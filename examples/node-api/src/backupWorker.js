@@ -44,17 +44,17 @@ function sqlFor(op, params) {
 
 function main({ dbPath, extensionPath, backupDir, settings = [] }) {
   const db = openWorkerConnection({ dbPath, extensionPath, backupDir });
+  const run = (op, params) => {
+    const statement = db.prepare(sqlFor(op, params));
+    return statement.pluck().get(...params);
+  };
   // A worker started again after the first one stopped gets the settings the
   // server's connection has been given since start-up.
-  for (const [key, value] of settings) db.prepare(sqlFor('config', [key, value])).pluck().get(key, value);
+  for (const setting of settings) run('config', setting);
 
   parentPort.on('message', ({ id, op, params }) => {
     try {
-      const value = db
-        .prepare(sqlFor(op, params))
-        .pluck()
-        .get(...params);
-      parentPort.postMessage({ id, value });
+      parentPort.postMessage({ id, value: run(op, params) });
     } catch (err) {
       // An Error loses its `code` when it is posted; send what errors.js reads.
       parentPort.postMessage({ id, error: { message: String(err && err.message), code: err && err.code } });

@@ -100,9 +100,7 @@ describe('the backup worker', () => {
     const backup = await jobs.run('create');
     db.prepare("INSERT INTO patients (name) VALUES ('Ben')").run();
     assert.equal(db.prepare('SELECT count(*) FROM patients').pluck().get(), 2);
-    const result = JSON.parse(
-      await jobs.run('restore', backup, 'I understand this will replace the current database'),
-    );
+    const result = JSON.parse(await jobs.run('restore', backup, 'I understand this will replace the current database'));
     assert.equal(result.restored, backup);
     assert.equal(db.prepare('SELECT count(*) FROM patients').pluck().get(), 1);
   });

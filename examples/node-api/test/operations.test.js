@@ -116,7 +116,10 @@ describe('session, features, download links, recover, point in time', () => {
     const wrongPhrase = await call('POST', url, { token: developer, body: { database: target, confirm: 'yes' } });
     assert.equal(wrongPhrase.status, 400);
     assert.match(wrongPhrase.json.error, /confirmation/);
-    const relative = await call('POST', url, { token: developer, body: { database: 'wecare.db', confirm: CONFIRMATION } });
+    const relative = await call('POST', url, {
+      token: developer,
+      body: { database: 'wecare.db', confirm: CONFIRMATION },
+    });
     assert.equal(relative.status, 400);
     const own = await call('POST', url, { token: developer, body: { database: server.dbPath, confirm: CONFIRMATION } });
     assert.equal(own.status, 409);
@@ -134,7 +137,10 @@ describe('session, features, download links, recover, point in time', () => {
     }
 
     const otherName = path.join(server.dir, 'elsewhere', 'clinic.db');
-    const mismatch = await call('POST', url, { token: developer, body: { database: otherName, confirm: CONFIRMATION } });
+    const mismatch = await call('POST', url, {
+      token: developer,
+      body: { database: otherName, confirm: CONFIRMATION },
+    });
     assert.equal(mismatch.status, 400, JSON.stringify(mismatch.json));
     assert.match(mismatch.json.error, /^wecare_backup_recover: .* is not a backup name of this database/);
   });
