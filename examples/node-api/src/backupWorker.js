@@ -12,7 +12,15 @@
 //
 // The extension's progress, last result and last error are kept per process,
 // so wecare_backup_stats() on the server's connection shows a job running here.
+//
+// The thread runs at a lower CPU priority (nice 10, on Linux): a backup is
+// background work, and on a busy machine the requests come first. Linux keeps
+// a nice value per thread, and the threads the extension starts from this one
+// (its writer, its verification) inherit it; the rest of the process keeps its own.
 
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const { parentPort, workerData } = require('node:worker_threads');
 const { openWorkerConnection } = require('./database');
 
@@ -42,7 +50,19 @@ function sqlFor(op, params) {
   return `SELECT wecare_backup_${op}(${params.map(() => '?').join(', ')})`;
 }
 
+const BACKGROUND_NICE = 10;
+
+function runInBackground() {
+  try {
+    const tid = Number(path.basename(fs.readlinkSync('/proc/thread-self')));
+    if (os.getPriority(tid) < BACKGROUND_NICE) os.setPriority(tid, BACKGROUND_NICE);
+  } catch {
+    // Not Linux (no per-thread nice): the jobs run at the process's priority.
+  }
+}
+
 function main({ dbPath, extensionPath, backupDir, settings = [] }) {
+  runInBackground();
   const db = openWorkerConnection({ dbPath, extensionPath, backupDir });
   const run = (op, params) => {
     const statement = db.prepare(sqlFor(op, params));

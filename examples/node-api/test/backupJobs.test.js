@@ -96,6 +96,23 @@ describe('the backup worker', () => {
     assert.notEqual(await jobs.ready(), thread);
   });
 
+  test(
+    'the worker thread runs at nice 10, the rest of the process at its own priority',
+    {
+      skip: process.platform !== 'linux' && 'per-thread nice is Linux only',
+    },
+    async () => {
+      await jobs.ready();
+      const niceOf = (task) =>
+        Number(fs.readFileSync(`/proc/self/task/${task}/stat`, 'utf8').split(') ')[1].split(' ')[16]);
+      const mainNice = niceOf(process.pid);
+      const nices = fs.readdirSync('/proc/self/task').map(niceOf);
+      const expected = Math.max(mainNice, 10);
+      assert.ok(nices.includes(expected), `a thread at nice ${expected} among ${nices.join(', ')}`);
+      assert.equal(nices.filter((nice) => nice === mainNice).length > 1, true, 'the other threads keep theirs');
+    },
+  );
+
   test('the server connection reads what the worker restored', async () => {
     const backup = await jobs.run('create');
     db.prepare("INSERT INTO patients (name) VALUES ('Ben')").run();
