@@ -37,6 +37,11 @@ describe('session, features, download links, recover, point in time', () => {
       assert.equal(res.json.role, role);
       assert.equal(res.json.sub, `demo-${role.toLowerCase()}`);
       assert.ok(Date.parse(res.json.expires_at) > Date.now());
+      // What the role may run, from auth.js's table: the page offers only that.
+      assert.equal(res.json.may.restore, role === 'DEVELOPER');
+      assert.equal(res.json.may.restore_at, role === 'DEVELOPER');
+      assert.equal(res.json.may.create, role !== 'USER');
+      assert.equal(res.json.may.list, role !== 'USER');
     }
     const none = await call('GET', '/api/session', { token: null });
     assert.equal(none.status, 401);
