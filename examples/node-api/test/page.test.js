@@ -335,6 +335,12 @@ describe('the operator page', { skip }, () => {
       });
     }
 
+    // A stats poll may still be in flight: its handler must not fail after the close.
+    async function closeSimulated(page, context) {
+      await page.unrouteAll({ behavior: 'ignoreErrors' });
+      await context.close();
+    }
+
     async function signedInSimulated(token, restoreAtRequests = []) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const page = await context.newPage();
@@ -382,7 +388,7 @@ describe('the operator page', { skip }, () => {
         await page.waitForSelector('#notice:not([hidden]) .safety-name');
         assert.deepEqual(requests, [{ time: `${chosen}Z`, confirm: CONFIRMATION }]);
         assert.equal(await page.textContent('#notice .safety-name'), 'wecare_safety_2026-11-30_16-05-00.db');
-        await context.close();
+        await closeSimulated(page, context);
       },
     );
 
@@ -395,7 +401,7 @@ describe('the operator page', { skip }, () => {
         assert.equal(await page.locator('[data-field=restorable]').count(), 0);
         assert.equal(await page.isVisible('#timeline'), false);
         assert.equal(await page.isVisible('#restore-at-form'), false);
-        await context.close();
+        await closeSimulated(page, context);
       },
     );
   });
