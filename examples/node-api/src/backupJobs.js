@@ -69,7 +69,13 @@ class BackupJobs {
       });
       worker.on('exit', (code) => {
         if (this.worker === current) this.worker = null;
-        const stopped = new Error(`the backup worker stopped (exit code ${code})`);
+        // At shutdown the running job ends before the thread does; the jobs
+        // queued behind it never start.
+        const stopped = new Error(
+          this.closed
+            ? 'the backup worker was stopped: the server is shutting down'
+            : `the backup worker stopped (exit code ${code})`,
+        );
         reject(stopped); // no effect once it was ready
         for (const job of this.pending.values()) job.reject(stopped);
         this.pending.clear();
