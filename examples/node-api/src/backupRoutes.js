@@ -13,18 +13,19 @@
 //   POST /export/:filename     wecare_backup_export(name, dest) DEVELOPER
 //   POST /schedule             wecare_backup_schedule(seconds)  DEVELOPER
 //   POST /fetch/:filename      wecare_backup_fetch(name)        DEVELOPER
-//   POST /recover/:filename    wecare_backup_recover(db, name, ..) DEVELOPER
-//   POST /restore-at           wecare_backup_restore_at(time, ..) DEVELOPER (501 without it)
-//   GET  /timeline             SELECT * FROM wecare_backup_timeline DEVELOPER (501 without it)
-//   GET  /features             which of the later functions this extension has  ADMIN, DEVELOPER
-//   POST /download-ticket/:filename  a one-time link for GET /download?ticket=  ADMIN, DEVELOPER
+//   POST /recover/:filename    wecare_backup_recover(db, name, ..)  DEVELOPER
+//   POST /restore-at           wecare_backup_restore_at(time, ..)   DEVELOPER (501 until it exists)
+//   GET  /timeline             SELECT * FROM wecare_backup_timeline DEVELOPER (501 until it exists)
+//   GET  /features             which later functions the extension has   ADMIN, DEVELOPER
+//   POST /download-ticket/:filename  a one-time link, see GET /download  ADMIN, DEVELOPER
+//   GET  /download?ticket=...  the download, the ticket instead of a token  ADMIN, DEVELOPER
 //
-// The long operations (create, verify, restore, cleanup, export, fetch, recover,
-// restore-at) run on
-// the backup worker's own connection (backupJobs.js), so the event loop keeps
-// serving other requests meanwhile; the quick ones (list, stats, path, settings,
-// schedule) on the server's connection. A setting changed here is given to the
-// worker's connection too.
+// The long operations (create, verify, restore, cleanup, export, fetch,
+// recover, restore-at) run on the backup worker's own connection
+// (backupJobs.js), so the event loop keeps serving other requests meanwhile;
+// the quick ones (list, stats, path, settings, schedule, timeline) on the
+// server's connection. A setting changed here is given to the worker's
+// connection too.
 //
 // Backup names are checked by the extension (wecare_backup_path) before anything
 // touches a file. The :filename routes take every remaining path segment, so
