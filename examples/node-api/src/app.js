@@ -1,14 +1,48 @@
 'use strict';
-// createApp({ db, jwtSecret }) builds the Express application around an open
-// database connection that already has the wecare_backup extension loaded
-// (see database.js). It does not listen: server.js does, and so do the tests.
+// createApp({ db, jobs, jwtSecret }) builds the Express application around an
+// open database connection that already has the wecare_backup extension loaded
+// (see database.js) and the backup worker that runs the long operations on a
+// connection of its own (see backupJobs.js). It does not listen: server.js does,
+// and so do the tests.
 
+const path = require('node:path');
 const express = require('express');
-const { authenticate } = require('./auth');
+const { authenticate, canCall, downloadTickets } = require('./auth');
 const { backupRouter } = require('./backupRoutes');
 const { HttpError, isExtensionError, statusForExtensionError } = require('./errors');
 
 const MAX_PATIENT_NAME_LENGTH = 200;
+// The functions GET /api/session reports on (`may`).
+const SESSION_FUNCTIONS = Object.freeze([
+  'create',
+  'list',
+  'stats',
+  'verify',
+  'path',
+  'cleanup',
+  'setting',
+  'config',
+  'restore',
+  'export',
+  'schedule',
+  'fetch',
+  'recover',
+  'restore_at',
+  'timeline',
+]);
+
+// The operator page (public/): plain files, no build step. Its policy lets it
+// run only its own script and style, so even a label that reached the page as
+// markup could not run; no referrer, so a download link is never passed on.
+const PAGE_DIR = path.join(__dirname, '..', 'public');
+const PAGE_HEADERS = Object.freeze({
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+  'Cache-Control': 'no-cache',
+});
 
 // Two tiny endpoints that make a restore visible: add a patient after a backup,
 // restore it, and the count goes back.
@@ -46,7 +80,8 @@ function errorHandler(log) {
       status = err.status;
       message = err.expose === false ? 'bad request' : err.message;
     }
-    if (status >= 500) log(`${req.method} ${req.originalUrl}: ${err.stack || err}`);
+    // 501 is a feature this extension does not have yet, not a failure.
+    if (status >= 500 && status !== 501) log(`${req.method} ${req.originalUrl}: ${err.stack || err}`);
     if (res.headersSent) {
       // A download that failed half-way: the client sees a cut connection.
       res.destroy(err);
@@ -56,16 +91,26 @@ function errorHandler(log) {
   };
 }
 
-function createApp({ db, jwtSecret, log = (line) => console.error(line) }) {
+function createApp({ db, jobs, jwtSecret, log = (line) => console.error(line) }) {
   if (!db) throw new Error('createApp: db is required');
+  if (!jobs) throw new Error('createApp: jobs (the backup worker) is required');
   if (!jwtSecret) throw new Error('createApp: jwtSecret is required');
 
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '16kb' }));
+  app.use(express.static(PAGE_DIR, { index: 'index.html', setHeaders: (res) => res.set(PAGE_HEADERS) }));
 
   const requireToken = authenticate(jwtSecret);
-  app.use('/api/backup', requireToken, backupRouter({ db }));
+  // Who the token says the caller is, and which extension functions its role
+  // may run (auth.js's table): the page offers only those.
+  app.get('/api/session', requireToken, (req, res) => {
+    const { role, sub, exp } = req.user;
+    const may = Object.fromEntries(SESSION_FUNCTIONS.map((fn) => [fn, canCall(role, fn)]));
+    res.json({ role, sub: sub ?? null, expires_at: exp ? new Date(exp * 1000).toISOString() : null, may });
+  });
+  const tickets = downloadTickets(jwtSecret);
+  app.use('/api/backup', backupRouter({ db, jobs, authenticate: requireToken, tickets }));
   app.use('/api/patients', requireToken, patientRouter({ db }));
 
   app.use((req, res, next) => next(new HttpError(404, `no route for ${req.method} ${req.path}`)));

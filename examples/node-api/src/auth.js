@@ -13,6 +13,7 @@
 //      route given the wrong roles by mistake still cannot make an ADMIN run a
 //      restore or change where backups go.
 
+const crypto = require('node:crypto');
 const jwt = require('jsonwebtoken');
 const { HttpError } = require('./errors');
 
@@ -58,9 +59,57 @@ function authenticate(secret) {
       res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
       return next(new HttpError(401, `invalid token: ${err.message}`));
     }
-    req.user = { role: typeof claims.role === 'string' ? claims.role : null, sub: claims.sub };
+    req.user = {
+      role: typeof claims.role === 'string' ? claims.role : null,
+      sub: claims.sub,
+      exp: Number.isInteger(claims.exp) ? claims.exp : null,
+    };
     return next();
   };
+}
+
+// Download tickets. A browser downloads a file by following a link, and a link
+// cannot carry an Authorization header; a ticket is what the link carries
+// instead: GET /api/backup/download?ticket=... (see backupRoutes.js). A ticket
+//   - names one backup, and the role and subject of the token that asked for it;
+//   - expires after ttlSeconds and is accepted once (its jti is remembered);
+//   - is signed with a key derived from the secret, never the secret itself, so
+//     a ticket is never a bearer token, nor a bearer token a ticket.
+const TICKET_KEY_LABEL = 'wecare_backup node-api download ticket';
+
+function downloadTickets(secret, { ttlSeconds = 60 } = {}) {
+  if (!secret) throw new Error('downloadTickets: a JWT secret is required');
+  const key = crypto.createHmac('sha256', secret).update(TICKET_KEY_LABEL).digest();
+  const redeemed = new Map(); // jti -> expiry (seconds since the epoch)
+
+  function issue(user, name) {
+    const options = { algorithm: JWT_ALGORITHM, expiresIn: ttlSeconds, jwtid: crypto.randomUUID() };
+    if (typeof user.sub === 'string') options.subject = user.sub;
+    return jwt.sign({ role: user.role, name }, key, options);
+  }
+
+  // Returns { user, name } for a valid ticket not used before, or throws a 401.
+  function redeem(ticket) {
+    let claims;
+    try {
+      claims = jwt.verify(String(ticket), key, { algorithms: [JWT_ALGORITHM] });
+    } catch (err) {
+      throw new HttpError(401, `invalid download ticket: ${err.message}`);
+    }
+    if (typeof claims.name !== 'string' || typeof claims.jti !== 'string' || !Number.isInteger(claims.exp)) {
+      throw new HttpError(401, 'invalid download ticket: it names no backup');
+    }
+    const now = Math.floor(Date.now() / 1000);
+    for (const [jti, exp] of redeemed) if (exp < now) redeemed.delete(jti);
+    if (redeemed.has(claims.jti)) throw new HttpError(401, 'invalid download ticket: it was used already');
+    redeemed.set(claims.jti, claims.exp);
+    return {
+      user: { role: typeof claims.role === 'string' ? claims.role : null, sub: claims.sub, exp: claims.exp },
+      name: claims.name,
+    };
+  }
+
+  return { issue, redeem, ttlSeconds };
 }
 
 // Lets the request through only for the given roles (403 otherwise).
@@ -83,5 +132,6 @@ module.exports = {
   canCall,
   signToken,
   authenticate,
+  downloadTickets,
   requireRole,
 };

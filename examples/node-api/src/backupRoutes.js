@@ -13,6 +13,19 @@
 //   POST /export/:filename     wecare_backup_export(name, dest) DEVELOPER
 //   POST /schedule             wecare_backup_schedule(seconds)  DEVELOPER
 //   POST /fetch/:filename      wecare_backup_fetch(name)        DEVELOPER
+//   POST /recover/:filename    wecare_backup_recover(db, name, ..)  DEVELOPER
+//   POST /restore-at           wecare_backup_restore_at(time, ..)   DEVELOPER (501 until it exists)
+//   GET  /timeline             SELECT * FROM wecare_backup_timeline DEVELOPER (501 until it exists)
+//   GET  /features             which later functions the extension has   ADMIN, DEVELOPER
+//   POST /download-ticket/:filename  a one-time link, see GET /download  ADMIN, DEVELOPER
+//   GET  /download?ticket=...  the download, the ticket instead of a token  ADMIN, DEVELOPER
+//
+// The long operations (create, verify, restore, cleanup, export, fetch,
+// recover, restore-at) run on the backup worker's own connection
+// (backupJobs.js), so the event loop keeps serving other requests meanwhile;
+// the quick ones (list, stats, path, settings, schedule, timeline) on the
+// server's connection. A setting changed here is given to the worker's
+// connection too.
 //
 // Backup names are checked by the extension (wecare_backup_path) before anything
 // touches a file. The :filename routes take every remaining path segment, so
@@ -65,14 +78,41 @@ function requestedName(req) {
   return Array.isArray(segments) ? segments.join('/') : String(segments);
 }
 
-function backupRouter({ db }) {
-  // Runs one extension function for the request and returns its single value.
+// The confirmation phrase in the JSON body, or a 400 that says what to send.
+function requireConfirmation(req) {
+  const confirm = req.body && req.body.confirm;
+  if (confirm !== RESTORE_CONFIRMATION) {
+    throw new HttpError(400, `confirmation phrase does not match; send {"confirm": "${RESTORE_CONFIRMATION}"}`);
+  }
+  return confirm;
+}
+
+// Whether two paths name the same existing file.
+function sameFile(a, b) {
+  try {
+    const [x, y] = [fs.statSync(a), fs.statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return path.resolve(a) === path.resolve(b);
+  }
+}
+
+// `authenticate` checks the bearer token of every route but one: the download
+// by ticket, whose link carries a ticket instead (see auth.js).
+function backupRouter({ db, jobs, authenticate, tickets }) {
+  // Runs one quick extension function for the request on the server's
+  // connection and returns its single value.
   function call(req, fn, sql, ...params) {
     ensureMayCall(req, fn);
     return db
       .prepare(sql)
       .pluck()
       .get(...params);
+  }
+  // Runs wecare_backup_<fn>(...params) on the backup worker; resolves to its value.
+  function runJob(req, fn, ...params) {
+    ensureMayCall(req, fn);
+    return jobs.run(fn, ...params);
   }
   function listRows(req, where = '', ...params) {
     ensureMayCall(req, 'list');
@@ -82,52 +122,25 @@ function backupRouter({ db }) {
       .all(...params);
     return rows.map(withJsonSafeIntegers);
   }
+  // What a later version of the extension adds is used only once it is there:
+  // until then its routes answer 501.
+  function hasFunction(name) {
+    return db.prepare('SELECT count(*) FROM pragma_function_list WHERE name = ?').pluck().get(name) > 0;
+  }
+  function hasTable(name) {
+    return db.prepare('SELECT count(*) FROM pragma_module_list WHERE name = ?').pluck().get(name) > 0;
+  }
+  function requireFeature(available, what) {
+    if (!available) {
+      throw new HttpError(501, `${what} is not in the loaded wecare_backup extension; it needs a later version`);
+    }
+  }
   const router = express.Router();
   const adminOrDeveloper = requireRole(ROLES.ADMIN, ROLES.DEVELOPER);
   const developerOnly = requireRole(ROLES.DEVELOPER);
 
-  // The absolute path of an existing backup, or a 400/404 from the extension.
-  // The extension validates the name; the basename comparison is a cheap second
-  // check that the answer really is a file called exactly `name`.
-  function backupPath(req, name) {
-    const filePath = call(req, 'path', 'SELECT wecare_backup_path(?)', name);
-    if (typeof filePath !== 'string' || path.basename(filePath) !== name) {
-      throw new HttpError(400, `not a backup name: ${JSON.stringify(name)}`);
-    }
-    return filePath;
-  }
-
-  router.post('/create', adminOrDeveloper, (req, res) => {
-    const body = req.body || {};
-    const label = body.label;
-    if (label !== undefined && label !== null && typeof label !== 'string') {
-      throw new HttpError(400, 'label must be a string');
-    }
-    if (typeof label === 'string' && label.length > MAX_LABEL_LENGTH) {
-      throw new HttpError(400, `label must be at most ${MAX_LABEL_LENGTH} characters`);
-    }
-    if (typeof label === 'string' && label.includes('\0')) {
-      throw new HttpError(400, 'label must not contain NUL characters');
-    }
-    const name =
-      typeof label === 'string'
-        ? call(req, 'create', 'SELECT wecare_backup_create(?)', label)
-        : call(req, 'create', 'SELECT wecare_backup_create()');
-    const [row] = listRows(req, 'WHERE name = ?', name);
-    const sizeBytes = row ? row.size_bytes : fs.statSync(backupPath(req, name)).size;
-    res.status(201).json({ name, size_bytes: sizeBytes });
-  });
-
-  router.get('/list', adminOrDeveloper, (req, res) => {
-    res.json(listRows(req));
-  });
-
-  router.get('/stats', adminOrDeveloper, (req, res) => {
-    res.json(JSON.parse(call(req, 'stats', 'SELECT wecare_backup_stats()')));
-  });
-
-  router.get('/download/*filename', adminOrDeveloper, async (req, res) => {
-    const name = requestedName(req);
+  // Streams a backup file as an attachment.
+  async function sendBackup(req, res, name) {
     const filePath = backupPath(req, name);
     // Open first and stat the descriptor: a cleanup that deletes the file after
     // this point cannot turn the response into a half-sent or wrong file.
@@ -145,26 +158,129 @@ function backupRouter({ db }) {
     } finally {
       await handle.close();
     }
-  });
+  }
 
-  router.post('/verify/*filename', adminOrDeveloper, (req, res) => {
-    const name = requestedName(req);
-    backupPath(req, name);
-    res.json(JSON.parse(call(req, 'verify', 'SELECT wecare_backup_verify(?)', name)));
+  // The one route without a bearer token: the ticket stands in for it, with the
+  // role of the token that asked for the ticket, and the roles are checked as usual.
+  router.get('/download', (req, res, next) => {
+    if (req.get('authorization') || typeof req.query.ticket !== 'string') return next();
+    const { user, name } = tickets.redeem(req.query.ticket);
+    req.user = user;
+    return adminOrDeveloper(req, res, (err) => (err ? next(err) : sendBackup(req, res, name).catch(next)));
   });
+  router.use(authenticate);
 
-  router.post('/restore/*filename', developerOnly, (req, res) => {
-    const name = requestedName(req);
-    backupPath(req, name);
-    const confirm = req.body && req.body.confirm;
-    if (confirm !== RESTORE_CONFIRMATION) {
-      throw new HttpError(400, `confirmation phrase does not match; send {"confirm": "${RESTORE_CONFIRMATION}"}`);
+  // The absolute path of an existing backup, or a 400/404 from the extension.
+  // The extension validates the name; the basename comparison is a cheap second
+  // check that the answer really is a file called exactly `name`.
+  function backupPath(req, name) {
+    const filePath = call(req, 'path', 'SELECT wecare_backup_path(?)', name);
+    if (typeof filePath !== 'string' || path.basename(filePath) !== name) {
+      throw new HttpError(400, `not a backup name: ${JSON.stringify(name)}`);
     }
-    res.json(JSON.parse(call(req, 'restore', 'SELECT wecare_backup_restore(?, ?)', name, confirm)));
+    return filePath;
+  }
+
+  router.post('/create', adminOrDeveloper, async (req, res) => {
+    const body = req.body || {};
+    const label = body.label;
+    if (label !== undefined && label !== null && typeof label !== 'string') {
+      throw new HttpError(400, 'label must be a string');
+    }
+    if (typeof label === 'string' && label.length > MAX_LABEL_LENGTH) {
+      throw new HttpError(400, `label must be at most ${MAX_LABEL_LENGTH} characters`);
+    }
+    if (typeof label === 'string' && label.includes('\0')) {
+      throw new HttpError(400, 'label must not contain NUL characters');
+    }
+    const name = await (typeof label === 'string' ? runJob(req, 'create', label) : runJob(req, 'create'));
+    const [row] = listRows(req, 'WHERE name = ?', name);
+    const sizeBytes = row ? row.size_bytes : fs.statSync(backupPath(req, name)).size;
+    res.status(201).json({ name, size_bytes: sizeBytes });
   });
 
-  router.post('/cleanup', adminOrDeveloper, (req, res) => {
-    res.json({ deleted: call(req, 'cleanup', 'SELECT wecare_backup_cleanup()') });
+  router.get('/list', adminOrDeveloper, (req, res) => {
+    res.json(listRows(req));
+  });
+
+  router.get('/stats', adminOrDeveloper, (req, res) => {
+    res.json(JSON.parse(call(req, 'stats', 'SELECT wecare_backup_stats()')));
+  });
+
+  router.get('/download/*filename', adminOrDeveloper, async (req, res) => {
+    await sendBackup(req, res, requestedName(req));
+  });
+
+  // A link the browser can follow to download `name` once, within the ticket's lifetime.
+  router.post('/download-ticket/*filename', adminOrDeveloper, (req, res) => {
+    const name = requestedName(req);
+    backupPath(req, name);
+    const ticket = tickets.issue(req.user, name);
+    res.status(201).json({
+      url: `${req.baseUrl}/download?ticket=${encodeURIComponent(ticket)}`,
+      expires_in: tickets.ttlSeconds,
+    });
+  });
+
+  router.post('/verify/*filename', adminOrDeveloper, async (req, res) => {
+    const name = requestedName(req);
+    backupPath(req, name);
+    res.json(JSON.parse(await runJob(req, 'verify', name)));
+  });
+
+  // The worker's connection restores; SQLite makes every other connection,
+  // the server's included, read the restored database at its next read.
+  router.post('/restore/*filename', developerOnly, async (req, res) => {
+    const name = requestedName(req);
+    backupPath(req, name);
+    const confirm = requireConfirmation(req);
+    res.json(JSON.parse(await runJob(req, 'restore', name, confirm)));
+  });
+
+  // Restores a database file that is damaged or missing (not the server's own,
+  // which is open: that is a restore) from a backup of this directory.
+  router.post('/recover/*filename', developerOnly, async (req, res) => {
+    const name = requestedName(req);
+    const database = textField(req, 'database');
+    if (!path.isAbsolute(database)) throw new HttpError(400, 'database must be an absolute path');
+    if (sameFile(database, db.name)) {
+      throw new HttpError(409, `'${database}' is this server's own database, which is open; restore it instead`);
+    }
+    const confirm = requireConfirmation(req);
+    res.json(JSON.parse(await runJob(req, 'recover', database, name, confirm)));
+  });
+
+  // Point-in-time restore, once the extension has it (continuous capture).
+  router.post('/restore-at', developerOnly, async (req, res) => {
+    ensureMayCall(req, 'restore_at');
+    requireFeature(hasFunction('wecare_backup_restore_at'), 'restore to a point in time (wecare_backup_restore_at)');
+    const time = textField(req, 'time');
+    const confirm = requireConfirmation(req);
+    res.json(JSON.parse(await runJob(req, 'restore_at', time, confirm)));
+  });
+
+  // The restorable ranges and the gaps of continuous capture, once the extension has them.
+  router.get('/timeline', developerOnly, (req, res) => {
+    ensureMayCall(req, 'timeline');
+    requireFeature(hasTable('wecare_backup_timeline'), 'the timeline (wecare_backup_timeline)');
+    const rows = db.prepare('SELECT * FROM wecare_backup_timeline').safeIntegers().all();
+    res.json(rows.map(withJsonSafeIntegers));
+  });
+
+  // What the page may offer: the functions and tables a later version adds.
+  router.get('/features', adminOrDeveloper, (req, res) => {
+    res.json({
+      version: call(req, 'version', 'SELECT wecare_backup_version()'),
+      recover: hasFunction('wecare_backup_recover'),
+      restore_at: hasFunction('wecare_backup_restore_at'),
+      timeline: hasTable('wecare_backup_timeline'),
+      continuous: hasFunction('wecare_backup_continuous'),
+    });
+  });
+
+  // Cleanup waits for the directory lock that a running create holds: a job too.
+  router.post('/cleanup', adminOrDeveloper, async (req, res) => {
+    res.json({ deleted: await runJob(req, 'cleanup') });
   });
 
   // Reading a setting is wecare_backup_setting, which cannot change one.
@@ -182,14 +298,17 @@ function backupRouter({ db }) {
     }
     // better-sqlite3 binds a JS number as a REAL; the extension takes integers as INTEGER or text.
     const bound = typeof value === 'number' ? BigInt(value) : value;
-    res.json({ key, value: call(req, 'config', 'SELECT wecare_backup_config(?, ?)', key, bound) });
+    const accepted = call(req, 'config', 'SELECT wecare_backup_config(?, ?)', key, bound);
+    // The worker's connection makes backups too: it gets the setting before any later job.
+    jobs.configure(key, bound);
+    res.json({ key, value: accepted });
   });
 
   // A copy of every record to a path on the server: DEVELOPER-only.
-  router.post('/export/*filename', developerOnly, (req, res) => {
+  router.post('/export/*filename', developerOnly, async (req, res) => {
     const name = requestedName(req);
     const destination = textField(req, 'destination');
-    res.status(201).json({ path: call(req, 'export', 'SELECT wecare_backup_export(?, ?)', name, destination) });
+    res.status(201).json({ path: await runJob(req, 'export', name, destination) });
   });
 
   router.post('/schedule', developerOnly, (req, res) => {
@@ -201,9 +320,9 @@ function backupRouter({ db }) {
   });
 
   // Writes a backup from the off-site target into the backup directory.
-  router.post('/fetch/*filename', developerOnly, (req, res) => {
+  router.post('/fetch/*filename', developerOnly, async (req, res) => {
     const name = requestedName(req);
-    res.status(201).json({ name: call(req, 'fetch', 'SELECT wecare_backup_fetch(?)', name) });
+    res.status(201).json({ name: await runJob(req, 'fetch', name) });
   });
 
   return router;

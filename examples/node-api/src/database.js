@@ -1,6 +1,7 @@
 'use strict';
 // Opens the demo database, creates its tables when they are missing, loads the
-// wecare_backup extension and applies the backup settings.
+// wecare_backup extension and applies the backup settings; and opens the backup
+// worker's own connection to it.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -85,4 +86,20 @@ function openDatabase({ dbPath, extensionPath, backupDir }) {
   }
 }
 
-module.exports = { openDatabase };
+// The backup worker's own connection (backupWorker.js) to the database that
+// openDatabase opened: the extension and the same backup directory; the tables
+// and the journal mode are the server's business.
+function openWorkerConnection({ dbPath, extensionPath, backupDir }) {
+  const db = new Database(dbPath, { fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 10000');
+    loadBackupExtension(db, extensionPath);
+    if (backupDir) db.prepare("SELECT wecare_backup_config('dir', ?)").pluck().get(backupDir);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+module.exports = { openDatabase, openWorkerConnection };

@@ -1,6 +1,7 @@
 'use strict';
 // Starts the API: reads the settings from the environment, opens the database,
-// starts the backup schedule and listens on 127.0.0.1.
+// starts the backup worker thread (the long operations run there, on its own
+// connection), starts the backup schedule and listens on 127.0.0.1.
 //
 //   JWT_SECRET               required; HS256 secret of the bearer tokens
 //   PORT                     default 3000 (0 picks a free port)
@@ -13,6 +14,7 @@
 
 const path = require('node:path');
 const { createApp } = require('./app');
+const { startBackupJobs } = require('./backupJobs');
 const { openDatabase } = require('./database');
 
 const EXAMPLE_DIR = path.resolve(__dirname, '..');
@@ -51,13 +53,15 @@ function stopSchedule(db, seconds) {
   if (seconds > 0) db.prepare('SELECT wecare_backup_schedule(0)').pluck().get();
 }
 
-// Resolves to { server, db, url, close } once the server listens and the
+// Resolves to { server, db, jobs, url, close } once the server listens and the
 // schedule runs.
 async function start(config = readConfig()) {
   const db = openDatabase(config);
+  let jobs;
   let server;
   try {
-    const app = createApp({ db, jwtSecret: config.jwtSecret });
+    jobs = await startBackupJobs(config);
+    const app = createApp({ db, jobs, jwtSecret: config.jwtSecret });
     server = await new Promise((resolve, reject) => {
       const listening = app.listen(config.port, HOST, (err) => (err ? reject(err) : resolve(listening)));
       listening.once('error', reject);
@@ -65,6 +69,7 @@ async function start(config = readConfig()) {
     startSchedule(db, config.backupIntervalSeconds);
   } catch (err) {
     if (server) server.close();
+    if (jobs) await jobs.close();
     db.close();
     throw err;
   }
@@ -74,12 +79,14 @@ async function start(config = readConfig()) {
     closing =
       closing ||
       new Promise((resolve) => {
-        server.close(() => {
+        server.close(async () => {
           try {
             stopSchedule(db, config.backupIntervalSeconds);
           } catch (err) {
             console.error(`stopping the backup schedule: ${err.message}`);
           }
+          // A job that is running (a restore, say) ends first.
+          await jobs.close();
           db.close();
           resolve();
         });
@@ -87,7 +94,7 @@ async function start(config = readConfig()) {
       });
     return closing;
   };
-  return { server, db, url: `http://${HOST}:${server.address().port}`, close };
+  return { server, db, jobs, url: `http://${HOST}:${server.address().port}`, close };
 }
 
 async function main() {

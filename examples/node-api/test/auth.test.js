@@ -11,7 +11,8 @@ const { JWT_SECRET, request, startServer, tokenFor } = require('./helpers');
 const CONFIRMATION = 'I understand this will replace the current database';
 
 // `name` is filled in with an existing backup once the server runs; `exportDir` is an empty folder.
-// `ok` is what the role that may call an endpoint gets (fetch: 409, no off-site target is set).
+// `ok` is what the role that may call an endpoint gets (fetch: 409, no off-site target is set;
+// restore-at and timeline: 501 while the extension has no continuous capture).
 function endpoints(name, exportDir) {
   return [
     { method: 'POST', path: '/api/backup/create', ok: 201, roles: ['ADMIN', 'DEVELOPER'] },
@@ -38,6 +39,23 @@ function endpoints(name, exportDir) {
     },
     { method: 'POST', path: '/api/backup/schedule', body: { seconds: 0 }, ok: 200, roles: ['DEVELOPER'] },
     { method: 'POST', path: `/api/backup/fetch/${name}`, ok: 409, roles: ['DEVELOPER'] },
+    { method: 'POST', path: `/api/backup/download-ticket/${name}`, ok: 201, roles: ['ADMIN', 'DEVELOPER'] },
+    { method: 'GET', path: '/api/backup/features', ok: 200, roles: ['ADMIN', 'DEVELOPER'] },
+    {
+      method: 'POST',
+      path: `/api/backup/recover/${name}`,
+      body: { database: path.join(exportDir, 'wecare.db'), confirm: CONFIRMATION },
+      ok: 200,
+      roles: ['DEVELOPER'],
+    },
+    {
+      method: 'POST',
+      path: '/api/backup/restore-at',
+      body: { time: 'latest', confirm: CONFIRMATION },
+      ok: 501,
+      roles: ['DEVELOPER'],
+    },
+    { method: 'GET', path: '/api/backup/timeline', ok: 501, roles: ['DEVELOPER'] },
   ];
 }
 

@@ -70,11 +70,17 @@ function spawnServer(env) {
 
 // Starts a server on a fresh temporary database. The default schedule is off so
 // that no background backup races the tests; pass BACKUP_INTERVAL_SECONDS to test it.
-async function startServer(extraEnv = {}) {
+// beforeStart({ dir, dbPath }) may create the database first (the server then
+// adds its tables and demo rows to it).
+async function startServer(extraEnv = {}, { beforeStart } = {}) {
   assertExtensionBuilt();
   const dir = makeTempDir();
   const dbPath = path.join(dir, 'data', 'wecare.db');
   const backupDir = path.join(dir, 'backups');
+  if (beforeStart) {
+    fs.mkdirSync(path.dirname(dbPath), { mode: 0o700 });
+    await beforeStart({ dir, dbPath });
+  }
   const { child, url, output } = await spawnServer({
     JWT_SECRET,
     PORT: '0',
