@@ -87,6 +87,30 @@ TEST(OffsiteIndex, TextFieldsWithSpacesOrADashRoundTrip) {
     EXPECT_EQ(parse_offsite_index("wecare_offsite_index 1\nobject=n 1 2 3 auto - 4\n").objects[0].checksum, "");
 }
 
+TEST(OffsiteIndex, AnIncrementsBaseRoundTripsAndOldReadersSkipIt) {
+    OffsiteIndex index;
+    index.object_format = 2;
+    OffsiteObject full{"wecare_backup_2026-01-01_00-00-00.db", 10, 20, 30, "auto", "xxh3t:01", 40};
+    OffsiteObject increment{"wecare_backup_2026-01-02_00-00-00.incr", 1, 2, 3, "auto", "xxh3t:02", 4};
+    increment.base = full.name;
+    index.objects = {increment, full};
+    const std::string text = serialize_offsite_index(index);
+    // A full backup's line is exactly what it was before increments existed.
+    EXPECT_NE(text.find("object=wecare_backup_2026-01-01_00-00-00.db 10 20 30 auto xxh3t:01 40\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find(" 4 wecare_backup_2026-01-01_00-00-00.db\n"), std::string::npos) << text;
+    const OffsiteIndex back = parse_offsite_index(text);
+    ASSERT_EQ(back.objects.size(), 2u);
+    EXPECT_EQ(back.objects[0].base, full.name);
+    EXPECT_EQ(back.objects[0].uploaded_at, 4);
+    EXPECT_EQ(back.objects[1].base, "");
+    EXPECT_EQ(serialize_offsite_index(back), text);
+    // A later field after the base, or a "-" base, reads as what this version knows.
+    EXPECT_EQ(parse_offsite_index("wecare_offsite_index 1\nobject=n 1 2 3 auto - 4 b more\n").objects[0].base, "b");
+    EXPECT_EQ(parse_offsite_index("wecare_offsite_index 1\nobject=n 1 2 3 auto - 4 -\n").objects[0].base, "");
+}
+
 TEST(OffsiteIndex, AuthenticatedObjectsForeignCountAndLegacyObjectsRoundTrip) {
     OffsiteIndex index;
     index.target = "/mnt/nas/wecare";
