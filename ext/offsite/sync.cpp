@@ -767,7 +767,7 @@ Header remote_header(const Settings& s, const std::string& name, const OffsiteIn
     const Expectation expectation = expectation_for(s, index, name);
     Expected expected = expectation.expected;
     const bool accept_version1 = expected.accept_version1;
-    const Header header = probe(*target, object_name(name), key, std::move(expected));
+    Header header = probe(*target, object_name(name), key, std::move(expected));
     if (header.version == kLegacyFormatVersion && !accept_version1)
         throw Error(
             "the off-site object was written by wecare_backup 1.0.0 (format 1), which does not record "
