@@ -5,8 +5,8 @@
 // bytes than the header's original size, and a stream it accepts delivered
 // exactly that many and was fed whole. read_header, given the same bytes,
 // agrees with the decoder: it accepts the header of every stream the decoder
-// accepts (and returns the same one), and what it refuses for another reason
-// than too few bytes, the decoder refuses too.
+// accepts (and returns the same one, base included), and what it refuses for
+// another reason than too few bytes, the decoder refuses too.
 // Input: 1 mode byte (bit 0: decode with the fixed key of fuzz_key.hpp;
 // bits 1-7: piece size, 0 = all at once), then the stream.
 #include <cstdint>
@@ -81,10 +81,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         check(result.header.encrypted == with_key);
         check(!probe_refused && probed.has_value());
         check(probed->name == result.header.name && probed->created_ns == result.header.created_ns &&
+              probed->base == result.header.base &&
               probed->original_checksum == result.header.original_checksum &&
               probed->version == result.header.version);
         if (result.header.version == kFormatVersion)
             check(result.header.name == expected.name && result.header.prefix == expected.prefix);
+        else
+            check(result.header.base.empty()); // format 1 has no base
     } catch (const Error& e) {
         check(offsite_kind(e.kind()));
     }

@@ -20,7 +20,7 @@ void check(bool ok) {
 bool same(const OffsiteObject& a, const OffsiteObject& b) {
     return a.name == b.name && a.object_bytes == b.object_bytes && a.original_bytes == b.original_bytes &&
            a.created_ns == b.created_ns && a.kind == b.kind && a.checksum == b.checksum &&
-           a.uploaded_at == b.uploaded_at;
+           a.uploaded_at == b.uploaded_at && a.base == b.base;
 }
 bool same(const OffsiteIndex& a, const OffsiteIndex& b) {
     if (a.target != b.target || a.last_success_at != b.last_success_at || a.last_error != b.last_error ||

@@ -1,5 +1,8 @@
-// Retention: retention_reasons on any list and policy.
-// Input: 5 policy bytes, then 9 bytes per backup (flags, 8-byte time).
+// Retention: link_chains and retention_reasons on any list and policy.
+// Input: 5 policy bytes, then 9 bytes per backup (flags, 8-byte time). The
+// high 4 bits of a regular backup's flags make it an increment on the backup
+// that many places after it in the sorted list (past the end: a base that is
+// missing); 0 is a full backup.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -36,28 +39,59 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         it.epoch_seconds = t;
         items.push_back(it);
     }
-    std::stable_sort(items.begin(), items.end(), [](const RetentionItem& a, const RetentionItem& b) {
-        return a.epoch_seconds > b.epoch_seconds;
-    });
+    std::vector<uint8_t> steps;
+    for (size_t off = 5; off + 9 <= size; off += 9)
+        steps.push_back(static_cast<uint8_t>(data[off] >> 4));
+    std::vector<size_t> order(items.size());
+    for (size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return items[a].epoch_seconds > items[b].epoch_seconds; });
+    std::vector<RetentionItem> sorted;
+    std::vector<uint8_t> step_of;
+    for (size_t i : order) {
+        sorted.push_back(items[i]);
+        step_of.push_back(items[i].safety ? 0 : steps[i]);
+    }
+    items = std::move(sorted);
+    std::vector<std::string> bases(items.size());
+    for (size_t i = 0; i < items.size(); ++i)
+        items[i].name = "b" + std::to_string(i) + (step_of[i] ? ".incr" : ".db");
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (!step_of[i]) continue;
+        const size_t at = i + step_of[i];
+        bases[i] = at < items.size() ? items[at].name : "gone.db";
+    }
+    link_chains(items, bases);
+    for (size_t i = 0; i < items.size(); ++i) {
+        // whole: a full backup, or its base is in the list and whole.
+        const bool expect_whole = bases[i].empty() || (items[i].base && items[*items[i].base].whole);
+        check(items[i].whole == expect_whole);
+    }
     const auto reasons = retention_reasons(items, p);
     check(reasons.size() == items.size());
-    static const std::set<std::string> allowed = {"",        "last",      "daily", "weekly",
-                                                  "monthly", "last_good", "safety"};
+    static const std::set<std::string> allowed = {"",        "last",      "daily",  "weekly",
+                                                  "monthly", "last_good", "safety", "broken chain"};
     int64_t regular = 0, safety = 0, last = 0, safe_kept = 0, good = 0, kept_regular = 0;
     std::optional<size_t> newest_ok;
     for (size_t i = 0; i < items.size(); ++i) {
-        check(allowed.count(reasons[i]) == 1);
+        const bool base_of = reasons[i].rfind("base of ", 0) == 0;
+        check(allowed.count(reasons[i]) == 1 || base_of);
+        // A chain is kept whole: never the base of a kept backup deleted.
+        if (!reasons[i].empty() && items[i].whole && items[i].base) check(!reasons[*items[i].base].empty());
+        check((reasons[i] == "broken chain") == !items[i].whole);
+        if (!items[i].whole) continue; // counted by no rule
         if (items[i].safety) {
             ++safety;
             safe_kept += reasons[i] == "safety";
-            check(reasons[i] == "" || reasons[i] == "safety");
+            check(reasons[i] == "" || reasons[i] == "safety" || base_of);
             continue;
         }
         check(reasons[i] != "safety");
         ++regular;
         last += reasons[i] == "last";
         good += reasons[i] == "last_good";
-        kept_regular += !reasons[i].empty();
+        kept_regular += !reasons[i].empty() && !base_of; // kept by a rule
         if (items[i].verify_ok == std::optional<bool>(true) && !newest_ok) newest_ok = i;
         // keep_last is the N newest regular backups, exactly.
         check((reasons[i] == "last") == (regular <= p.keep_last));

@@ -29,10 +29,11 @@ void write_file(const std::string& path, const std::string& bytes) {
 }
 
 // fuzz_codec's input: the mode byte, then the stream, in format `version`
-// (format 2 seeds carry fuzz_identity(); format 1 is what 1.0.0 wrote).
+// (format 2 seeds carry fuzz_identity(), and `base` when given: an increment;
+// format 1 is what 1.0.0 wrote).
 void codec_seed(const std::string& dir, const std::string& name, const std::string& original,
                 Compression compression, int level, bool encrypted, uint8_t piece,
-                uint8_t version = kFormatVersion) {
+                uint8_t version = kFormatVersion, const std::string& base = "") {
     EncodeOptions opt;
     opt.compression = compression;
     opt.level = level;
@@ -43,6 +44,7 @@ void codec_seed(const std::string& dir, const std::string& name, const std::stri
         opt.name = fuzz_identity().name;
         opt.prefix = fuzz_identity().prefix;
         opt.created_ns = kFuzzCreatedNs;
+        opt.base = base;
     }
     if (encrypted) opt.key = fuzz_key();
     std::string out(1, static_cast<char>((encrypted ? 1 : 0) | piece << 1));
@@ -98,6 +100,11 @@ int main(int argc, char** argv) {
     codec_seed(codec, "v2_encrypted_none", page.substr(0, 800), Compression::none, 0, true, 0);
     codec_seed(codec, "v2_encrypted_zstd_pieces", page, Compression::zstd, 19, true, 5);
     codec_seed(codec, "v2_encrypted_empty", "", Compression::zstd, 1, true, 1);
+    // Format 2 with a base: an incremental backup's object.
+    codec_seed(codec, "v2_encrypted_increment", page.substr(0, 1500), Compression::zstd, 3, true, 9,
+               kFormatVersion, "wecare_backup_2026-11-25_02-15-00.db");
+    codec_seed(codec, "v2_plain_increment", page.substr(0, 600), Compression::none, 0, false, 0,
+               kFormatVersion, "wecare_backup_2026-11-25_02-15-00.db");
 
     const std::string index_dir = root + "/fuzz_offsite_index";
     OffsiteIndex index;
@@ -121,5 +128,15 @@ int main(int argc, char** argv) {
     v2.legacy.push_back({"wecare_backup_2026-11-20_02-15-00.db", 20971520, 67108864, 1795165200000000000,
                          "auto", "xxh3t:00112233445566778899aabbccddeeff", 1795165207});
     write_file(index_dir + "/authenticated", serialize_offsite_index(v2));
+    // A chain off-site: increments name the backup they build on.
+    OffsiteIndex chain = v2;
+    OffsiteObject increment{"wecare_backup_2026-11-26_03-15-00.incr", 4096, 8192, 1795686900000000000,
+                            "auto", "xxh3t:ffeeddccbbaa99887766554433221100", 1795686907};
+    increment.base = "wecare_backup_2026-11-26_02-15-00.db";
+    chain.objects.push_back(increment);
+    increment.name = "wecare_backup_2026-11-26_04-15-00.incr";
+    increment.base = "wecare_backup_2026-11-26_03-15-00.incr";
+    chain.objects.push_back(increment);
+    write_file(index_dir + "/chain", serialize_offsite_index(chain));
     return 0;
 }

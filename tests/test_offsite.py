@@ -1009,3 +1009,238 @@ def test_a_1_0_0_object_only_off_site_is_foreign_but_this_directory_can_still_fe
     one(conn, "SELECT wecare_backup_restore(?, ?)", name, PHRASE)
     assert one(conn, "SELECT count(*) FROM patients WHERE name = 'admitted later'") == 1
     writer.close()
+
+
+# --------------------------------------------------------------------------- chains off-site (incremental backups)
+
+def sealed_frames(stream_key, ad, pieces):
+    """libsodium secretstream frames of `pieces` (the last one FINAL), each authenticating `ad`."""
+    import ctypes
+    import struct
+    state = ctypes.create_string_buffer(SODIUM.crypto_secretstream_xchacha20poly1305_statebytes())
+    stream_header = ctypes.create_string_buffer(24)
+    SODIUM.crypto_secretstream_xchacha20poly1305_init_push(state, stream_header, stream_key)
+    out = bytearray(stream_header.raw)
+    for i, piece in enumerate(pieces):
+        sealed = ctypes.create_string_buffer(len(piece) + 17)
+        sealed_len = ctypes.c_ulonglong()
+        tag = 3 if i == len(pieces) - 1 else 0  # TAG_FINAL, TAG_MESSAGE
+        SODIUM.crypto_secretstream_xchacha20poly1305_push(
+            state, sealed, ctypes.byref(sealed_len), piece, ctypes.c_ulonglong(len(piece)), ad,
+            ctypes.c_ulonglong(len(ad)), ctypes.c_ubyte(tag))
+        out += struct.pack("<I", sealed_len.value) + sealed.raw[:sealed_len.value]
+    return bytes(out)
+
+
+def encode_v2(data, key_hex, name, prefix, created_ns, base, checksum, chunk=1 << 20):
+    """A format 2 stream (no compression) as anyone holding the key can write it: codec.hpp's layout, with
+    libsodium through ctypes. What a bucket writer without the key can never make."""
+    import ctypes
+    import hashlib
+    import struct
+    global SODIUM
+    if SODIUM is None:
+        SODIUM = ctypes.CDLL("libsodium.so.23")
+        assert SODIUM.sodium_init() >= 0
+    key = bytes.fromhex(key_hex)
+
+    def subkey(number):
+        out = ctypes.create_string_buffer(32)
+        assert SODIUM.crypto_kdf_derive_from_key(out, ctypes.c_size_t(32), ctypes.c_uint64(number), b"wcbkoff2",
+                                                 key) == 0
+        return out.raw
+
+    key_id = hashlib.blake2b(b"wecare_backup offsite key id v1", digest_size=16, key=key).digest()[:8]
+    fields = [checksum.encode(), prefix.encode(), name.encode(), base.encode()]
+    header = (b"WCBK2" + bytes([2, 0, 0, 1]) + struct.pack("<IQ", chunk, len(data)) + key_id +
+              struct.pack("<q", created_ns) + bytes(len(f) for f in fields) + b"".join(fields))
+    ad = header + hashlib.blake2b(header, digest_size=32, key=subkey(1)).digest()
+    pieces = [data[i:i + chunk] for i in range(0, len(data), chunk)]
+    if not pieces or len(pieces[-1]) == chunk:
+        pieces.append(b"")
+    return ad + sealed_frames(subkey(2), ad, pieces)
+
+
+def record_of(backup_dir, name):
+    return dict(line.split("=", 1) for line in (backup_dir / (name + ".meta")).read_text().splitlines()
+                if "=" in line)
+
+
+def chain_of(conn, db_path, increments=3):
+    """With incremental = 1: a full backup, then `increments` increments, the database changed before each.
+    Returns their names and the database's content at each."""
+    config(conn, "incremental", 1)
+    writer = sqlite3.connect(str(db_path), isolation_level=None)
+    made, contents = [], []
+    for i in range(increments + 1):
+        if i:
+            writer.execute("INSERT INTO patients(name, notes) VALUES (?, ?)", (f"chain {i}", "c" * 300))
+            writer.execute("UPDATE patients SET notes = ? WHERE id % 7 = ?", (f"edit {i}", i))
+        made.append(create(conn))
+        contents.append(content(db_path))
+    writer.close()
+    assert made[0].endswith(".db") and all(n.endswith(".incr") for n in made[1:]), made
+    return made, contents
+
+
+def backup_files(folder):
+    """Everything in a backup directory that belongs to a backup: files, records, manifests, temporary files."""
+    return sorted(p.name for p in folder.iterdir() if "_backup_" in p.name) if folder.exists() else []
+
+
+def test_a_chain_off_site_is_listed_fetched_whole_and_restored_on_a_new_machine(
+        conn, db_path, backup_dir, remote, tmp_path):
+    remote.use(conn)
+    key_file = config(conn, "encrypt_key_file")
+    made, contents = chain_of(conn, db_path)
+    # Increments go as they are: the changed pages, compressed, encrypted, authenticated.
+    assert remote.keys() == {n + ".wcbk" for n in made}
+    assert all(remote.get(n + ".wcbk")[:5] == b"WCBK2" for n in made)
+
+    other, other_dir = new_machine(tmp_path, remote, key_file)
+    # Before anything is there: the newest increment's stream checks out; its chain is checked once fetched.
+    report = verify(other, made[-1])
+    assert report["ok"] is True, report
+    assert "checked once fetched" in report["integrity"] and made[-2] in report["integrity"], report
+    # The first backup there syncs, and the listing shows the chain: types, bases, and the off-site rule.
+    config(other, "offsite_keep_last", 2)
+    time.sleep(1.1)  # names are per second and per directory: this one must not take a name of the chain
+    mine = create(other)
+    listed = rows(other)
+    for i, name in enumerate(made):
+        row = listed[name]
+        assert (row["location"], row["path"], row["offsite_ok"]) == ("offsite", None, 1), row
+        assert row["type"] == ("full" if i == 0 else "incremental"), row
+        assert row["base"] == (made[i - 1] if i else None), row
+    assert listed[made[-1]]["retain_reason"] == "last"
+    assert [listed[n]["retain_reason"] for n in made[:-1]] == [f"base of {made[-1]}"] * 3
+    assert remote.keys() == {n + ".wcbk" for n in made + [mine]}  # keep_last 2 deleted none of the chain
+
+    # Fetching the newest increment brings the whole chain, each backup verified.
+    assert one(other, "SELECT wecare_backup_fetch(?)", made[-1]) == made[-1]
+    for name in made:
+        assert (other_dir / name).read_bytes() == (backup_dir / name).read_bytes()
+    listed = rows(other)
+    for i, name in enumerate(made):
+        row = listed[name]
+        assert (row["location"], row["verify_ok"], row["label"]) == ("both", 1, "fetched from off-site"), row
+        assert row["type"] == ("full" if i == 0 else "incremental") and row["base"] == (made[i - 1] if i else None)
+        assert row["page_count"] > 0
+    report = verify(other, made[-1])
+    assert report["ok"] is True and report["integrity"] == "ok", report
+    one(other, "SELECT wecare_backup_restore(?, ?)", made[-1], PHRASE)
+    assert content(tmp_path / "new-machine" / "wecare.db") == contents[-1]
+    # A fetched chain can be built on: its full backup got its page hashes.
+    drop_local(other_dir, mine)
+    config(other, "incremental", 1)
+    other.execute("INSERT INTO patients(name) VALUES ('after the disaster')")
+    following = create(other)
+    row = rows(other)[following]
+    assert (row["type"], row["base"], row["verify_ok"]) == ("incremental", made[-1], 1), row
+    assert verify(other, following)["ok"] is True
+    other.close()
+
+
+def test_offsite_retention_keeps_the_chain_under_the_newest_increment_and_then_lets_it_go(
+        conn, db_path, backup_dir, remote):
+    remote.use(conn)
+    config(conn, "offsite_keep_last", 1)
+    config(conn, "full_every", 4)
+    made, _ = chain_of(conn, db_path)
+    # keep_last 1 keeps the newest increment, and with it every backup it builds on.
+    assert remote.keys() == {n + ".wcbk" for n in made}
+    assert stats(conn)["offsite_last_error"] is None and stats(conn)["offsite_count"] == 4
+    # A new chain starts (full_every 4): the old one is no longer needed off-site, and goes whole.
+    fresh = create(conn)
+    assert fresh.endswith(".db")
+    assert remote.keys() == {fresh + ".wcbk"}
+    on_it = create(conn)
+    assert on_it.endswith(".incr") and remote.keys() == {fresh + ".wcbk", on_it + ".wcbk"}
+    assert all((backup_dir / n).exists() for n in made)  # local retention is separate (keep_last 7)
+
+
+def test_an_increment_whose_base_is_nowhere_is_not_sent_and_never_counted(conn, db_path, backup_dir, remote):
+    made, _ = chain_of(conn, db_path, 2)  # no off-site target yet
+    drop_local(backup_dir, made[0])  # its full backup, deleted by hand: the increments restore nothing now
+    remote.use(conn)
+    config(conn, "offsite_keep_last", 2)
+    newest = create(conn)
+    assert newest.endswith(".db")  # a broken chain is never built on
+    # The two increments are newer than nothing restorable, yet neither is sent nor takes a keep_last slot.
+    assert remote.keys() == {newest + ".wcbk"}
+    assert stats(conn)["offsite_last_error"] is None
+    listed = rows(conn)
+    assert [listed[n]["location"] for n in made[1:]] == ["local", "local"]
+
+
+def test_an_increments_object_with_an_altered_or_another_base_is_never_trusted(
+        conn, db_path, backup_dir, remote, tmp_path):
+    key = write_key(tmp_path / "offsite.key")
+    remote.use(conn, key)
+    full, first, second = chain_of(conn, db_path, 2)[0]
+    real = remote.get(second + ".wcbk")
+    other, other_dir = new_machine(tmp_path, remote, key)
+
+    # Altered: one character of the base in the header; the header no longer authenticates.
+    altered = bytearray(real)
+    at = altered.index(first.encode())
+    altered[at + len(first) - 8] ^= 1
+    remote.put(second + ".wcbk", bytes(altered))
+    report = verify(other, second)
+    assert report["ok"] is False and any("does not authenticate" in e for e in report["errors"]), report
+    message = sql_error(other, "SELECT wecare_backup_fetch(?)", second)
+    assert "does not authenticate" in message and "nothing was fetched" in message, message
+    assert backup_files(other_dir) == []
+    # The machine that made it still has it: its next sync puts the real copy back.
+    create(conn)
+    assert remote.get(second + ".wcbk") != bytes(altered) and stats(conn)["offsite_foreign"] == 0
+
+    # Another base, under the key (what only a key holder can write, e.g. another database of the same
+    # prefix and key): the object authenticates, but the increment's own file names its real base.
+    record = record_of(backup_dir, second)
+    forged = encode_v2((backup_dir / second).read_bytes(), KEY_HEX, second, "wecare", int(record["created_ns"]),
+                       full, record["checksum"])
+    remote.put(second + ".wcbk", forged)
+    message = sql_error(other, "SELECT wecare_backup_fetch(?)", second)
+    assert "disagrees with its off-site header" in message, message
+    assert f"the backups of its chain fetched before it stay ({full}" in message, message
+    assert backup_files(other_dir) == sorted([full, full + ".manifest", full + ".meta"])  # a complete backup
+    assert verify(other, full)["ok"] is True
+    # Where the base is known (the record, the index), the header itself is refused.
+    drop_local(backup_dir, second)
+    report = verify(conn, second)
+    assert report["ok"] is False and any("tampered" in e and f"not an increment on '{first}'" in e
+                                         for e in report["errors"]), report
+    create(conn)
+    assert stats(conn)["offsite_foreign"] == 1 and second not in rows(conn)
+    assert second + ".wcbk" in remote.keys()  # foreign: never deleted
+    other.close()
+
+
+def test_fetching_an_increment_whose_base_was_deleted_off_site_fails_clearly_and_leaves_no_partial_backup(
+        conn, db_path, backup_dir, remote, tmp_path):
+    key = write_key(tmp_path / "offsite.key")
+    remote.use(conn, key)
+    made, contents = chain_of(conn, db_path)
+    remote.delete(made[1] + ".wcbk")  # by hand
+    other, other_dir = new_machine(tmp_path, remote, key)
+    message = sql_error(other, "SELECT wecare_backup_fetch(?)", made[-1])
+    assert message.startswith("wecare_backup_fetch: "), message
+    assert f"'{made[2]}' builds on '{made[1]}', which is neither in the backup directory nor" in message, message
+    assert "nothing was fetched" in message, message
+    assert backup_files(other_dir) == []  # found before any download
+    # The machine that made them sends the missing base again: a kept increment needs it.
+    create(conn)
+    assert made[1] + ".wcbk" in remote.keys()
+    # A damaged increment at the top: its chain arrives, complete and verified; it does not.
+    data = bytearray(remote.get(made[-1] + ".wcbk"))
+    data[-40] ^= 0x55
+    remote.put(made[-1] + ".wcbk", bytes(data))
+    message = sql_error(other, "SELECT wecare_backup_fetch(?)", made[-1])
+    assert f"'{made[-1]}' was not kept" in message and "each complete and verified" in message, message
+    assert not (other_dir / made[-1]).exists() and not (other_dir / (made[-1] + ".meta")).exists()
+    assert {n for n in backup_files(other_dir) if "tmp" in n} == set()
+    assert all(verify(other, n)["ok"] is True for n in made[:-1])
+    one(other, "SELECT wecare_backup_restore(?, ?)", made[-2], PHRASE)
+    assert content(tmp_path / "new-machine" / "wecare.db") == contents[-2]
+    other.close()

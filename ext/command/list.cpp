@@ -11,11 +11,11 @@ namespace wb {
 
 namespace {
 
-void add_offsite_row(const offsite::OffsiteObject& o, const ParsedName& parsed, const std::string& reason,
-                     std::vector<ListedBackup>& rows) {
+void add_offsite_row(const offsite::OffsiteCandidate& c, std::vector<ListedBackup>& rows) {
+    const offsite::OffsiteObject& o = *c.remote;
     ListedBackup row;
     row.entry.name = o.name;
-    row.entry.parsed = parsed;
+    row.entry.parsed = c.parsed;
     row.entry.size_bytes = o.original_bytes ? o.original_bytes : o.object_bytes;
     BackupRecord r;
     r.name = o.name;
@@ -23,54 +23,41 @@ void add_offsite_row(const offsite::OffsiteObject& o, const ParsedName& parsed, 
     r.created_ns = o.created_ns;
     r.size_bytes = row.entry.size_bytes;
     r.checksum = o.checksum;
+    r.type = c.parsed.incremental ? "incremental" : "full";
+    r.base = o.base;
     if (o.uploaded_at) r.offsite_at = o.uploaded_at;
     r.offsite_ok = true;
     row.entry.record = std::move(r);
-    row.retain_reason = reason;
+    row.retain_reason = c.reason;
     row.location = "offsite";
     rows.push_back(std::move(row));
 }
 
 // Adds location and the off-site-only backups (from the index) to a listing.
-// Off-site-only rows show the off-site rule that keeps them.
+// Off-site-only rows show the off-site rule that keeps them, as the next sync
+// would apply it (offsite::offsite_plan: over the local backups and the
+// objects together, chains included).
 void merge_offsite_rows(const Settings& s, const Dir& dir, std::vector<ListedBackup>& rows) {
     if (s.offsite.empty()) return;
     const offsite::OffsiteIndex index = offsite::read_index(dir, s);
     if (index.objects.empty()) return;
-    std::unordered_set<std::string> local;
-    for (auto& row : rows)
-        local.insert(row.entry.name);
-    struct Remote {
-        const offsite::OffsiteObject* object;
-        ParsedName parsed;
-        BackupOrder order() const {
-            return {parsed.epoch_seconds, object->created_ns, parsed.sequence, object->name};
-        }
-    };
-    std::vector<Remote> remote;
+    std::vector<const CatalogEntry*> local;
+    local.reserve(rows.size());
+    for (const auto& row : rows)
+        local.push_back(&row.entry);
+    const auto plan = offsite::offsite_plan(s, local, index.objects);
     std::unordered_set<std::string> remote_names;
-    for (const auto& o : index.objects) {
-        const auto parsed = parse_backup_name(s.prefix, o.name);
-        if (!parsed) continue;
-        remote_names.insert(o.name);
-        remote.push_back({&o, *parsed});
-    }
+    for (const auto& c : plan)
+        if (c.remote) remote_names.insert(c.name);
     for (auto& row : rows)
         if (remote_names.count(row.entry.name)) row.location = "both";
-    std::sort(remote.begin(), remote.end(),
-              [](const Remote& a, const Remote& b) { return newer_first(a.order(), b.order()); });
-    std::vector<RetentionItem> items;
-    items.reserve(remote.size());
-    for (const auto& r : remote)
-        items.push_back({false, r.parsed.epoch_seconds, std::nullopt, true, r.object->name, {}, {}});
-    const auto reasons = retention_reasons(items, offsite::retention_policy(s));
-    bool added = false;
-    for (size_t i = 0; i < remote.size(); ++i) {
-        if (local.count(remote[i].object->name)) continue;
-        add_offsite_row(*remote[i].object, remote[i].parsed, reasons[i], rows);
-        added = true;
-    }
-    if (!added) return;
+    // `plan` points into `rows`: pick the off-site-only ones before rows grow.
+    std::vector<const offsite::OffsiteCandidate*> only_offsite;
+    for (const auto& c : plan)
+        if (!c.local && c.remote) only_offsite.push_back(&c);
+    if (only_offsite.empty()) return;
+    for (const auto* c : only_offsite)
+        add_offsite_row(*c, rows);
     std::stable_sort(rows.begin(), rows.end(), [](const ListedBackup& a, const ListedBackup& b) {
         return newer_first(a.entry.order(), b.entry.order());
     });

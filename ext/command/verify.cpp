@@ -40,7 +40,9 @@ std::pair<std::string, VerifyOutcome> verify_path(const OperationContext& ctx, c
 }
 
 // An off-site copy, checked by streaming it; nullopt when there is none.
-// `dir` is null when there is no backup directory yet (a new machine).
+// `dir` is null when there is no backup directory yet (a new machine). An
+// increment's stream is checked like any other (its header names its base);
+// its chain is checked only once fetched: that needs the files.
 std::optional<VerifyOutcome> verify_offsite(const OperationContext& ctx, const Dir* dir,
                                             const std::string& name, Observer& observer) {
     if (ctx.settings.offsite.empty()) return std::nullopt;
@@ -55,8 +57,15 @@ std::optional<VerifyOutcome> verify_offsite(const OperationContext& ctx, const D
     out.checksum = check->checksum;
     out.size_bytes = check->size_bytes;
     out.errors = check->errors;
-    out.integrity =
-        "not checked: the backup is only off-site (fetch it with wecare_backup_fetch to run integrity_check)";
+    if (check->base.empty())
+        out.integrity = "not checked: the backup is only off-site (fetch it with wecare_backup_fetch to run "
+                        "integrity_check)";
+    else
+        out.integrity =
+            "not checked: the backup is only off-site, and incremental: its chain (it builds on '" +
+            check->base +
+            "') is checked once fetched (wecare_backup_fetch brings the chain, then runs "
+            "integrity_check on the database it makes)";
     return out;
 }
 

@@ -252,6 +252,12 @@ std::string Image::hash_pages(Observer& observer) {
     return file_hash.finish(layer.file->get(), size);
 }
 
+const std::vector<uint64_t>& Image::page_hashes() const {
+    static const std::vector<uint64_t> kNone;
+    if (layers_.size() != 1 || !layers_.front().full) return kNone;
+    return layers_.front().hashes;
+}
+
 void Image::read_page(uint32_t page, uint8_t* out) const {
     if (page == 0 || page > page_count_)
         throw Error("page " + std::to_string(page) + " is outside the backup");

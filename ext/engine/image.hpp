@@ -62,6 +62,9 @@ class Image {
     // hash of each page so every later read is checked against what was read
     // now, and returns the file's xxh3t checksum (of all its bytes).
     std::string hash_pages(Observer& observer);
+    // The hash of each page of a single full file (index 0 = page 1): what
+    // hash_pages kept, or was given; empty when there is none.
+    const std::vector<uint64_t>& page_hashes() const;
 
     // Reads page `page` (1-based) into `out`; throws Error when it cannot be
     // read or does not match its hash.

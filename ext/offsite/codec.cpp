@@ -22,7 +22,8 @@ constexpr uint8_t kMagic[4] = {'W', 'C', 'B', 'K'}; // then '1' or '2', then the
 constexpr size_t kLeadBytes = 6;                    // magic and version
 // The fixed part of each version's header, lead included.
 constexpr size_t kFixedHeaderBytesV1 = 5 + 1 + 1 + 1 + 1 + 4 + 8 + 8 + 1;
-constexpr size_t kFixedHeaderBytesV2 = 5 + 1 + 1 + 1 + 1 + 4 + 8 + 8 + 8 + 1 + 1 + 1;
+constexpr size_t kFixedHeaderBytesV2 = 5 + 1 + 1 + 1 + 1 + 4 + 8 + 8 + 8 + 1 + 1 + 1 + 1;
+constexpr int kVarFieldsV2 = 4; // checksum, prefix, name, base
 constexpr size_t kMacBytes = 32;
 constexpr size_t kStreamHeaderBytes = crypto_secretstream_xchacha20poly1305_HEADERBYTES;
 constexpr size_t kAuthBytes = crypto_secretstream_xchacha20poly1305_ABYTES;
@@ -118,7 +119,8 @@ std::vector<uint8_t> serialize_header(const Header& h) {
     out.push_back(static_cast<uint8_t>(h.original_checksum.size()));
     out.push_back(static_cast<uint8_t>(h.prefix.size()));
     out.push_back(static_cast<uint8_t>(h.name.size()));
-    for (const std::string* field : {&h.original_checksum, &h.prefix, &h.name})
+    out.push_back(static_cast<uint8_t>(h.base.size()));
+    for (const std::string* field : {&h.original_checksum, &h.prefix, &h.name, &h.base})
         out.insert(out.end(), field->begin(), field->end());
     return out;
 }
@@ -129,7 +131,9 @@ void check_identity(const Header& h, const Expected& expected) {
     // Without a key the claim is anyone's text: shown only as printable UTF-8.
     auto claim = [&] {
         return "it says it is '" + printable_utf8(h.name) + "' of the database prefix '" +
-               printable_utf8(h.prefix) + "', created at " + std::to_string(h.created_ns) + " ns";
+               printable_utf8(h.prefix) + "', created at " + std::to_string(h.created_ns) + " ns" +
+               (h.base.empty() ? std::string(", a full backup")
+                               : ", building on '" + printable_utf8(h.base) + "'");
     };
     if (h.name != expected.name || h.prefix != expected.prefix)
         throw Error("tampered: the off-site object is not '" + expected.name + "' of the database prefix '" +
@@ -139,6 +143,12 @@ void check_identity(const Header& h, const Expected& expected) {
         throw Error("tampered: the off-site object '" + expected.name + "' was not created at " +
                         std::to_string(*expected.created_ns) + " ns as recorded (" + claim() +
                         "): an older copy was put under its name",
+                    ErrorKind::tampered);
+    if (expected.base && *expected.base != h.base)
+        throw Error("tampered: the off-site object '" + expected.name + "' is not " +
+                        (expected.base->empty() ? std::string("a full backup")
+                                                : "an increment on '" + *expected.base + "'") +
+                        " as recorded (" + claim() + "): it was replaced by another object of that name",
                     ErrorKind::tampered);
 }
 
@@ -291,9 +301,9 @@ EncodeResult encode_stream(const Source& source, uint64_t original_size, const E
         throw Error("unknown format version " + std::to_string(options.format_version), ErrorKind::config);
     if (options.format_version == kFormatVersion) {
         if (options.name.empty() || options.name.size() > kMaxHeaderField ||
-            options.prefix.size() > kMaxHeaderField)
-            throw Error("an off-site object needs its backup's name (1 to 255 bytes) and a prefix of at "
-                        "most 255 bytes",
+            options.prefix.size() > kMaxHeaderField || options.base.size() > kMaxHeaderField)
+            throw Error("an off-site object needs its backup's name (1 to 255 bytes), a prefix and a base "
+                        "of at most 255 bytes",
                         ErrorKind::config);
     }
 
@@ -304,6 +314,7 @@ EncodeResult encode_stream(const Source& source, uint64_t original_size, const E
         h.name = options.name;
         h.prefix = options.prefix;
         h.created_ns = options.created_ns;
+        h.base = options.base;
     }
     h.compression = options.compression;
     h.level = options.level;
@@ -374,8 +385,8 @@ struct Decoder::State {
     std::vector<uint8_t> buffer;
     size_t need = kLeadBytes;
     std::optional<Header> header;
-    std::vector<uint8_t> header_bytes; // the frames' additional data
-    size_t var_lengths[3] = {0, 0, 0}; // checksum, prefix, name
+    std::vector<uint8_t> header_bytes;               // the frames' additional data
+    size_t var_lengths[kVarFieldsV2] = {0, 0, 0, 0}; // checksum, prefix, name, base
     crypto_secretstream_xchacha20poly1305_state pull{};
     crypto_generichash_state hash{};
     std::unique_ptr<ZSTD_DCtx, ZstdDCtxDeleter> dctx;
@@ -481,7 +492,7 @@ struct Decoder::State {
             var = var_lengths[0];
         } else {
             h.created_ns = get_i64(p + 29);
-            for (int i = 0; i < 3; ++i) {
+            for (int i = 0; i < kVarFieldsV2; ++i) {
                 var_lengths[i] = p[37 + i];
                 var += var_lengths[i];
             }
@@ -509,9 +520,9 @@ struct Decoder::State {
     void read_var_header() {
         Header& h = *header;
         const uint8_t* p = buffer.data();
-        std::string* fields[3] = {&h.original_checksum, &h.prefix, &h.name};
+        std::string* fields[kVarFieldsV2] = {&h.original_checksum, &h.prefix, &h.name, &h.base};
         size_t at = 0;
-        for (int i = 0; i < 3; ++i) {
+        for (int i = 0; i < kVarFieldsV2; ++i) {
             fields[i]->assign(reinterpret_cast<const char*>(p + at), var_lengths[i]);
             at += var_lengths[i];
         }

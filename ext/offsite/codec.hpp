@@ -9,9 +9,10 @@
 //   opt.original_checksum = "xxh3t:...";    // stored, returned on decode
 //   opt.name = "app_backup_2026-11-26_02-15-00.db"; opt.prefix = "app";
 //   opt.created_ns = ...;                   // the three bound into the header
+//   opt.base = "";                          // an increment: the backup it builds on
 //   encode_stream(source, size, opt, [&](const uint8_t* p, size_t n) { ... });
 //
-//   Expected expected{opt.name, opt.prefix, opt.created_ns};
+//   Expected expected{opt.name, opt.prefix, opt.created_ns, opt.base};
 //   Decoder dec(key, [&](const uint8_t* p, size_t n) { /* plaintext */ }, expected);
 //   dec.feed(bytes, n); ...                 // in any pieces
 //   DecodeResult r = dec.finish();          // throws if anything is wrong
@@ -26,9 +27,11 @@
 //           u64 original_size  bytes of the original file
 //           u8[8] key_id       BLAKE2b of the key (zero when not encrypted)
 //           i64 created_ns     the backup's creation time (ns since 1970, UTC)
-//           u8  checksum_len, u8 prefix_len, u8 name_len
-//           checksum, prefix, name   the caller's checksum string, the
-//                              database's prefix and the backup's name
+//           u8  checksum_len, u8 prefix_len, u8 name_len, u8 base_len
+//           checksum, prefix, name, base   the caller's checksum string, the
+//                              database's prefix, the backup's name and, for
+//                              an incremental backup, the name of the backup
+//                              it builds on (empty for a full backup)
 //           [encrypted] u8[32] header MAC: keyed BLAKE2b-256 of every header
 //                              byte before it, under a key derived from the key
 //           [encrypted] 24-byte crypto_secretstream header
@@ -40,13 +43,16 @@
 // Why the header has its own MAC: an object counts off-site only if it
 // authenticates under the key (sync.hpp), and checking that must not cost a
 // download of every object on every sync. The MAC lets read_header()
-// authenticate an object's name, prefix, creation time, sizes and checksum
-// from its first bytes (kHeaderProbeBytes, one small ranged read). The frames
-// carry the MAC in their additional data, so a header cannot be moved onto
-// another object's frames either. A decoder is told which object it is reading
-// (Expected): a header naming another backup, another database or another
-// creation time is "tampered" (an object renamed, or an older one copied over
-// a newer name), even though it authenticates.
+// authenticate an object's name, prefix, creation time, base, sizes and
+// checksum from its first bytes (kHeaderProbeBytes, one small ranged read).
+// The frames carry the MAC in their additional data, so a header cannot be
+// moved onto another object's frames either. A decoder is told which object
+// it is reading (Expected): a header naming another backup, another database,
+// another creation time or (when the caller knows it) another base is
+// "tampered" (an object renamed, or an older one copied over a newer name),
+// even though it authenticates. The base is bound so that the chain an
+// increment needs can be found from the objects alone (a new machine fetching
+// it), and nobody without the key can point an increment at another parent.
 //
 // Stream format, version 1 (written by 1.0.0; read only when the caller asks)
 //   header  "WCBK1", u8 version 1, u8 compression, i8 level, u8 encrypted,
@@ -103,10 +109,10 @@ constexpr uint32_t kMaxChunkSize = 4 * 1024 * 1024;
 constexpr uint32_t kDefaultChunkSize = 1024 * 1024;
 constexpr uint8_t kFormatVersion = 2;       // what encode_stream writes
 constexpr uint8_t kLegacyFormatVersion = 1; // what 1.0.0 wrote
-constexpr size_t kMaxHeaderField = 255;     // checksum, prefix, name
-// Enough bytes of a stream's start to hold any header (at most 40 + 3 * 255
-// + 32 + 24 = 861 bytes): what read_header() needs.
-constexpr size_t kHeaderProbeBytes = 1024;
+constexpr size_t kMaxHeaderField = 255;     // checksum, prefix, name, base
+// Enough bytes of a stream's start to hold any header (at most 41 + 4 * 255
+// + 32 + 24 = 1117 bytes): what read_header() needs.
+constexpr size_t kHeaderProbeBytes = 2048;
 
 // Makes sure libsodium is initialised (throws Error(config) if it cannot be).
 void ensure_sodium();
@@ -141,6 +147,7 @@ struct EncodeOptions {
     std::string name;   // the backup's name, 1..255 bytes
     std::string prefix; // the database's prefix, at most 255 bytes
     int64_t created_ns = 0;
+    std::string base; // an increment: the backup it builds on; "" for a full backup
     // 1 writes what 1.0.0 wrote (no name, prefix or time): only for the tests
     // and the fuzz corpus, which must keep the version 1 reader exercised.
     uint8_t format_version = kFormatVersion;
@@ -159,15 +166,18 @@ struct Header {
     std::string name;
     std::string prefix;
     int64_t created_ns = 0;
+    std::string base; // "" for a full backup
 };
 
 // What the caller knows about the object it is about to decode. A version 2
-// header must carry exactly this name and prefix (and created_ns when given),
-// or decoding fails as "tampered": the object was renamed or replayed.
+// header must carry exactly this name and prefix (and created_ns and base
+// when given), or decoding fails as "tampered": the object was renamed or
+// replayed.
 struct Expected {
     std::string name;
     std::string prefix;
     std::optional<int64_t> created_ns;
+    std::optional<std::string> base; // "" = must be a full backup; nullopt = not known
     // Version 1 streams cannot prove which backup they are; the caller
     // accepts one only when it can check the result some other way (a
     // checksum it recorded itself) or only looks at the version.

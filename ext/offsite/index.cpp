@@ -47,7 +47,7 @@ const OffsiteObject* find_in(const std::vector<OffsiteObject>& objects, const st
 std::string object_fields(const OffsiteObject& o) {
     return field(o.name) + " " + std::to_string(o.object_bytes) + " " + std::to_string(o.original_bytes) +
            " " + std::to_string(o.created_ns) + " " + field(o.kind) + " " + field(o.checksum) + " " +
-           std::to_string(o.uploaded_at) + "\n";
+           std::to_string(o.uploaded_at) + (o.base.empty() ? "" : " " + field(o.base)) + "\n";
 }
 
 OffsiteObject parse_object(std::string_view value) {
@@ -61,6 +61,7 @@ OffsiteObject parse_object(std::string_view value) {
     o.kind = unfield(parts[4]);
     o.checksum = unfield(parts[5]);
     o.uploaded_at = number(parts[6]);
+    if (parts.size() > 7) o.base = unfield(parts[7]);
     return o;
 }
 

@@ -15,12 +15,14 @@
 //   foreign=<n>        objects named like this database's backups that did not
 //                      authenticate at the last sync (never counted, never deleted)
 //   object=<backup name> <object bytes> <original bytes> <created_ns> <kind> <checksum> <uploaded_at>
-//   legacy=<the same fields>   a 1.0.0 (format 1) object this machine sent:
+//   [<base>] legacy=<the same fields>   a 1.0.0 (format 1) object this machine sent:
 //                      it cannot prove its name, but its recorded checksum lets
 //                      verify and fetch check what it decodes to
-// with "-" for an unknown text field and 0 for an unknown number. Unknown keys
-// are ignored (1.0.0 reads this index and ignores object_format, foreign and
-// legacy).
+// with "-" for an unknown text field and 0 for an unknown number. <base>, the
+// backup an incremental backup builds on (as its authenticated header says),
+// is written only for increments: a line without it is a full backup's.
+// Unknown keys, and fields after the seventh, are ignored (1.0.0 reads this
+// index and ignores object_format, foreign, legacy and the base).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -38,6 +40,7 @@ struct OffsiteObject {
     std::string kind;           // manual, auto; "" = unknown
     std::string checksum;       // xxh3t of the original; "" = unknown
     int64_t uploaded_at = 0;    // UTC seconds; 0 = unknown
+    std::string base;           // an increment: the backup it builds on; "" = a full backup
 };
 
 struct OffsiteIndex {

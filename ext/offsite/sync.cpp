@@ -3,11 +3,12 @@
 // How it works: `sync` lists the target once and checks the header of every
 // object named like a backup (survey: one small read each), merges the objects
 // that authenticate with the local catalog into one newest-first list of
-// candidates, applies the off-site keep rules to the list, then sends
-// (send_one) the kept candidates that exist only locally and finally deletes
-// (prune) the remote ones the rules drop. Each copy is read back (read_back)
-// before the index records it. What did not authenticate is only counted
-// and logged.
+// candidates with their bases (offsite_plan), applies the off-site keep rules
+// to the list, then sends (send_missing, send_one) the kept candidates that
+// exist only locally, each chain base first, and finally deletes (prune) the
+// remote ones the rules drop. Each copy is read back (read_back) before the
+// index records it. What did not authenticate is only counted and logged, and
+// so is every broken chain.
 #include "offsite/sync.hpp"
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include "offsite/key.hpp"
 #include "offsite/s3_client.hpp"
 #include "offsite/target.hpp"
+#include "policy/increment_format.hpp"
 #include "policy/text.hpp"
 #include "store/catalog.hpp"
 #include "store/checksum.hpp"
@@ -84,13 +86,48 @@ int64_t created_ns_of(const CatalogEntry& entry) {
     return seconds > 0 && seconds < INT64_MAX / 1000000000 ? seconds * 1000000000 : 0;
 }
 
-// What the object of backup `name` must say it is; created_ns when known.
-Expected identity(const Settings& s, const std::string& name, int64_t created_ns) {
+// What the object of backup `name` must say it is; created_ns and base when known.
+Expected identity(const Settings& s, const std::string& name, int64_t created_ns,
+                  std::optional<std::string> base) {
     Expected e;
     e.name = name;
     e.prefix = s.prefix;
     if (created_ns) e.created_ns = created_ns;
+    e.base = std::move(base);
     return e;
+}
+
+bool names_an_increment(const Settings& s, const std::string& name) {
+    const auto parsed = parse_backup_name(s.prefix, name);
+    return parsed && parsed->incremental;
+}
+
+// The base this directory knows for the backup `name`: none for a full backup
+// (its name says so), else the first non-empty of `recorded` (its local
+// record's, or what the caller knows), `indexed` (what the last sync
+// authenticated); nullopt when nothing here knows it (a new machine).
+std::optional<std::string> known_base(const Settings& s, const std::string& name, const std::string& recorded,
+                                      const std::string& indexed) {
+    if (!names_an_increment(s, name)) return std::string();
+    if (!recorded.empty()) return recorded;
+    if (!indexed.empty()) return indexed;
+    return std::nullopt;
+}
+
+// What the codec cannot know: an incremental backup's object must name the
+// backup it builds on, another backup of this database (the name is used to
+// open files when it is fetched); a full backup's names none (the codec checks
+// that one against the empty base it is given).
+void check_base_claim(const Settings& s, const std::string& name, const Header& h) {
+    if (!names_an_increment(s, name)) return;
+    const auto parsed = parse_backup_name(s.prefix, h.base);
+    if (h.base.empty() || h.base == name || !parsed || parsed->safety ||
+        !name_problem(h.base.data(), h.base.size()).empty())
+        throw Error("tampered: the off-site object '" + name +
+                        "' is an incremental backup, but its header names no other backup of this "
+                        "database that it builds on (" +
+                        (h.base.empty() ? std::string("none") : "'" + printable_utf8(h.base) + "'") + ")",
+                    ErrorKind::tampered);
 }
 
 EncodeOptions encode_options(const Settings& s, const std::optional<Key>& key) {
@@ -209,6 +246,7 @@ OffsiteObject send_one(Target& target, const Settings& s, const Dir& dir, const 
     options.name = name;
     options.prefix = s.prefix;
     options.created_ns = created_ns_of(entry);
+    options.base = entry.record ? entry.record->base : "";
     BlockHasher source_hash;
     uint64_t offset = 0;
     observer.phase("offsite");
@@ -232,7 +270,7 @@ OffsiteObject send_one(Target& target, const Settings& s, const Dir& dir, const 
                         "' does not match its recorded checksum, so it was not sent; check it with "
                         "wecare_backup_verify");
         read_back(target, object, encoded.encoded_size, size, expected, key,
-                  identity(s, name, options.created_ns), observer);
+                  identity(s, name, options.created_ns, options.base), observer);
     } catch (...) {
         try {
             target.remove(object);
@@ -249,6 +287,7 @@ OffsiteObject send_one(Target& target, const Settings& s, const Dir& dir, const 
     o.kind = entry.kind();
     o.checksum = expected;
     o.uploaded_at = now_seconds();
+    o.base = options.base;
     return o;
 }
 
@@ -259,18 +298,6 @@ std::string message_of(const std::exception& e) {
     return e.what();
 }
 
-// One candidate of the off-site set: a local regular backup, an object, or both.
-struct Candidate {
-    std::string name;
-    ParsedName parsed;
-    int64_t created_ns = 0;
-    std::optional<bool> verify_ok;
-    const CatalogEntry* local = nullptr;
-    std::optional<OffsiteObject> remote;
-
-    BackupOrder order() const { return {parsed.epoch_seconds, created_ns, parsed.sequence, name}; }
-};
-
 // An object named like one of this database's backups that does not count.
 struct Foreign {
     std::string name;
@@ -279,8 +306,8 @@ struct Foreign {
 
 // What the target holds under this database's names.
 struct Survey {
-    std::vector<Candidate> authenticated; // these count
-    std::vector<OffsiteObject> legacy;    // 1.0.0 objects this directory sent (also foreign)
+    std::vector<OffsiteObject> authenticated; // these count
+    std::vector<OffsiteObject> legacy;        // 1.0.0 objects this directory sent (also foreign)
     std::vector<Foreign> foreign;
 };
 
@@ -335,13 +362,19 @@ Survey survey(Target& target, const Settings& s, const OffsiteIndex& index,
         // The creation time this directory knows: the local backup's (the object
         // must be its copy), else what the last sync authenticated.
         int64_t created_ns = 0;
+        std::string recorded_base;
         const OffsiteObject* known = index.find(name);
-        if (auto it = local_by_name.find(name); it != local_by_name.end() && it->second->record)
+        if (auto it = local_by_name.find(name); it != local_by_name.end() && it->second->record) {
             created_ns = it->second->record->created_ns;
+            recorded_base = it->second->record->base;
+        }
         if (!created_ns && known) created_ns = known->created_ns;
         Header header;
         try {
-            header = probe(target, info.name, key, identity(s, name, created_ns));
+            header = probe(
+                target, info.name, key,
+                identity(s, name, created_ns, known_base(s, name, recorded_base, known ? known->base : "")));
+            if (header.version != kLegacyFormatVersion) check_base_claim(s, name, header);
         } catch (const Error& e) {
             if (e.kind() == ErrorKind::not_found) continue; // deleted since the listing
             if (!is_data_problem(e.kind()))
@@ -369,12 +402,8 @@ Survey survey(Target& target, const Settings& s, const OffsiteIndex& index,
         o.original_bytes = static_cast<int64_t>(header.original_size);
         o.created_ns = header.created_ns;
         o.checksum = printable_utf8(header.original_checksum); // anyone's text in plaintext mode
-        Candidate c;
-        c.name = name;
-        c.parsed = *parsed;
-        c.created_ns = o.created_ns;
-        c.remote = o;
-        out.authenticated.push_back(std::move(c));
+        o.base = header.base;
+        out.authenticated.push_back(std::move(o));
     }
     return out;
 }
@@ -392,70 +421,104 @@ void log_foreign(const std::vector<Foreign>& foreign) {
                     foreign[i].name.c_str(), foreign[i].reason.c_str());
 }
 
-// Adds the local regular backups to the candidates (a failed one is never sent).
-void add_local_candidates(const std::vector<CatalogEntry>& local, std::vector<Candidate>& candidates) {
-    std::unordered_map<std::string, size_t> position;
-    for (size_t i = 0; i < candidates.size(); ++i)
-        position[candidates[i].name] = i;
-    for (const auto& entry : local) {
-        if (entry.parsed.safety || !entry.record) continue; // only recorded regular backups are sent
-        auto it = position.find(entry.name);
-        if (it == position.end()) {
-            if (entry.verify_ok() == std::optional<bool>(false)) continue;
-            Candidate c;
-            c.name = entry.name;
-            c.parsed = entry.parsed;
-            it = position.emplace(entry.name, candidates.size()).first;
-            candidates.push_back(std::move(c));
-        }
-        Candidate& c = candidates[it->second];
-        c.local = &entry;
-        c.verify_ok = entry.verify_ok();
-        if (entry.record && entry.record->created_ns) c.created_ns = entry.record->created_ns;
+// The first backup of `i`'s chain that is not among the candidates ("" when
+// the chain is broken another way: a loop, or too long).
+std::string missing_link(const std::vector<OffsiteCandidate>& candidates, size_t i) {
+    size_t at = i;
+    for (size_t steps = 0; steps <= kMaxChainLinks; ++steps) {
+        const OffsiteCandidate& c = candidates[at];
+        if (!c.base_index) return c.base;
+        at = *c.base_index;
     }
-    std::sort(candidates.begin(), candidates.end(),
-              [](const Candidate& a, const Candidate& b) { return newer_first(a.order(), b.order()); });
+    return "";
 }
 
-// Sends every kept candidate that is only local; returns the first error ("" = none).
+// Each broken chain, named in sqlite3_log: nothing can restore it, so it is not
+// sent, and not deleted either (see sync.hpp).
+void log_broken(const std::vector<OffsiteCandidate>& candidates) {
+    size_t logged = 0;
+    for (size_t i = 0; i < candidates.size() && logged < kForeignNamesLogged; ++i) {
+        const OffsiteCandidate& c = candidates[i];
+        if (c.whole) continue;
+        ++logged;
+        const std::string missing = missing_link(candidates, i);
+        const std::string why =
+            missing.empty()
+                ? std::string("its chain of bases loops or is too long")
+                : "it builds on '" + missing + "', which is neither in the backup directory nor off-site";
+        sqlite3_log(SQLITE_WARNING, "wecare_backup: off-site: '%s' cannot be restored (%s): %s",
+                    c.name.c_str(), why.c_str(),
+                    c.remote ? "its copy is not counted and never deleted" : "it is not sent");
+    }
+}
+
+bool needs_sending(const OffsiteCandidate& c) {
+    return !c.reason.empty() && c.whole && c.local && !c.remote;
+}
+
+// Whether an error means every later send would fail the same way.
+bool target_problem(const std::exception& e) {
+    const auto* error = dynamic_cast<const Error*>(&e);
+    return error && (error->kind() == ErrorKind::network || error->kind() == ErrorKind::remote ||
+                     error->kind() == ErrorKind::config || error->kind() == ErrorKind::interrupted);
+}
+
+// Sends every kept candidate that is only local, newest chain first and each
+// base before the increments on it; returns the first error ("" = none).
 std::string send_missing(Target& target, const Settings& s, const Dir& dir,
-                         std::vector<Candidate>& candidates, const std::vector<std::string>& reasons,
-                         const std::optional<Key>& key, Observer& observer, SyncResult& result) {
+                         std::vector<OffsiteCandidate>& candidates, const std::optional<Key>& key,
+                         Observer& observer, SyncResult& result) {
     const EncodeOptions base = encode_options(s, key);
     const std::string where = describe_target(s);
     std::string first_error;
-    for (size_t i = 0; i < candidates.size(); ++i) {
-        Candidate& c = candidates[i];
-        if (reasons[i].empty() || c.remote || !c.local) continue;
+    std::vector<bool> tried(candidates.size(), false);
+    auto record_failure = [&](const std::string& name, const std::string& message) {
+        if (first_error.empty()) first_error = message;
         try {
-            c.remote = send_one(target, s, dir, *c.local, base, key, observer);
-            ++result.sent;
-            record_result(s, dir, c.name, true, "", observer);
-            sqlite3_log(SQLITE_NOTICE, "wecare_backup: sent %s to %s", c.name.c_str(), where.c_str());
-        } catch (const std::exception& e) {
-            const std::string message = "sending '" + c.name + "' to " + where + " failed: " + message_of(e);
-            if (first_error.empty()) first_error = message;
-            try {
-                record_result(s, dir, c.name, false, message, observer);
-            } catch (const std::exception&) {
-                // The sync's own error is the one to report.
+            record_result(s, dir, name, false, message, observer);
+        } catch (const std::exception&) {
+            // The sync's own error is the one to report.
+        }
+    };
+    for (size_t i = 0; i < candidates.size(); ++i) {
+        if (tried[i] || !needs_sending(candidates[i])) continue;
+        // Its chain's backups that are not off-site yet, oldest first. (A whole
+        // chain: each of them is local, and the rules keep it.)
+        std::vector<size_t> links;
+        for (std::optional<size_t> at = i; at && links.size() <= kMaxChainLinks;
+             at = candidates[*at].base_index)
+            if (!candidates[*at].remote) links.push_back(*at);
+        std::reverse(links.begin(), links.end());
+        std::string failed_base;
+        for (const size_t k : links) {
+            OffsiteCandidate& c = candidates[k];
+            if (tried[k] && !c.remote) failed_base = c.name; // an earlier chain could not send it
+            if (tried[k]) continue;
+            tried[k] = true;
+            if (!failed_base.empty()) {
+                record_failure(c.name, "'" + c.name + "' was not sent to " + where + ": '" + failed_base +
+                                           "', which it builds on, could not be sent");
+                continue;
             }
-            const auto* error = dynamic_cast<const Error*>(&e);
-            const bool target_problem =
-                error && (error->kind() == ErrorKind::network || error->kind() == ErrorKind::remote ||
-                          error->kind() == ErrorKind::config || error->kind() == ErrorKind::interrupted);
-            if (target_problem || observer.stop_requested()) break; // the rest would fail the same way
+            try {
+                c.remote = send_one(target, s, dir, *c.local, base, key, observer);
+                ++result.sent;
+                record_result(s, dir, c.name, true, "", observer);
+                sqlite3_log(SQLITE_NOTICE, "wecare_backup: sent %s to %s", c.name.c_str(), where.c_str());
+            } catch (const std::exception& e) {
+                record_failure(c.name, "sending '" + c.name + "' to " + where + " failed: " + message_of(e));
+                if (target_problem(e) || observer.stop_requested()) return first_error;
+                failed_base = c.name;
+            }
         }
     }
     return first_error;
 }
 
 // Deletes the remote copies the rules do not keep; returns the error ("" = none).
-std::string prune(Target& target, std::vector<Candidate>& candidates, const std::vector<std::string>& reasons,
-                  SyncResult& result) {
-    for (size_t i = 0; i < candidates.size(); ++i) {
-        Candidate& c = candidates[i];
-        if (!reasons[i].empty() || !c.remote) continue;
+std::string prune(Target& target, std::vector<OffsiteCandidate>& candidates, SyncResult& result) {
+    for (auto& c : candidates) {
+        if (!c.reason.empty() || !c.remote) continue;
         try {
             target.remove(object_name(c.name));
             c.remote.reset();
@@ -473,20 +536,18 @@ SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Obse
 
     const auto local = scan_catalog(dir, s.prefix);
     Survey found = survey(*target, s, index, local, key, observer);
-    std::vector<Candidate> candidates = std::move(found.authenticated);
-    add_local_candidates(local, candidates);
-
+    std::vector<const CatalogEntry*> local_entries;
+    local_entries.reserve(local.size());
+    for (const auto& entry : local)
+        local_entries.push_back(&entry);
     // The off-site policy over the union: what it would delete is never sent.
-    std::vector<RetentionItem> items;
-    items.reserve(candidates.size());
-    for (const auto& c : candidates)
-        items.push_back({false, c.parsed.epoch_seconds, c.verify_ok, true, c.name, {}, {}});
-    const auto reasons = retention_reasons(items, retention_policy(s));
+    std::vector<OffsiteCandidate> candidates = offsite_plan(s, local_entries, found.authenticated);
+    log_broken(candidates);
 
     SyncResult result;
-    result.error = send_missing(*target, s, dir, candidates, reasons, key, observer, result);
+    result.error = send_missing(*target, s, dir, candidates, key, observer, result);
     // Retention, only once everything the policy keeps is there.
-    if (result.error.empty()) result.error = prune(*target, candidates, reasons, result);
+    if (result.error.empty()) result.error = prune(*target, candidates, result);
 
     index.object_format = kFormatVersion;
     index.objects.clear();
@@ -508,6 +569,61 @@ SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Obse
 }
 
 } // namespace
+
+std::vector<OffsiteCandidate> offsite_plan(const Settings& s, const std::vector<const CatalogEntry*>& local,
+                                           const std::vector<OffsiteObject>& remote) {
+    std::vector<OffsiteCandidate> candidates;
+    std::unordered_map<std::string, size_t> position;
+    for (const auto& o : remote) {
+        const auto parsed = parse_backup_name(s.prefix, o.name);
+        if (!parsed || parsed->safety || position.count(o.name)) continue;
+        OffsiteCandidate c;
+        c.name = o.name;
+        c.parsed = *parsed;
+        c.created_ns = o.created_ns;
+        c.remote = o;
+        c.base = o.base;
+        position.emplace(o.name, candidates.size());
+        candidates.push_back(std::move(c));
+    }
+    for (const CatalogEntry* entry : local) {
+        if (entry->parsed.safety || !entry->record) continue; // only recorded regular backups are sent
+        auto it = position.find(entry->name);
+        if (it == position.end()) {
+            if (entry->verify_ok() == std::optional<bool>(false)) continue; // a failed one is never sent
+            OffsiteCandidate c;
+            c.name = entry->name;
+            c.parsed = entry->parsed;
+            it = position.emplace(entry->name, candidates.size()).first;
+            candidates.push_back(std::move(c));
+        }
+        OffsiteCandidate& c = candidates[it->second];
+        c.local = entry;
+        c.verify_ok = entry->verify_ok();
+        if (entry->record->created_ns) c.created_ns = entry->record->created_ns;
+        // Its record's base: what the object's header must say too (survey).
+        if (!entry->record->base.empty() || !c.remote) c.base = entry->record->base;
+    }
+    std::sort(candidates.begin(), candidates.end(), [](const OffsiteCandidate& a, const OffsiteCandidate& b) {
+        return newer_first(a.order(), b.order());
+    });
+    std::vector<RetentionItem> items;
+    std::vector<std::string> bases;
+    items.reserve(candidates.size());
+    bases.reserve(candidates.size());
+    for (const auto& c : candidates) {
+        items.push_back({false, c.parsed.epoch_seconds, c.verify_ok, true, c.name, {}, {}, true});
+        bases.push_back(c.base);
+    }
+    link_chains(items, bases);
+    const auto reasons = retention_reasons(items, retention_policy(s));
+    for (size_t i = 0; i < candidates.size(); ++i) {
+        candidates[i].base_index = items[i].base;
+        candidates[i].whole = items[i].whole;
+        candidates[i].reason = reasons[i];
+    }
+    return candidates;
+}
 
 bool is_data_problem(ErrorKind kind) {
     return kind == ErrorKind::format || kind == ErrorKind::wrong_key || kind == ErrorKind::tampered ||
@@ -601,11 +717,14 @@ struct Expectation {
     int64_t recorded_created_ns = 0;
 };
 
-Expectation expectation_for(const Settings& s, const OffsiteIndex& index, const std::string& name) {
+// `base`: what the caller knows the object builds on, if anything.
+Expectation expectation_for(const Settings& s, const OffsiteIndex& index, const std::string& name,
+                            const std::optional<std::string>& base = std::nullopt) {
     Expectation out;
     const OffsiteObject* known = index.find(name);
     const OffsiteObject* legacy = known ? nullptr : index.find_legacy(name);
-    out.expected = identity(s, name, known ? known->created_ns : 0);
+    out.expected = identity(s, name, known ? known->created_ns : 0,
+                            known_base(s, name, base.value_or(""), known ? known->base : ""));
     if (known) {
         out.recorded_checksum = known->checksum;
         out.recorded_created_ns = known->created_ns;
@@ -620,15 +739,16 @@ Expectation expectation_for(const Settings& s, const OffsiteIndex& index, const 
 } // namespace
 
 Download download(const Settings& s, const std::string& name, const OffsiteIndex& index, int out_fd,
-                  Observer& observer) {
+                  Observer& observer, const std::optional<std::string>& base) {
     const std::optional<Key> key = load_key(s);
     auto target = open_offsite_target(s);
-    const Expectation expectation = expectation_for(s, index, name);
+    const Expectation expectation = expectation_for(s, index, name, base);
     const Decoded got = decode_remote(*target, object_name(name), key, expectation.expected, observer,
                                       [&](const uint8_t* p, size_t n, uint64_t at) {
                                           write_all_at(out_fd, p, n, at, "writing the fetched backup failed");
                                           observer.progress(static_cast<int64_t>(at + n), 0);
                                       });
+    check_base_claim(s, name, got.header);
     Download d;
     d.bytes = got.bytes;
     d.checksum = got.checksum;
@@ -636,8 +756,26 @@ Download download(const Settings& s, const std::string& name, const OffsiteIndex
     d.header_size = got.header.original_size;
     d.legacy = got.header.version == kLegacyFormatVersion;
     d.created_ns = d.legacy ? expectation.recorded_created_ns : got.header.created_ns;
+    d.base = got.header.base;
     d.recorded_checksum = expectation.recorded_checksum;
     return d;
+}
+
+Header remote_header(const Settings& s, const std::string& name, const OffsiteIndex& index) {
+    const std::optional<Key> key = load_key(s);
+    auto target = open_offsite_target(s);
+    const Expectation expectation = expectation_for(s, index, name);
+    Expected expected = expectation.expected;
+    const bool accept_version1 = expected.accept_version1;
+    Header header = probe(*target, object_name(name), key, std::move(expected));
+    if (header.version == kLegacyFormatVersion && !accept_version1)
+        throw Error(
+            "the off-site object was written by wecare_backup 1.0.0 (format 1), which does not record "
+            "which backup it is: it cannot be told from an older copy put under this name, so it is "
+            "not trusted",
+            ErrorKind::format);
+    check_base_claim(s, name, header);
+    return header;
 }
 
 std::optional<RemoteCheck> check_copy(const Settings& s, const std::string& name, const OffsiteIndex& index,
@@ -652,8 +790,10 @@ std::optional<RemoteCheck> check_copy(const Settings& s, const std::string& name
                                           [&](const uint8_t*, size_t n, uint64_t at) {
                                               observer.progress(static_cast<int64_t>(at + n), 0);
                                           });
+        check_base_claim(s, name, got.header);
         out.size_bytes = static_cast<int64_t>(got.bytes);
         out.checksum = got.checksum;
+        out.base = got.header.base;
         std::string expected = got.header.original_checksum;
         if (!expectation.recorded_checksum.empty()) {
             if (!expected.empty() && expected != expectation.recorded_checksum)

@@ -5,7 +5,9 @@
 // What leaves the machine is `<backup name>.wcbk`: the backup compressed
 // (`compress`) and encrypted with `encrypt_key_file` (codec.hpp, format 2);
 // its authenticated header carries the backup's name, the database's prefix,
-// its creation time, its size and its recorded xxh3t checksum. Without
+// its creation time, its base (the backup an incremental backup builds on),
+// its size and its recorded xxh3t checksum. An incremental backup (.incr) is
+// sent as it is: the changed pages, not a database. Without
 // encrypt_key_file every sync, fetch and verify of an off-site copy is refused
 // unless offsite_plaintext is 1. Local backups stay plain database files.
 //
@@ -13,7 +15,8 @@
 // fetch) only if it authenticates under the key as the backup its name says.
 // sync checks each listed object's header with one small read of its first
 // bytes (read_header: the header MAC, then name, prefix and, when this
-// directory knows it, the creation time); the decoder checks the same header
+// directory knows them, the creation time and the base; a .db object must
+// name no base, a .incr object a backup of this database); the decoder checks the same header
 // again, and every chunk after it, when verify or fetch reads a whole object,
 // and when sync reads back a copy it has just sent. Objects named like this
 // database's backups that do not authenticate are "foreign": junk, a renamed
@@ -30,15 +33,29 @@
 //     of them (`legacy` lines), and verify and fetch accept such an object only
 //     if it decodes, under the key, to exactly that checksum.
 //
+// Chains. Every backup the off-site rules keep must be restorable from the
+// objects alone (a new machine has nothing else). So the rules run over the
+// union with each candidate's base (its local record's, else its
+// authenticated header's): a kept increment keeps every backup it builds on
+// ("base of <name>", policy/retention.hpp), which is then sent if missing,
+// and never deleted off-site. An increment whose chain is not whole in the
+// union (a backup it builds on is neither local nor off-site) can be restored
+// from nothing: it is "broken chain" (counted by no rule, so it never makes
+// room by pushing out a restorable backup), never sent, never deleted, and
+// named in sqlite3_log at every sync. It is sent once its chain is whole
+// again (the missing backup fetched under an old key, say).
+//
 // sync, after each successful regular backup:
 //   1. lists the target (one request), checks each object's header, and
 //      reads the local regular backups;
 //   2. applies the off-site retention (offsite_keep_*) to the union of the
-//      local backups and the objects that authenticated, so a backup the
-//      policy would delete at once is never sent;
-//   3. sends every kept local backup missing there, newest first, then reads
-//      it back (size, decode, xxh3t of the decoded bytes against the record)
-//      before it counts; a copy that does not check out is deleted;
+//      local backups and the objects that authenticated (offsite_plan), so a
+//      backup the policy would delete at once is never sent;
+//   3. sends every kept local backup missing there, newest chain first and,
+//      within a chain, each base before the increments on it (a base that
+//      fails to go takes its increments with it), then reads each back (size,
+//      decode, xxh3t of the decoded bytes against the record) before it
+//      counts; a copy that does not check out is deleted;
 //   4. records offsite_at / offsite_ok / offsite_error in the backup's sidecar;
 //   5. when everything was sent, deletes the authenticated objects the policy
 //      does not keep (never when something failed: the off-site set only
@@ -61,9 +78,11 @@
 
 #include "common/error.hpp"
 #include "common/observer.hpp"
+#include "offsite/codec.hpp"
 #include "offsite/index.hpp"
 #include "policy/retention.hpp"
 #include "policy/settings.hpp"
+#include "store/catalog.hpp"
 #include "store/dir.hpp"
 
 namespace wb::offsite {
@@ -91,6 +110,31 @@ RetentionPolicy retention_policy(const Settings& settings);
 // authenticated.
 OffsiteIndex read_index(const Dir& dir, const Settings& settings);
 
+// One backup the off-site rules look at: a local regular backup with a record
+// that has not failed verification, an object that authenticated, or both.
+struct OffsiteCandidate {
+    std::string name;
+    ParsedName parsed;
+    int64_t created_ns = 0;
+    std::optional<bool> verify_ok;
+    const CatalogEntry* local = nullptr; // into the caller's list
+    std::optional<OffsiteObject> remote;
+    std::string base;                 // the backup it builds on; "" = a full backup
+    std::optional<size_t> base_index; // where that backup is in the plan
+    bool whole = true;                // its chain is complete among the candidates
+    std::string reason;               // the off-site rule that keeps it; "" = not kept
+
+    BackupOrder order() const { return {parsed.epoch_seconds, created_ns, parsed.sequence, name}; }
+};
+
+// The off-site rules over the union of `local` (any of this database's
+// backups; those that cannot be sent are left out) and `remote` (objects that
+// authenticated): newest first, each with its base and reason. sync acts on
+// it; the listing shows it.
+std::vector<OffsiteCandidate> offsite_plan(const Settings& settings,
+                                           const std::vector<const CatalogEntry*>& local,
+                                           const std::vector<OffsiteObject>& remote);
+
 // Throws Error(auth) when off-site copies would go or be read unencrypted
 // (no encrypt_key_file) and offsite_plaintext is not 1.
 void require_encryption(const Settings& settings);
@@ -105,23 +149,32 @@ struct Download {
     std::string header_checksum;   // the checksum the stream's header carries
     uint64_t header_size = 0;      // the original size the header announces
     int64_t created_ns = 0;        // from the authenticated header (format 2), else the index's
+    std::string base;              // from the authenticated header: "" = a full backup
     std::string recorded_checksum; // what this directory recorded when it sent it ("" = nothing)
     bool legacy = false;           // written by 1.0.0, accepted on recorded_checksum
 };
 
 // Streams `<name>.wcbk` through the decoder into `out_fd` (written from
-// offset 0), expecting the object to be `name` of this database (and created
-// when `index` recorded it). Throws Error: not_found when there is no such
-// object, a data kind (is_data_problem) when it does not decode or is not
-// that backup, io/network/remote else. The caller compares the checksums.
+// offset 0), expecting the object to be `name` of this database (created
+// when `index` recorded it, building on `base` when given, else on what
+// `index` recorded). Throws Error: not_found when there is no such object, a
+// data kind (is_data_problem) when it does not decode or is not that backup,
+// io/network/remote else. The caller compares the checksums.
 Download download(const Settings& settings, const std::string& name, const OffsiteIndex& index, int out_fd,
-                  Observer& observer);
+                  Observer& observer, const std::optional<std::string>& base = std::nullopt);
+
+// The authenticated header of the object of `name`, from its first bytes
+// (one small read), checked as download checks it (a format 1 object only
+// when `index` recorded it). Throws as download does. Fetch uses it to find
+// an increment's chain before it downloads anything.
+Header remote_header(const Settings& settings, const std::string& name, const OffsiteIndex& index);
 
 struct RemoteCheck {
     bool ok = false;
     std::string checksum_status = "none"; // match, mismatch, none
     std::string checksum;
     int64_t size_bytes = 0;
+    std::string base; // what the authenticated header says it builds on
     std::vector<std::string> errors;
 };
 

@@ -1,6 +1,9 @@
 // Retention: which backups to keep, and why (see retention.hpp).
 #include "policy/retention.hpp"
 
+#include <unordered_map>
+
+#include "policy/increment_format.hpp"
 #include "policy/naming.hpp"
 
 namespace wb {
@@ -42,7 +45,41 @@ struct BucketRule {
     }
 };
 
+bool names_an_increment(const std::string& name) {
+    constexpr std::string_view kIncrement = ".incr";
+    return name.size() >= kIncrement.size() &&
+           name.compare(name.size() - kIncrement.size(), kIncrement.size(), kIncrement) == 0;
+}
+
 } // namespace
+
+void link_chains(std::vector<RetentionItem>& items, const std::vector<std::string>& base_names) {
+    std::unordered_map<std::string, size_t> position;
+    for (size_t i = 0; i < items.size(); ++i)
+        position.emplace(items[i].name, i);
+    for (size_t i = 0; i < items.size(); ++i) {
+        items[i].base.reset();
+        if (i >= base_names.size() || base_names[i].empty()) continue;
+        auto it = position.find(base_names[i]);
+        if (it != position.end() && it->second != i) items[i].base = it->second;
+    }
+    for (size_t i = 0; i < items.size(); ++i) {
+        // Walk down to a full backup; a chain longer than any can be, or a loop, is broken.
+        size_t at = i;
+        size_t links = 1;
+        bool whole = false;
+        for (;;) {
+            const bool names_base = at < base_names.size() && !base_names[at].empty();
+            if (!names_base) {
+                whole = !names_an_increment(items[at].name);
+                break;
+            }
+            if (!items[at].base || ++links > kMaxChainLinks) break;
+            at = *items[at].base;
+        }
+        items[i].whole = whole;
+    }
+}
 
 std::vector<std::string> retention_reasons(const std::vector<RetentionItem>& items,
                                            const RetentionPolicy& policy) {
@@ -59,6 +96,10 @@ std::vector<std::string> retention_reasons(const std::vector<RetentionItem>& ite
         const RetentionItem& item = items[i];
         if (!item.recorded) {
             reasons[i] = "unknown";
+            continue;
+        }
+        if (!item.whole) {
+            reasons[i] = "broken chain";
             continue;
         }
         if (policy.now > 0 && item.epoch_seconds > policy.now + kFutureToleranceSeconds) {
@@ -96,7 +137,7 @@ std::vector<std::string> retention_reasons(const std::vector<RetentionItem>& ite
     // newest dependent names it. (Bounded: a broken or cyclic list of bases
     // stops after as many steps as there are items.)
     for (size_t i = 0; i < items.size(); ++i) {
-        if (reasons[i].empty()) continue;
+        if (reasons[i].empty() || !items[i].whole) continue;
         std::optional<size_t> at = items[i].base;
         for (size_t steps = 0; at && *at < items.size() && steps < items.size(); ++steps) {
             if (reasons[*at].empty()) reasons[*at] = "base of " + items[i].name;

@@ -21,6 +21,14 @@
 //                    within pitr_hours (RetentionItem::kept_for)
 //   "base of <name>" a backup that a kept increment builds on, naming the newest
 //                    kept backup that depends on it (a chain is kept whole)
+//   "broken chain"   an increment whose chain is not whole in the list (a backup
+//                    it builds on is missing; link_chains finds them): nothing in
+//                    the list can restore it, so it never pushes a restorable
+//                    backup out of a rule, and it keeps nothing it builds on.
+//                    Only the off-site rules mark them (offsite/sync.hpp): a
+//                    missing base may still come back (fetched with an old key,
+//                    or put back by hand), and an object that cannot be
+//                    restored is better deleted by someone who looked at it.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -37,6 +45,7 @@ struct RetentionItem {
     std::string name;              // for "base of <name>"
     std::optional<size_t> base;    // index (in the same list) of the backup this one builds on
     std::string kept_for;          // a reason to keep it whatever the rules say ("timeline base"), or ""
+    bool whole = true;             // false: its chain is broken (see link_chains)
 };
 
 struct RetentionPolicy {
@@ -50,6 +59,13 @@ struct RetentionPolicy {
 
 // How far ahead of `now` a backup may be dated before it counts as "future".
 constexpr int64_t kFutureToleranceSeconds = 3600;
+
+// Fills `base` and `whole` of each item from `base_names` (one per item: the
+// name of the backup it builds on, "" for a full backup). An item is whole
+// when every backup it builds on is in the list, back to a full backup, in at
+// most kMaxChainLinks backups and without a loop; an increment (a name ending
+// in ".incr") that names no base is not. Any order of items.
+void link_chains(std::vector<RetentionItem>& items, const std::vector<std::string>& base_names);
 
 // `newest_first` must be sorted newest first. Returns one reason per item.
 std::vector<std::string> retention_reasons(const std::vector<RetentionItem>& newest_first,

@@ -419,7 +419,7 @@ TEST(CodecV2, a_valid_header_on_another_objects_chunks_is_refused) {
     const Bytes b = encode_as(input, test_key(1), kName, kPrefix, kCreatedNs + 1, Compression::none);
     const size_t header = read_header(a.data(), a.size(), test_key(1), expected_identity()).name.size() +
                           std::string(kPrefix).size() + std::string("xxh3t:").size() +
-                          std::string(kName).size() + 40 + 32 + 24;
+                          std::string(kName).size() + 41 + 32 + 24;
     ASSERT_EQ(a.size(), b.size());
     Bytes spliced(a.begin(), a.begin() + static_cast<long>(header));
     spliced.insert(spliced.end(), b.begin() + static_cast<long>(header), b.end());
@@ -439,10 +439,13 @@ TEST(CodecV2, read_header_authenticates_from_the_first_bytes_only) {
     longest.name = std::string(255, 'n');
     longest.prefix = std::string(255, 'p');
     longest.original_checksum = std::string(255, 'c');
+    longest.base = std::string(255, 'b');
     const Bytes big = encode(Bytes(10, 1), longest);
     Expected e = identity_of(longest.name, longest.prefix, std::nullopt);
-    EXPECT_EQ(read_header(big.data(), std::min(big.size(), kHeaderProbeBytes), test_key(1), e).name,
-              longest.name);
+    EXPECT_LE(big.size() - 10, kHeaderProbeBytes);
+    const Header probed = read_header(big.data(), std::min(big.size(), kHeaderProbeBytes), test_key(1), e);
+    EXPECT_EQ(probed.name, longest.name);
+    EXPECT_EQ(probed.base, longest.base);
     // Too few bytes: truncated, never a guess.
     for (size_t n : {size_t{0}, size_t{5}, size_t{39}, size_t{100}}) {
         try {
@@ -459,6 +462,65 @@ TEST(CodecV2, read_header_authenticates_from_the_first_bytes_only) {
     } catch (const Error& err) {
         EXPECT_EQ(err.kind(), ErrorKind::wrong_key);
     }
+}
+
+TEST(CodecV2, the_header_binds_the_base_an_increment_builds_on) {
+    const std::string increment = "app_backup_2026-11-27_02-15-00.incr";
+    const std::string base = "app_backup_2026-11-26_02-15-00.db";
+    EncodeOptions opt;
+    opt.key = test_key(1);
+    opt.name = increment;
+    opt.prefix = kPrefix;
+    opt.created_ns = kCreatedNs;
+    opt.base = base;
+    const Bytes input = mixed_bytes(7000, 8);
+    const Bytes encoded = encode(input, opt);
+    // Known or not, the right base decodes, and read_header and the decoder both return it.
+    for (const std::optional<std::string>& known : {std::optional<std::string>(base), std::optional<std::string>()}) {
+        Expected e = identity_of(increment, kPrefix, kCreatedNs);
+        e.base = known;
+        DecodeResult r;
+        EXPECT_EQ(decode(encoded, test_key(1), 0, &r, e), input);
+        EXPECT_EQ(r.header.base, base);
+        EXPECT_EQ(read_header(encoded.data(), kHeaderProbeBytes, test_key(1), e).base, base);
+    }
+    // Another base than the one this directory knows (or "a full backup") is tampered,
+    // though the header authenticates: another object under this name.
+    for (const std::string& other : {std::string("app_backup_2026-11-25_02-15-00.db"), std::string()}) {
+        Expected e = identity_of(increment, kPrefix, kCreatedNs);
+        e.base = other;
+        std::string message;
+        EXPECT_EQ(decode_error_kind(encoded, test_key(1), &message, e), ErrorKind::tampered);
+        EXPECT_NE(message.find("building on '" + base + "'"), std::string::npos) << message;
+        try {
+            read_header(encoded.data(), kHeaderProbeBytes, test_key(1), e);
+            ADD_FAILURE() << "another base was accepted";
+        } catch (const Error& err) {
+            EXPECT_EQ(err.kind(), ErrorKind::tampered);
+        }
+    }
+    // A full backup's header says so: an empty base, which a caller expecting one checks.
+    const Bytes full = encode(input, EncodeOptions{});
+    Expected full_expected = expected_identity();
+    full_expected.base = "";
+    DecodeResult r;
+    EXPECT_EQ(decode(full, std::nullopt, 0, &r, full_expected), input);
+    EXPECT_EQ(r.header.base, "");
+    full_expected.base = base;
+    EXPECT_EQ(decode_error_kind(full, std::nullopt, nullptr, full_expected), ErrorKind::tampered);
+    // The base bytes are authenticated: one changed byte and the header no longer does.
+    Bytes forged = encoded;
+    auto at = std::search(forged.begin(), forged.end(), base.begin(), base.end());
+    ASSERT_NE(at, forged.end());
+    *(at + 15) = static_cast<uint8_t>(*(at + 15) ^ 1);
+    std::string message;
+    EXPECT_EQ(decode_error_kind(forged, test_key(1), &message, identity_of(increment, kPrefix, std::nullopt)),
+              ErrorKind::tampered);
+    EXPECT_NE(message.find("does not authenticate"), std::string::npos) << message;
+    // An over-long base is refused when encoding.
+    opt.base = std::string(256, 'b');
+    EXPECT_THROW(encode_stream([](uint8_t*, size_t) { return size_t{0}; }, 0, opt, [](const uint8_t*, size_t) {}),
+                 Error);
 }
 
 TEST(CodecV2, an_object_needs_its_name) {

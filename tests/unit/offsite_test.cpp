@@ -1,8 +1,10 @@
-// The pure parts of off-site copies: setting values and the index file.
+// The pure parts of off-site copies: setting values, the index file, and the
+// plan of what a sync keeps, sends and deletes (offsite_plan).
 #include <gtest/gtest.h>
 
 #include "common/error.hpp"
 #include "offsite/index.hpp"
+#include "offsite/sync.hpp"
 #include "policy/setting_values.hpp"
 
 using namespace wb;
@@ -87,6 +89,30 @@ TEST(OffsiteIndex, TextFieldsWithSpacesOrADashRoundTrip) {
     EXPECT_EQ(parse_offsite_index("wecare_offsite_index 1\nobject=n 1 2 3 auto - 4\n").objects[0].checksum, "");
 }
 
+TEST(OffsiteIndex, AnIncrementsBaseRoundTripsAndOldReadersSkipIt) {
+    OffsiteIndex index;
+    index.object_format = 2;
+    OffsiteObject full{"wecare_backup_2026-01-01_00-00-00.db", 10, 20, 30, "auto", "xxh3t:01", 40};
+    OffsiteObject increment{"wecare_backup_2026-01-02_00-00-00.incr", 1, 2, 3, "auto", "xxh3t:02", 4};
+    increment.base = full.name;
+    index.objects = {increment, full};
+    const std::string text = serialize_offsite_index(index);
+    // A full backup's line is exactly what it was before increments existed.
+    EXPECT_NE(text.find("object=wecare_backup_2026-01-01_00-00-00.db 10 20 30 auto xxh3t:01 40\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find(" 4 wecare_backup_2026-01-01_00-00-00.db\n"), std::string::npos) << text;
+    const OffsiteIndex back = parse_offsite_index(text);
+    ASSERT_EQ(back.objects.size(), 2u);
+    EXPECT_EQ(back.objects[0].base, full.name);
+    EXPECT_EQ(back.objects[0].uploaded_at, 4);
+    EXPECT_EQ(back.objects[1].base, "");
+    EXPECT_EQ(serialize_offsite_index(back), text);
+    // A later field after the base, or a "-" base, reads as what this version knows.
+    EXPECT_EQ(parse_offsite_index("wecare_offsite_index 1\nobject=n 1 2 3 auto - 4 b more\n").objects[0].base, "b");
+    EXPECT_EQ(parse_offsite_index("wecare_offsite_index 1\nobject=n 1 2 3 auto - 4 -\n").objects[0].base, "");
+}
+
 TEST(OffsiteIndex, AuthenticatedObjectsForeignCountAndLegacyObjectsRoundTrip) {
     OffsiteIndex index;
     index.target = "/mnt/nas/wecare";
@@ -110,4 +136,89 @@ TEST(OffsiteIndex, AuthenticatedObjectsForeignCountAndLegacyObjectsRoundTrip) {
     EXPECT_EQ(old.object_format, 0);
     EXPECT_EQ(old.foreign, 0);
     EXPECT_EQ(old.objects.size(), 1u);
+}
+
+namespace {
+
+OffsiteObject object(const std::string& name, const std::string& base = "") {
+    OffsiteObject o{name, 100, 4096, 0, "auto", "xxh3t:00", 0};
+    o.base = base;
+    return o;
+}
+
+CatalogEntry local_backup(const std::string& prefix, const std::string& name, const std::string& base = "") {
+    CatalogEntry e;
+    e.name = name;
+    e.parsed = *parse_backup_name(prefix, name);
+    BackupRecord r;
+    r.name = name;
+    r.kind = "auto";
+    r.type = base.empty() ? "full" : "incremental";
+    r.base = base;
+    r.verify_ok = true;
+    e.record = r;
+    return e;
+}
+
+} // namespace
+
+TEST(OffsitePlan, AKeptIncrementKeepsItsChainWhereverEachBackupIs) {
+    Settings s;
+    s.prefix = "wecare";
+    s.offsite_keep_last = 1;
+    const std::string full = "wecare_backup_2026-01-01_00-00-00.db";
+    const std::string first = "wecare_backup_2026-01-01_01-00-00.incr";
+    const std::string second = "wecare_backup_2026-01-01_02-00-00.incr";
+    const std::string older = "wecare_backup_2025-12-01_00-00-00.db";
+    // The full backup is only local (not sent yet), the increments only off-site.
+    CatalogEntry local = local_backup(s.prefix, full);
+    local.record->verify_ok.reset(); // else it is kept as "last_good" (the objects' results are not known)
+    const auto plan = offsite_plan(s, {&local}, {object(second, first), object(first, full), object(older)});
+    ASSERT_EQ(plan.size(), 4u);
+    EXPECT_EQ(plan[0].name, second);
+    EXPECT_EQ(plan[0].reason, "last");
+    EXPECT_EQ(plan[1].reason, "base of " + second);
+    EXPECT_EQ(plan[2].name, full);
+    EXPECT_EQ(plan[2].reason, "base of " + second); // so it is sent, and never deleted while the chain is kept
+    EXPECT_TRUE(plan[2].local && !plan[2].remote);
+    EXPECT_EQ(plan[0].base_index, std::optional<size_t>(1));
+    EXPECT_EQ(plan[1].base_index, std::optional<size_t>(2));
+    EXPECT_EQ(plan[3].reason, ""); // an older full backup no kept one needs: the sync deletes it
+}
+
+TEST(OffsitePlan, AnIncrementWhoseBaseIsNowhereIsABrokenChainThatCountsForNoRule) {
+    Settings s;
+    s.prefix = "wecare";
+    s.offsite_keep_last = 1;
+    const std::string full = "wecare_backup_2026-01-01_00-00-00.db";
+    const std::string orphan = "wecare_backup_2026-01-02_00-00-00.incr";
+    const std::string remote_orphan = "wecare_backup_2026-01-03_00-00-00.incr";
+    const CatalogEntry local = local_backup(s.prefix, orphan, "wecare_backup_2025-06-01_00-00-00.db");
+    const auto plan = offsite_plan(s, {&local}, {object(full), object(remote_orphan, "gone_backup.db")});
+    ASSERT_EQ(plan.size(), 3u);
+    EXPECT_EQ(plan[0].name, remote_orphan);
+    EXPECT_FALSE(plan[0].whole);
+    EXPECT_EQ(plan[0].reason, "broken chain"); // never deleted
+    EXPECT_FALSE(plan[1].whole);
+    EXPECT_EQ(plan[1].reason, "broken chain"); // never sent (sync checks `whole`)
+    EXPECT_EQ(plan[2].name, full);
+    EXPECT_EQ(plan[2].reason, "last"); // the newest backup that can be restored keeps its place
+}
+
+TEST(OffsitePlan, ALocalRecordsBaseWinsAndFailedLocalBackupsAreLeftOut) {
+    Settings s;
+    s.prefix = "wecare";
+    const std::string full = "wecare_backup_2026-01-01_00-00-00.db";
+    const std::string increment = "wecare_backup_2026-01-01_01-00-00.incr";
+    const std::string failed = "wecare_backup_2026-01-01_02-00-00.db";
+    CatalogEntry bad = local_backup(s.prefix, failed);
+    bad.record->verify_ok = false;
+    const CatalogEntry a = local_backup(s.prefix, full);
+    const CatalogEntry b = local_backup(s.prefix, increment, full);
+    const auto plan = offsite_plan(s, {&bad, &b, &a}, {object(increment, full)});
+    ASSERT_EQ(plan.size(), 2u); // the failed one is never sent
+    EXPECT_EQ(plan[0].name, increment);
+    EXPECT_TRUE(plan[0].local && plan[0].remote);
+    EXPECT_EQ(plan[0].base, full);
+    EXPECT_TRUE(plan[0].whole && plan[1].whole);
 }

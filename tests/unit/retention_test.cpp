@@ -1,6 +1,7 @@
 // Retention: which backups stay, and why (restic's keep-* meaning).
 #include <gtest/gtest.h>
 
+#include "policy/increment_format.hpp"
 #include "policy/naming.hpp"
 #include "policy/retention.hpp"
 #include "policy/text.hpp"
@@ -203,5 +204,62 @@ TEST(Retention, EveryKeepRuleKeepsWholeChains) {
         for (const auto& reason : r)
             kept += reason.empty() ? 0 : 1;
         EXPECT_LT(kept, items.size());
+    }
+}
+
+TEST(Retention, LinkChainsFindsBasesAndBrokenChains) {
+    // Newest first: i3 -> i2 -> f1 (whole); j1 -> (missing) ; k1 names no base; f1 full.
+    std::vector<RetentionItem> items = {regular(kMonday + 500), regular(kMonday + 400),
+                                        regular(kMonday + 300), regular(kMonday + 200),
+                                        regular(kMonday + 100)};
+    const std::vector<std::string> names = {"i3.incr", "j1.incr", "k1.incr", "i2.incr", "f1.db"};
+    for (size_t i = 0; i < items.size(); ++i)
+        items[i].name = names[i];
+    link_chains(items, {"i2.incr", "gone.db", "", "f1.db", ""});
+    EXPECT_EQ(items[0].base, std::optional<size_t>(3));
+    EXPECT_EQ(items[3].base, std::optional<size_t>(4));
+    EXPECT_FALSE(items[1].base.has_value());
+    EXPECT_EQ(
+        (std::vector<bool>{items[0].whole, items[1].whole, items[2].whole, items[3].whole, items[4].whole}),
+        (std::vector<bool>{true, false, false, true, true}));
+    // keep_last 1: the newest whole backup and its chain; the broken ones are
+    // never counted and never deleted, and keep nothing of their own.
+    EXPECT_EQ(retention_reasons(items, only(1)),
+              (std::vector<std::string>{"last", "broken chain", "broken chain", "base of i3.incr",
+                                        "base of i3.incr"}));
+    // A broken increment never takes the place of a restorable backup.
+    std::vector<RetentionItem> newest_broken = {regular(kMonday + 2), regular(kMonday + 1), regular(kMonday)};
+    newest_broken[0].name = "x.incr";
+    newest_broken[1].name = "b.db";
+    newest_broken[2].name = "a.db";
+    link_chains(newest_broken, {"missing.incr", "", ""});
+    EXPECT_EQ(retention_reasons(newest_broken, only(1)),
+              (std::vector<std::string>{"broken chain", "last", ""}));
+}
+
+TEST(Retention, LinkChainsEndsLoopsAndOverlongChains) {
+    std::vector<RetentionItem> loop = {regular(kMonday + 1), regular(kMonday)};
+    loop[0].name = "a.incr";
+    loop[1].name = "b.incr";
+    link_chains(loop, {"b.incr", "a.incr"});
+    EXPECT_FALSE(loop[0].whole);
+    EXPECT_FALSE(loop[1].whole);
+    std::vector<RetentionItem> self = {regular(kMonday)};
+    self[0].name = "s.incr";
+    link_chains(self, {"s.incr"});
+    EXPECT_FALSE(self[0].whole);
+    // kMaxChainLinks backups are a chain; one more is not.
+    for (size_t length : {kMaxChainLinks, kMaxChainLinks + 1}) {
+        std::vector<RetentionItem> chain;
+        std::vector<std::string> bases;
+        for (size_t i = 0; i < length; ++i) {
+            chain.push_back(regular(kMonday + static_cast<int64_t>(length - i)));
+            const bool full = i + 1 == length;
+            chain.back().name = "c" + std::to_string(i) + (full ? ".db" : ".incr");
+            bases.push_back(full ? "" : "c" + std::to_string(i + 1) + (i + 2 == length ? ".db" : ".incr"));
+        }
+        link_chains(chain, bases);
+        EXPECT_EQ(chain.front().whole, length == kMaxChainLinks) << length;
+        EXPECT_TRUE(chain.back().whole);
     }
 }
