@@ -3,7 +3,7 @@
 // `npm install <tarball>` in scratch projects under the system's temporary
 // folder, which name no path of this checkout, and the extension used there.
 //
-//   node --test test/         (or `make npm-package-test` at the top; needs the
+//   node --test test/*.test.js (or `make npm-package-test` at the top; needs the
 //                             registry for better-sqlite3 and typescript, and
 //                             compiles the extension twice: a few minutes)
 //
