@@ -10,8 +10,8 @@
 #
 #   sh scripts/build-library.sh OUT
 #
-# Environment: CXX (default g++) and CXXFLAGS as for make; JOBS, the number of
-# parallel compiles (default: the number of CPUs).
+# Environment: CXX (default g++) and CXXFLAGS as for make; WECARE_BACKUP_JOBS,
+# the number of parallel compiles (default: the number of CPUs).
 set -eu
 if [ $# -ne 1 ] || [ -z "$1" ]; then
   echo "usage: sh scripts/build-library.sh OUT" >&2
@@ -80,7 +80,7 @@ MSG
   exit 1
 fi
 
-jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+jobs=${WECARE_BACKUP_JOBS:-$(nproc 2>/dev/null || echo 2)}
 # A make that runs npm or pip must not hand its jobserver down to this one.
 unset MAKEFLAGS MFLAGS MAKELEVEL
 make -C "$here" -j"$jobs" dist/wecare_backup.so

@@ -9,7 +9,7 @@
 //    compiler or a library is missing, native/scripts/build-library.sh names
 //    the Debian packages to install and the install fails.
 //
-// CXX, CXXFLAGS and JOBS are passed on to the build. In a checkout of the
+// CXX, CXXFLAGS and WECARE_BACKUP_JOBS are passed on to the build. In a checkout of the
 // repository there is nothing to do: the library is the one `make` builds.
 
 const { execFileSync, spawnSync } = require('node:child_process');
