@@ -6,13 +6,14 @@
 //   JWT_SECRET               required; HS256 secret of the bearer tokens
 //   PORT                     default 3000 (0 picks a free port)
 //   DB_PATH                  default ./data/wecare.db (relative to this example's folder)
-//   WECARE_BACKUP_EXT        default ../../dist/wecare_backup (relative to this example's folder)
+//   WECARE_BACKUP_EXT        optional; default is the wecare-backup package's library (getLoadablePath())
 //   BACKUP_DIR               optional; default is the extension's <db folder>/backups
 //   BACKUP_INTERVAL_SECONDS  default 86400; 0 starts no schedule
 //
 // Relative paths given in the environment are taken from the current directory.
 
 const path = require('node:path');
+const wecareBackup = require('wecare-backup');
 const { createApp } = require('./app');
 const { startBackupJobs } = require('./backupJobs');
 const { openDatabase } = require('./database');
@@ -39,7 +40,7 @@ function readConfig(env = process.env) {
     dbPath: env.DB_PATH ? path.resolve(env.DB_PATH) : path.join(EXAMPLE_DIR, 'data', 'wecare.db'),
     extensionPath: env.WECARE_BACKUP_EXT
       ? path.resolve(env.WECARE_BACKUP_EXT)
-      : path.resolve(EXAMPLE_DIR, '..', '..', 'dist', 'wecare_backup'),
+      : wecareBackup.getLoadablePath(),
     backupDir: env.BACKUP_DIR ? path.resolve(env.BACKUP_DIR) : undefined,
     backupIntervalSeconds: nonNegativeInteger(env, 'BACKUP_INTERVAL_SECONDS', 86400),
   };

@@ -90,7 +90,7 @@ describe('readConfig', () => {
     const config = readConfig({ JWT_SECRET: 's' });
     assert.equal(config.port, 3000);
     assert.equal(config.dbPath, path.join(EXAMPLE_DIR, 'data', 'wecare.db'));
-    assert.equal(config.extensionPath, path.resolve(EXAMPLE_DIR, '../../dist/wecare_backup'));
+    assert.equal(config.extensionPath, path.resolve(EXAMPLE_DIR, '../../dist/wecare_backup.so'));
     assert.equal(config.backupIntervalSeconds, 86400);
     assert.equal(config.backupDir, undefined);
   });
