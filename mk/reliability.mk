@@ -2,7 +2,8 @@
 # crash test, soak, sanitizers, fuzzing, valgrind. Included by the Makefile.
 #
 #   make unit          GoogleTest binary: policy, store, off-site codec/targets (S3 skips without moto)
-#   make crash-test    SIGKILL in create/cleanup/restore, CRASH_TRIALS (200) trials
+#   make crash-test    SIGKILL in create/cleanup/restore, CRASH_TRIALS (200) trials; then
+#                      SIGKILL of continuous capture, CAPTURE_CRASH_TRIALS (100) trials
 #   make soak          writer + 2 schedulers + a create/verify/cleanup loop, SOAK_SECONDS (60)
 #   make asan          the extension with ASan+UBSan, then the whole pytest suite on it
 #   make fuzz          each libFuzzer target FUZZ_SECONDS (60); fuzz-short: 5 s each
@@ -39,10 +40,12 @@ unit: $(UNIT_BIN)
 
 # ---------------------------------------------------------------- crash test and soak
 CRASH_TRIALS ?= 200
+CAPTURE_CRASH_TRIALS ?= 100
 SOAK_SECONDS ?= 60
 
 crash-test: $(DIST)
 	$(PYTHON) tests/crash/harness.py --trials $(CRASH_TRIALS)
+	$(PYTHON) tests/crash/capture_harness.py --trials $(CAPTURE_CRASH_TRIALS)
 
 soak: $(DIST)
 	$(PYTHON) tests/crash/soak.py --seconds $(SOAK_SECONDS)
@@ -86,7 +89,7 @@ asan: $(ASAN_DIST) $(DIST)
 FUZZ_CXX      ?= clang++
 FUZZ_DIR      := build/fuzz
 FUZZ_TARGETS  := fuzz_name fuzz_settings fuzz_metadata fuzz_retention fuzz_checksum \
-                 fuzz_codec fuzz_s3_xml fuzz_offsite_index fuzz_increment
+                 fuzz_codec fuzz_s3_xml fuzz_offsite_index fuzz_increment fuzz_segment
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
 FUZZ_FLAGS    := -std=c++$(CXX_STANDARD) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined $(INCLUDES)
 FUZZ_SECONDS  ?= 60

@@ -128,8 +128,8 @@ bool writes_every_page(const WalScan& scan, uint32_t after, size_t commit_index)
 class Session {
   public:
     Session(const OperationContext& ctx, const CaptureSettings& cs, const std::atomic<bool>& stopping)
-        : ctx_(ctx), cs_(cs), progress_(ctx.settings.dir, "continuous", false, &stopping, nullptr) {
-        dir_ = Dir::open_backup_dir(ctx.settings.dir, ctx.dir_is_default);
+        : ctx_(ctx), cs_(cs), progress_(ctx.settings.dir, "continuous", false, &stopping, nullptr),
+          dir_(Dir::open_backup_dir(ctx.settings.dir, ctx.dir_is_default)) {
         pin_ = std::make_unique<WalPin>(ctx.db_path, ctx.settings.busy_timeout_ms);
         Statement mode(pin_->connection(), "PRAGMA journal_mode");
         if (!mode.step() || mode.column_text(0) != "wal")
@@ -507,11 +507,9 @@ class Session {
         const Timeline tl = Timeline::open(dir_, prefix());
         const auto& gens = tl.generations();
         bool removed = false;
-        for (size_t i = 0; i + 1 < gens.size(); ++i) {
-            if (gens[i].id == generation_ || gens[i + 1].started_ns > cutoff) continue;
+        for (size_t i : generations_to_prune(gens, generation_, cutoff))
             for (const auto& f : gens[i].files)
                 removed = dir_.remove(f.name) || removed;
-        }
         if (removed) dir_.sync("cannot record the deletion of old segments");
     }
 

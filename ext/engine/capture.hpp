@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <sys/stat.h>
 #include <unordered_map>
 #include <vector>
 
@@ -124,6 +125,7 @@ class SegmentWriter {
 
   private:
     std::string name_;
+    struct stat st_ {}; // of an existing file, as it was opened
     Fd fd_;
     SegmentHeader header_;
     uint64_t end_ = 0;

@@ -123,6 +123,14 @@ RestoreTarget resolve_time(const std::vector<TimelineGeneration>& generations, i
                 "); choose a time up to " + when(last_range->to_ns) + ", or 'latest'");
 }
 
+std::vector<size_t> generations_to_prune(const std::vector<TimelineGeneration>& generations, uint64_t current,
+                                         int64_t cutoff_ns) {
+    std::vector<size_t> out;
+    for (size_t i = 0; i + 1 < generations.size(); ++i)
+        if (generations[i].id != current && generations[i + 1].started_ns <= cutoff_ns) out.push_back(i);
+    return out;
+}
+
 std::optional<int64_t> parse_time_ns(std::string_view text) {
     if (text == "latest") return kLatest;
     auto digits = [&](size_t at, size_t n, int& out) {

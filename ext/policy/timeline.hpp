@@ -104,6 +104,13 @@ constexpr int64_t kLatest = INT64_MAX;
 // a gap.
 RestoreTarget resolve_time(const std::vector<TimelineGeneration>& generations, int64_t at_ns);
 
+// The generations whose every instant is older than `cutoff_ns` (now minus
+// pitr_hours): each one followed by a generation that started at or before
+// the cutoff, so any instant from the cutoff on restores from a later one.
+// `current` (the one capture writes to) is never among them.
+std::vector<size_t> generations_to_prune(const std::vector<TimelineGeneration>& generations, uint64_t current,
+                                         int64_t cutoff_ns);
+
 // UTC, as `'YYYY-MM-DDTHH:MM:SS[.f...]Z'` (0 to 9 fractional digits), SQLite's
 // `'YYYY-MM-DD HH:MM:SS[.fff]'`, or `'latest'` (kLatest); nullopt when it is
 // none of them.
