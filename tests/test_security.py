@@ -596,6 +596,10 @@ ROLE_TABLE = {
     "export": ("SELECT wecare_backup_export(:name, :outside)", False),
     "schedule": ("SELECT wecare_backup_schedule(3600)", False),
     "fetch": ("SELECT wecare_backup_fetch(:name)", False),
+    "recover": ("SELECT wecare_backup_recover(:outside || '/x.db', :name, :phrase)", False),
+    "restore_at": ("SELECT wecare_backup_restore_at('latest', :phrase)", False),
+    "continuous": ("SELECT wecare_backup_continuous(1000)", False),
+    "timeline": ("SELECT * FROM wecare_backup_timeline", True),
 }
 
 
@@ -622,9 +626,11 @@ def test_the_recipe_enforces_the_role_table(conn, backup_dir, tmp_path, role, ca
         try:
             conn.execute(sql, {k: v for k, v in params.items() if f":{k}" in sql}).fetchall()
         except sqlite3.OperationalError as e:
-            # Allowed, then refused by the extension itself (fetch: no off-site target is set).
-            assert call == "fetch" and str(e).startswith("wecare_backup_fetch: "), str(e)
+            # Allowed, then refused by the extension itself (fetch: no off-site target is set; recover: no
+            # backup directory beside that path; restore_at: no timeline).
+            assert call in ("fetch", "recover", "restore_at") and str(e).startswith(f"wecare_backup_{call}: "), str(e)
         conn.execute("SELECT wecare_backup_schedule(0)") if call == "schedule" else None
+        conn.execute("SELECT wecare_backup_continuous(0)") if call == "continuous" else None
     else:
         fn = "wecare_backup_" + call.split("/")[0]
         msg = sql_error(conn, sql, *[params[k] for k in ("name", "phrase", "outside") if f":{k}" in sql])
@@ -641,13 +647,14 @@ def test_any_other_role_may_use_no_function(conn, backup_dir, role, call):
     with pytest.raises(sqlite3.DatabaseError) as info:
         conn.execute(ROLE_TABLE[call][0], ["x"] * ROLE_TABLE[call][0].count(":")).fetchall()
     assert ("not authorized to use function: wecare_backup_" in str(info.value)
-            or "access to wecare_backup_list.name is prohibited" in str(info.value))
+            or "access to wecare_backup_list.name is prohibited" in str(info.value)
+            or "access to wecare_backup_timeline.kind is prohibited" in str(info.value))
 
 
 def test_functions_added_later_are_developer_only():
     authorizer_for = readme_recipe()
     for later in ["wecare_backup_recover", "wecare_backup_restore_at", "wecare_backup_continuous",
-                  "WECARE_BACKUP_RECOVER"]:
+                  "WECARE_BACKUP_RECOVER", "wecare_backup_added_in_2030"]:
         assert authorizer_for("ADMIN")(SQLITE_FUNCTION, None, later, None, None) == sqlite3.SQLITE_DENY
         assert authorizer_for("DEVELOPER")(SQLITE_FUNCTION, None, later, None, None) == sqlite3.SQLITE_OK
     # ... while the application's other functions are left alone.

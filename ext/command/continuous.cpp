@@ -129,8 +129,8 @@ class Session {
   public:
     Session(const OperationContext& ctx, const CaptureSettings& cs, const std::atomic<bool>& stopping)
         : ctx_(ctx), cs_(cs), progress_(ctx.settings.dir, "continuous", false, &stopping, nullptr),
-          dir_(Dir::open_backup_dir(ctx.settings.dir, ctx.dir_is_default)) {
-        pin_ = std::make_unique<WalPin>(ctx.db_path, ctx.settings.busy_timeout_ms);
+          dir_(Dir::open_backup_dir(ctx.settings.dir, ctx.dir_is_default)),
+          pin_(std::make_unique<WalPin>(ctx.db_path, ctx.settings.busy_timeout_ms)) {
         Statement mode(pin_->connection(), "PRAGMA journal_mode");
         if (!mode.step() || mode.column_text(0) != "wal")
             throw Error("continuous capture needs the database in WAL mode; switch it once with "
@@ -539,6 +539,22 @@ class Session {
     Connection writer_lock_;
 };
 
+// SQLite before 3.51.3 (and before the backports 3.44.6 and 3.50.7) can
+// corrupt the log when two connections checkpoint at once: say so, once.
+void warn_about_wal_reset_bug() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        const int v = sqlite3_libversion_number();
+        const bool fixed = v >= 3051003 || (v >= 3050007 && v < 3051000) || (v >= 3044006 && v < 3045000);
+        if (!fixed)
+            sqlite3_log(SQLITE_WARNING,
+                        "wecare_backup_continuous: SQLite %s has the WAL-reset bug fixed in 3.51.3: keep one "
+                        "checkpointer (PRAGMA wal_autocheckpoint=0 on the application's other connections "
+                        "while capture runs; capture checkpoints)",
+                        sqlite3_libversion());
+    });
+}
+
 // The settings the lease carries; a standby that takes over keeps them.
 CaptureSettings lease_settings(const Dir& dir, const std::string& prefix, CaptureSettings own) {
     const auto lines = read_lines(dir, lease_file_name(prefix), "wecare_backup_capture 1");
@@ -653,6 +669,7 @@ void Capturer::loop() {
                 wait(std::max<int64_t>(interval() / 2, 50));
                 continue;
             }
+            warn_about_wal_reset_bug();
             CaptureSettings own;
             own.interval_ms = interval();
             own.wal_max_bytes = ctx.settings.wal_max_bytes;
