@@ -272,8 +272,10 @@ class Session {
         WalIndexHeader position;
         std::string name;
         {
-            FileLock lock = lock_backup_dir(dir_, ctx_.settings.busy_timeout_ms, &progress_);
-            name = create_locked(ctx_, dir_, "auto", std::string("continuous capture base"), progress_,
+            // Its own progress, gone (from stats) when the base is made.
+            Progress progress(ctx_.settings.dir, "create", false, ctx_.cancel, nullptr);
+            FileLock lock = lock_backup_dir(dir_, ctx_.settings.busy_timeout_ms, &progress);
+            name = create_locked(ctx_, dir_, "auto", std::string("continuous capture base"), progress,
                                  &position, true);
             record_success(ctx_.settings.dir, now_seconds());
             try {

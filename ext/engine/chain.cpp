@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <set>
 #include <sys/stat.h>
+#include <utility>
 
 #include "policy/naming.hpp"
 #include "store/catalog.hpp"
@@ -88,8 +89,8 @@ Chain Chain::open(const Dir& dir, const std::string& prefix, const std::string& 
         if (!seen.insert(next).second || seen.size() > kMaxChainLinks)
             throw broken(next, seen.size() > kMaxChainLinks ? "it is longer than any chain can be"
                                                             : "its parents form a loop");
-        ChainLink link = open_link(dir, prefix, next, std::move(first));
-        first.reset();
+        std::optional<Fd> opened = std::exchange(first, std::nullopt); // the caller's file, once
+        ChainLink link = open_link(dir, prefix, next, std::move(opened));
         const bool full = link.full;
         next = link.record.base;
         chain.links_.push_back(std::move(link));

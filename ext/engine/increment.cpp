@@ -62,7 +62,7 @@ class IncrementWriter {
         submit();
         const std::string head = serialize_increment_header(header);
         uint8_t* b = writer_->acquire();
-        std::memcpy(b, head.data(), head.size());
+        std::copy(head.begin(), head.end(), b); // bytes, not a string
         writer_->submit(b, head.size(), 0);
         if (const int err = writer_->drain())
             throw system_error("writing the incremental backup failed", err);

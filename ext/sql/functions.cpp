@@ -45,12 +45,13 @@ constexpr int64_t kMaxScheduleSeconds = 366LL * 86400;
 
 // An interval: an integer, a whole real number, or the digits of one as text
 // (as wecare_backup_config takes integers), from 0 to `max` `unit`.
-int64_t interval_arg(sqlite3_value* v, const char* unit, int64_t max) {
+int64_t interval_arg(sqlite3_value* v, const char* unit, int64_t max, int64_t min = 1) {
     const int type = sqlite3_value_type(v);
     int64_t seconds = 0;
-    if (type == SQLITE_INTEGER) {
-        seconds = sqlite3_value_int64(v);
-    } else if (type == SQLITE_FLOAT && std::floor(sqlite3_value_double(v)) == sqlite3_value_double(v)) {
+    const bool whole_number =
+        type == SQLITE_INTEGER ||
+        (type == SQLITE_FLOAT && std::floor(sqlite3_value_double(v)) == sqlite3_value_double(v));
+    if (whole_number) {
         seconds = sqlite3_value_int64(v);
     } else if (type == SQLITE_TEXT) {
         const std::string text = text_arg(v, "the interval", 64);
@@ -65,7 +66,8 @@ int64_t interval_arg(sqlite3_value* v, const char* unit, int64_t max) {
                     type_name(type));
     }
     if (seconds < 0 || seconds > max)
-        throw Error("the interval must be from 1 to " + std::to_string(max) + " " + unit + ", or 0 to stop");
+        throw Error("the interval must be from " + std::to_string(min) + " to " + std::to_string(max) + " " +
+                    unit + ", or 0 to stop");
     return seconds;
 }
 
@@ -262,11 +264,12 @@ void fn_schedule(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 
 constexpr int64_t kMinCaptureMs = 100;
-constexpr int64_t kMaxCaptureMs = 3600 * 1000;
+constexpr int64_t kMaxCaptureMs = int64_t{3600} * 1000;
 
 void fn_continuous(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_continuous", [&] {
-        const int64_t ms = argc == 0 ? 1000 : interval_arg(argv[0], "milliseconds", kMaxCaptureMs);
+        const int64_t ms =
+            argc == 0 ? 1000 : interval_arg(argv[0], "milliseconds", kMaxCaptureMs, kMinCaptureMs);
         ConnectionState& state = state_of(ctx);
         if (ms == 0) {
             state.capturer.stop();

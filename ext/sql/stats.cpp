@@ -122,7 +122,9 @@ std::string continuous_json(const ConnectionState& state, const OperationContext
         .text("state", c.state)
         .integer("interval_ms", c.state == "stopped" ? 0 : c.interval_ms)
         .integer("lag_ms", capturing ? c.lag_ms : 0)
-        .text_or_null("last_captured_at", when(c.last_captured_ns ? c.last_captured_ns : to))
+        .text_or_null(
+            "last_captured_at",
+            when(c.last_captured_ns && (!to || *c.last_captured_ns > *to) ? c.last_captured_ns : to))
         .integer("segments", segments)
         .integer("wal_bytes", wal_bytes)
         .integer("checkpoints", c.checkpoints)
