@@ -68,8 +68,10 @@ function spawnServer(env) {
   });
 }
 
-// Starts a server on a fresh temporary database. The default schedule is off so
-// that no background backup races the tests; pass BACKUP_INTERVAL_SECONDS to test it.
+// Starts a server on a fresh temporary database. The schedule and continuous
+// capture are off by default, so that no background backup (a scheduled one, or
+// the base backup capture takes at start and after every restore) races the
+// tests; pass BACKUP_INTERVAL_SECONDS or CAPTURE_INTERVAL_MS to test them.
 // beforeStart({ dir, dbPath }) may create the database first (the server then
 // adds its tables and demo rows to it).
 async function startServer(extraEnv = {}, { beforeStart } = {}) {
@@ -88,6 +90,7 @@ async function startServer(extraEnv = {}, { beforeStart } = {}) {
     BACKUP_DIR: backupDir,
     WECARE_BACKUP_EXT: EXTENSION_PATH,
     BACKUP_INTERVAL_SECONDS: '0',
+    CAPTURE_INTERVAL_MS: '0',
     ...extraEnv,
   });
   async function stop() {
