@@ -246,7 +246,8 @@ describe('the operator page', { skip }, () => {
       assert.equal(await page.textContent('#error-status'), '503');
       assert.equal(await page.textContent('#error-text'), expected.json.error);
       assert.match(expected.json.error, /^wecare_backup_create: the backup directory '.*' does not exist; create it/);
-      assert.match(await page.textContent('#status-list'), /is missing \(an unmounted disk\?\)/);
+      // The page shows the error first, then refreshes the status.
+      await page.waitForFunction(() => /is missing \(an unmounted disk\?\)/.test(document.querySelector('#status-list').textContent));
     } finally {
       fs.renameSync(unmounted, server.backupDir);
     }
