@@ -288,6 +288,10 @@
     $('progress').hidden = false;
   }
 
+  function finished(progress) {
+    return Boolean(progress) && Number(progress.pages_total) > 0 && progress.pages_done >= progress.pages_total;
+  }
+
   async function refreshProgress() {
     const stats = await api('GET', '/api/backup/stats');
     renderProgress(stats.progress);
@@ -441,7 +445,10 @@
       state.timeline = await api('GET', '/api/backup/timeline');
     }
     renderStatus(stats, listError ? null : rows);
-    if (!state.busy) renderProgress(stats.progress);
+    // An operation that another part of the server runs (a scheduled backup,
+    // capture's base backup). One at 100 % is not shown: while capture runs,
+    // the extension keeps reporting the last phase of its base backup as done.
+    if (!state.busy) renderProgress(finished(stats.progress) ? null : stats.progress);
     renderBackups(rows);
     renderTimeline();
     if (listError) throw listError;
