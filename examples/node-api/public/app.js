@@ -7,9 +7,10 @@
 // textContent or an attribute, never as markup: a backup's label is data.
 // Errors from the API are shown as they come, status and message.
 //
-// What a later extension adds (continuous capture, the timeline, restore to a
-// point in time) is shown only when GET /api/backup/features and the stats say
-// it is there.
+// Continuous capture (its state and lag, and the restorable range) is shown
+// only while the server captures (stats.continuous.state is not 'stopped');
+// the timeline and restore to a point in time only to a role that may use them,
+// once there is a timeline.
 
 (() => {
   const PHRASE = 'I understand this will replace the current database';
@@ -20,7 +21,7 @@
     token: null,
     session: null, // { role, sub, expires_at, may }
     features: {},
-    timeline: null, // rows, when there is a timeline this role may read
+    timeline: null, // rows, when this role may read the timeline
     busy: 0, // operations this page is waiting for
     refreshTimer: null,
     pendingRestore: null, // what the restore dialog will do
@@ -236,22 +237,39 @@
     );
     if (stats.last_error) fact(list, 'Last error', `${stats.last_error_at}: ${stats.last_error}`, 'bad');
 
-    // Continuous capture, once the extension has it.
+    // Continuous capture, while the server captures: stats say it to ADMIN too.
     const continuous = stats.continuous;
-    if (continuous && typeof continuous === 'object') {
-      const lag = Number.isFinite(continuous.lag_ms) ? `lag ${continuous.lag_ms} ms` : 'lag unknown';
-      const captured = continuous.last_captured_at ? `, last captured ${continuous.last_captured_at}` : '';
-      const dd = fact(list, 'Continuous capture', `${continuous.state}, ${lag}${captured}`);
-      dd.setAttribute('data-field', 'continuous');
+    if (continuous && typeof continuous === 'object' && continuous.state !== 'stopped') {
+      renderCapture(list, continuous);
     }
-    if (state.timeline) {
-      const ranges = state.timeline.filter((row) => row.kind === 'range');
-      const gaps = state.timeline.length - ranges.length;
-      const gapNote = gaps ? ` (${gaps} ${gaps === 1 ? 'gap' : 'gaps'})` : '';
-      const newest = ranges[ranges.length - 1];
-      const text = ranges.length ? `${ranges[0].from_at} to ${newest.to_at}${gapNote}` : 'nothing restorable yet';
-      fact(list, 'Restorable', text).setAttribute('data-field', 'restorable');
+  }
+
+  // stats.continuous: 'capturing', or 'standby' when another process holds the
+  // lease (or capture failed, last_error says why, and the extension retries).
+  function captureState(c) {
+    if (c.state !== 'standby') return c.state;
+    return c.last_error ? 'standing by, retrying' : 'standing by: another process captures this database';
+  }
+
+  function renderCapture(list, c) {
+    const good = c.state === 'capturing' && !c.last_error;
+    const parts = [
+      el('span', { text: captureState(c), className: good ? 'good' : 'bad' }),
+      el('span', { text: `, every ${c.interval_ms} ms, lag ${c.lag_ms} ms` }),
+    ];
+    if (c.last_captured_at) {
+      parts.push(el('span', { text: `, last captured ${c.last_captured_at}`, className: 'muted' }));
     }
+    if (c.last_error) parts.push(el('div', { text: `last error: ${c.last_error}`, className: 'bad' }));
+    fact(list, 'Continuous capture', parts).setAttribute('data-field', 'continuous');
+
+    const gapNote = c.gaps ? ` (${c.gaps} ${c.gaps === 1 ? 'gap' : 'gaps'})` : '';
+    fact(
+      list,
+      'Restorable',
+      c.restorable_from ? `${c.restorable_from} to ${c.restorable_to}${gapNote}` : 'nothing captured yet',
+      c.restorable_from ? '' : 'muted',
+    ).setAttribute('data-field', 'restorable');
   }
 
   function renderProgress(progress) {
@@ -268,6 +286,10 @@
     if (total) bar.value = done / total;
     else bar.removeAttribute('value');
     $('progress').hidden = false;
+  }
+
+  function finished(progress) {
+    return Boolean(progress) && Number(progress.pages_total) > 0 && progress.pages_done >= progress.pages_total;
   }
 
   async function refreshProgress() {
@@ -322,29 +344,53 @@
     }
   }
 
-  // ---- the timeline (once the extension has it) ---------------------------
+  // ---- the timeline -------------------------------------------------------
 
-  function utcInputValue(iso) {
-    // '2026-12-01T10:20:30Z' or '2026-12-01 10:20:30.123' -> '2026-12-01T10:20:30'
-    return String(iso).replace(' ', 'T').replace(/Z$/, '').slice(0, 19);
+  // Times as the extension writes them, 'YYYY-MM-DDTHH:MM:SS.ffffffZ', in
+  // microseconds since the epoch (a JS Date keeps only milliseconds, and a
+  // time rounded to them can fall just outside a range).
+  function toMicros(iso) {
+    const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z$/.exec(String(iso));
+    if (!match) return NaN;
+    return Date.parse(`${match[1]}Z`) * 1000 + Number((match[2] || '').padEnd(6, '0'));
+  }
+  function fromMicros(us) {
+    const seconds = Math.floor(us / 1e6);
+    const fraction = String(us - seconds * 1e6).padStart(6, '0');
+    return `${new Date(seconds * 1000).toISOString().slice(0, 19)}.${fraction}Z`;
+  }
+
+  let barScale = null; // the bar's { start, span }, in microseconds
+
+  // Marks the time in the input on the bar, when it is on it.
+  function placeChosen() {
+    const bar = $('timeline-bar');
+    const old = bar.querySelector('.chosen');
+    if (old) old.remove();
+    const at = toMicros($('restore-at-time').value.trim());
+    if (!barScale || !Number.isFinite(at) || at < barScale.start || at > barScale.start + barScale.span) return;
+    const marker = el('div', { className: 'chosen' });
+    marker.style.left = `${(100 * (at - barScale.start)) / barScale.span}%`;
+    bar.append(marker);
   }
 
   function renderTimeline() {
     const section = $('timeline');
     const rows = state.timeline;
-    section.hidden = !rows;
-    if (!rows) return;
+    section.hidden = !rows || rows.length === 0;
+    if (section.hidden) return;
     const bar = $('timeline-bar');
     bar.replaceChildren();
     const table = $('timeline-rows');
     table.replaceChildren();
-    const times = rows.flatMap((row) => [Date.parse(row.from_at), Date.parse(row.to_at)]).filter(Number.isFinite);
+    const times = rows.flatMap((row) => [toMicros(row.from_at), toMicros(row.to_at)]).filter(Number.isFinite);
     const start = Math.min(...times);
     const span = Math.max(1, Math.max(...times) - start);
-    const canRestoreAt = state.features.restore_at && state.session.may.restore_at;
+    barScale = { start, span };
+    const canRestoreAt = Boolean(state.features.restore_at && state.session.may.restore_at);
     for (const row of rows) {
-      const from = Date.parse(row.from_at);
-      const to = Date.parse(row.to_at);
+      const from = toMicros(row.from_at);
+      const to = toMicros(row.to_at);
       const segment = el('button', {
         className: `segment ${row.kind}`,
         title: `${row.kind} ${row.from_at} to ${row.to_at}${row.gap_reason ? `: ${row.gap_reason}` : ''}`,
@@ -353,12 +399,12 @@
       segment.style.left = `${(100 * (from - start)) / span}%`;
       segment.style.width = `${Math.max(0.5, (100 * (to - from)) / span)}%`;
       if (row.kind === 'range' && canRestoreAt) {
-        // Choosing on the timeline: the point clicked within the range.
+        // Choosing on the timeline: the point clicked within the range, to the microsecond.
         segment.addEventListener('click', (event) => {
           const box = segment.getBoundingClientRect();
           const fraction = Math.min(1, Math.max(0, (event.clientX - box.left) / Math.max(1, box.width)));
-          const chosen = new Date(from + fraction * (to - from));
-          $('restore-at-time').value = utcInputValue(chosen.toISOString());
+          $('restore-at-time').value = fromMicros(from + Math.round(fraction * (to - from)));
+          placeChosen();
         });
       } else {
         segment.disabled = true;
@@ -376,15 +422,8 @@
         ]),
       );
     }
-    const form = $('restore-at-form');
-    form.hidden = !canRestoreAt;
-    const ranges = rows.filter((row) => row.kind === 'range');
-    if (canRestoreAt && ranges.length) {
-      const input = $('restore-at-time');
-      input.min = utcInputValue(ranges[0].from_at);
-      input.max = utcInputValue(ranges[ranges.length - 1].to_at);
-      if (!input.value) input.value = input.max;
-    }
+    $('restore-at-form').hidden = !canRestoreAt;
+    placeChosen();
   }
 
   // ---- refresh ------------------------------------------------------------
@@ -406,7 +445,10 @@
       state.timeline = await api('GET', '/api/backup/timeline');
     }
     renderStatus(stats, listError ? null : rows);
-    if (!state.busy) renderProgress(stats.progress);
+    // An operation that another part of the server runs (a scheduled backup,
+    // capture's base backup). One at 100 % is not shown: while capture runs,
+    // the extension keeps reporting the last phase of its base backup as done.
+    if (!state.busy) renderProgress(finished(stats.progress) ? null : stats.progress);
     renderBackups(rows);
     renderTimeline();
     if (listError) throw listError;
@@ -484,18 +526,23 @@
 
   function askRestoreAt(event) {
     event.preventDefault();
-    const value = $('restore-at-time').value;
-    if (!value) return;
-    const time = `${value.length === 16 ? `${value}:00` : value}Z`;
+    // Sent as it is: the extension reads the time, and a bad one comes back as
+    // its message, naming the nearest restorable points.
+    const time = $('restore-at-time').value.trim();
+    if (!time) return;
     openRestoreDialog({
       title: `Restore to ${time}`,
-      what: `The database will hold every transaction captured at or before ${time}.`,
+      what:
+        time === 'latest'
+          ? 'The database will hold every transaction captured so far.'
+          : `The database will hold every transaction captured at or before ${time}, and none after it.`,
       run: async (confirm) => {
         const result = await api('POST', '/api/backup/restore-at', { time, confirm });
+        const segments = `${result.segments} ${result.segments === 1 ? 'segment' : 'segments'}`;
         showNotice([
           'Restored to ',
-          [result.restored_to, 'mono'],
-          ` from ${result.base} and ${result.segments} segments. Safety backup: `,
+          [result.restored_to, 'mono restored-to'],
+          ` from ${result.base} and ${segments}. Safety backup of the database as it was: `,
           [result.safety_backup ?? 'none', 'mono safety-name'],
           '.',
         ]);
@@ -544,6 +591,8 @@
     clearInterval(state.refreshTimer);
     Object.assign(state, { token: null, session: null, features: {}, timeline: null, refreshTimer: null });
     $('backup-rows').replaceChildren();
+    $('timeline').hidden = true;
+    $('restore-at-time').value = '';
     $('status-list').replaceChildren();
     $('console').hidden = true;
     $('who').hidden = true;
@@ -571,6 +620,7 @@
       $('restore-dialog').close();
     });
     $('restore-at-form').addEventListener('submit', askRestoreAt);
+    $('restore-at-time').addEventListener('input', placeChosen);
     $('error-close').addEventListener('click', clearError);
     $('notice-close').addEventListener('click', () => {
       $('notice').hidden = true;

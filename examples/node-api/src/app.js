@@ -80,8 +80,7 @@ function errorHandler(log) {
       status = err.status;
       message = err.expose === false ? 'bad request' : err.message;
     }
-    // 501 is a feature this extension does not have yet, not a failure.
-    if (status >= 500 && status !== 501) log(`${req.method} ${req.originalUrl}: ${err.stack || err}`);
+    if (status >= 500) log(`${req.method} ${req.originalUrl}: ${err.stack || err}`);
     if (res.headersSent) {
       // A download that failed half-way: the client sees a cut connection.
       res.destroy(err);

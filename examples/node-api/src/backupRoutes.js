@@ -14,8 +14,8 @@
 //   POST /schedule             wecare_backup_schedule(seconds)  DEVELOPER
 //   POST /fetch/:filename      wecare_backup_fetch(name)        DEVELOPER
 //   POST /recover/:filename    wecare_backup_recover(db, name, ..)  DEVELOPER
-//   POST /restore-at           wecare_backup_restore_at(time, ..)   DEVELOPER (501 until it exists)
-//   GET  /timeline             SELECT * FROM wecare_backup_timeline DEVELOPER (501 until it exists)
+//   POST /restore-at           wecare_backup_restore_at(time, ..)   DEVELOPER
+//   GET  /timeline             SELECT * FROM wecare_backup_timeline DEVELOPER
 //   GET  /features             which later functions the extension has   ADMIN, DEVELOPER
 //   POST /download-ticket/:filename  a one-time link, see GET /download  ADMIN, DEVELOPER
 //   GET  /download?ticket=...  the download, the ticket instead of a token  ADMIN, DEVELOPER
@@ -122,18 +122,13 @@ function backupRouter({ db, jobs, authenticate, tickets }) {
       .all(...params);
     return rows.map(withJsonSafeIntegers);
   }
-  // What a later version of the extension adds is used only once it is there:
-  // until then its routes answer 501.
+  // Whether the loaded extension has a function or table that a later version
+  // added (GET /features: the page offers only what is there).
   function hasFunction(name) {
     return db.prepare('SELECT count(*) FROM pragma_function_list WHERE name = ?').pluck().get(name) > 0;
   }
   function hasTable(name) {
     return db.prepare('SELECT count(*) FROM pragma_module_list WHERE name = ?').pluck().get(name) > 0;
-  }
-  function requireFeature(available, what) {
-    if (!available) {
-      throw new HttpError(501, `${what} is not in the loaded wecare_backup extension; it needs a later version`);
-    }
   }
   const router = express.Router();
   const adminOrDeveloper = requireRole(ROLES.ADMIN, ROLES.DEVELOPER);
@@ -250,19 +245,22 @@ function backupRouter({ db, jobs, authenticate, tickets }) {
     res.json(JSON.parse(await runJob(req, 'recover', database, name, confirm)));
   });
 
-  // Point-in-time restore, once the extension has it (continuous capture).
+  // Point-in-time restore from what continuous capture kept: the database as it
+  // was after the last transaction captured at or before `time` (UTC, as the
+  // extension takes it, or 'latest'). Like a restore, on the worker's
+  // connection, after a safety backup. A time outside the timeline, or in a
+  // gap, is a 400 whose message names the nearest restorable points.
   router.post('/restore-at', developerOnly, async (req, res) => {
     ensureMayCall(req, 'restore_at');
-    requireFeature(hasFunction('wecare_backup_restore_at'), 'restore to a point in time (wecare_backup_restore_at)');
     const time = textField(req, 'time');
     const confirm = requireConfirmation(req);
     res.json(JSON.parse(await runJob(req, 'restore_at', time, confirm)));
   });
 
-  // The restorable ranges and the gaps of continuous capture, once the extension has them.
+  // The restorable ranges and the gaps of continuous capture, oldest first.
+  // Reading files only, on the server's connection; an empty list when capture never ran.
   router.get('/timeline', developerOnly, (req, res) => {
     ensureMayCall(req, 'timeline');
-    requireFeature(hasTable('wecare_backup_timeline'), 'the timeline (wecare_backup_timeline)');
     const rows = db.prepare('SELECT * FROM wecare_backup_timeline').safeIntegers().all();
     res.json(rows.map(withJsonSafeIntegers));
   });

@@ -20,6 +20,15 @@ const EXTENSION_ERROR_RULES = [
   { status: 400, pattern: /not a backup name|invalid|the backup name|confirmation|does not match|is too long/i },
   // A setting's name or value, or the schedule's interval: these functions touch no file.
   { status: 400, pattern: /^wecare_backup_(config|setting): |^wecare_backup_schedule: the interval/ },
+  // A time to restore to that is not one, or that the timeline cannot restore:
+  // the message names the nearest restorable points.
+  {
+    status: 400,
+    pattern:
+      /' is (not a time|before the oldest restore point|after the newest restore point|in a gap of the timeline)\b/,
+  },
+  // Continuous capture has never captured anything for this database.
+  { status: 404, pattern: /there is no (timeline of restore points|restore point)\b/ },
   { status: 404, pattern: /no backup named|not found|does not exist|no off-site copy/i },
   { status: 409, pattern: /busy|locked|in progress|already exists|no off-site target/i },
 ];

@@ -1,7 +1,8 @@
 'use strict';
 // Starts the API: reads the settings from the environment, opens the database,
 // starts the backup worker thread (the long operations run there, on its own
-// connection), starts the backup schedule and listens on 127.0.0.1.
+// connection), starts continuous capture, listens on 127.0.0.1 and starts the
+// backup schedule.
 //
 //   JWT_SECRET               required; HS256 secret of the bearer tokens
 //   PORT                     default 3000 (0 picks a free port)
@@ -9,6 +10,7 @@
 //   WECARE_BACKUP_EXT        optional; default is the wecare-backup package's library (getLoadablePath())
 //   BACKUP_DIR               optional; default is the extension's <db folder>/backups
 //   BACKUP_INTERVAL_SECONDS  default 86400; 0 starts no schedule
+//   CAPTURE_INTERVAL_MS      default 1000 (at least 100); 0 starts no continuous capture
 //
 // Relative paths given in the environment are taken from the current directory.
 
@@ -16,6 +18,7 @@ const path = require('node:path');
 const wecareBackup = require('wecare-backup');
 const { createApp } = require('./app');
 const { startBackupJobs } = require('./backupJobs');
+const { startCapture, stopCapture } = require('./capture');
 const { openDatabase } = require('./database');
 
 const EXAMPLE_DIR = path.resolve(__dirname, '..');
@@ -43,6 +46,7 @@ function readConfig(env = process.env) {
       : wecareBackup.getLoadablePath(),
     backupDir: env.BACKUP_DIR ? path.resolve(env.BACKUP_DIR) : undefined,
     backupIntervalSeconds: nonNegativeInteger(env, 'BACKUP_INTERVAL_SECONDS', 86400),
+    captureIntervalMs: nonNegativeInteger(env, 'CAPTURE_INTERVAL_MS', 1000),
   };
 }
 
@@ -55,13 +59,16 @@ function stopSchedule(db, seconds) {
 }
 
 // Resolves to { server, db, jobs, url, close } once the server listens and the
-// schedule runs.
+// schedule runs. Capture starts before the server listens: the first time, on a
+// database without a timeline, the extension makes a base backup before the
+// call returns, and no request should wait for that.
 async function start(config = readConfig()) {
   const db = openDatabase(config);
   let jobs;
   let server;
   try {
     jobs = await startBackupJobs(config);
+    startCapture(db, config.captureIntervalMs);
     const app = createApp({ db, jobs, jwtSecret: config.jwtSecret });
     server = await new Promise((resolve, reject) => {
       const listening = app.listen(config.port, HOST, (err) => (err ? reject(err) : resolve(listening)));
@@ -88,6 +95,12 @@ async function start(config = readConfig()) {
           }
           // A job that is running (a restore, say) ends first.
           await jobs.close();
+          // Then capture takes the last commits, the job's included, and stops.
+          try {
+            if (config.captureIntervalMs > 0) stopCapture(db);
+          } catch (err) {
+            console.error(`stopping continuous capture: ${err.message}`);
+          }
           db.close();
           resolve();
         });

@@ -68,8 +68,10 @@ function spawnServer(env) {
   });
 }
 
-// Starts a server on a fresh temporary database. The default schedule is off so
-// that no background backup races the tests; pass BACKUP_INTERVAL_SECONDS to test it.
+// Starts a server on a fresh temporary database. The schedule and continuous
+// capture are off by default, so that no background backup (a scheduled one, or
+// the base backup capture takes at start and after every restore) races the
+// tests; pass BACKUP_INTERVAL_SECONDS or CAPTURE_INTERVAL_MS to test them.
 // beforeStart({ dir, dbPath }) may create the database first (the server then
 // adds its tables and demo rows to it).
 async function startServer(extraEnv = {}, { beforeStart } = {}) {
@@ -88,6 +90,7 @@ async function startServer(extraEnv = {}, { beforeStart } = {}) {
     BACKUP_DIR: backupDir,
     WECARE_BACKUP_EXT: EXTENSION_PATH,
     BACKUP_INTERVAL_SECONDS: '0',
+    CAPTURE_INTERVAL_MS: '0',
     ...extraEnv,
   });
   async function stop() {
@@ -131,13 +134,49 @@ function request(baseUrl, method, rawPath, { token, body, headers = {} } = {}) {
   });
 }
 
+// A time as the extension writes it ('YYYY-MM-DDTHH:MM:SS[.ffffff]Z') in
+// microseconds since the epoch, so that times of different precision compare.
+function micros(iso) {
+  const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z$/.exec(iso);
+  assert.ok(match, `not a UTC time: ${iso}`);
+  return Date.parse(`${match[1]}Z`) * 1000 + Number((match[2] || '').padEnd(6, '0'));
+}
+
+// The inverse: 'YYYY-MM-DDTHH:MM:SS.ffffffZ'.
+function utcAt(us) {
+  const seconds = Math.floor(us / 1e6);
+  const fraction = String(us - seconds * 1e6).padStart(6, '0');
+  return `${new Date(seconds * 1000).toISOString().slice(0, 19)}.${fraction}Z`;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Waits until continuous capture has caught up with every commit made before
+// `sinceIso` (a time taken after the commit): a restore point captured at or
+// after it exists and nothing is waiting to be captured. Resolves to stats.continuous.
+async function captured(baseUrl, token, sinceIso, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const stats = await request(baseUrl, 'GET', '/api/backup/stats', { token });
+    assert.equal(stats.status, 200, JSON.stringify(stats.json));
+    const c = stats.json.continuous;
+    if (c.lag_ms === 0 && c.last_captured_at && micros(c.last_captured_at) >= micros(sinceIso)) return c;
+    if (Date.now() > deadline) assert.fail(`capture did not catch up with ${sinceIso}: ${JSON.stringify(c)}`);
+    await sleep(50);
+  }
+}
+
 module.exports = {
   EXAMPLE_DIR,
   EXTENSION_PATH,
   JWT_SECRET,
+  captured,
   makeTempDir,
+  micros,
   request,
   spawnServer,
+  sleep,
   startServer,
   tokenFor,
+  utcAt,
 };

@@ -1,7 +1,7 @@
 'use strict';
 // What the operator page relies on beyond the original endpoints: who the token
 // is, which later functions the extension has, download links, recover, and
-// point-in-time restore and the timeline answering 501 until the extension has them.
+// continuous capture: the timeline and restore to a point in time.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -9,7 +9,7 @@ const path = require('node:path');
 const { after, before, describe, test } = require('node:test');
 const Database = require('better-sqlite3');
 const { downloadTickets } = require('../src/auth');
-const { JWT_SECRET, request, startServer, tokenFor } = require('./helpers');
+const { JWT_SECRET, captured, micros, request, sleep, startServer, tokenFor, utcAt } = require('./helpers');
 
 const CONFIRMATION = 'I understand this will replace the current database';
 
@@ -53,9 +53,9 @@ describe('session, features, download links, recover, point in time', () => {
     assert.deepEqual(res.json, {
       version: '1.0.0',
       recover: true,
-      restore_at: false,
-      timeline: false,
-      continuous: false,
+      restore_at: true,
+      timeline: true,
+      continuous: true,
     });
   });
 
@@ -150,17 +150,190 @@ describe('session, features, download links, recover, point in time', () => {
     assert.match(mismatch.json.error, /^wecare_backup_recover: .* is not a backup name of this database/);
   });
 
-  test('restore to a point in time and the timeline are 501 until the extension has them', async () => {
-    const body = { time: 'latest', confirm: CONFIRMATION };
-    const restoreAt = await call('POST', '/api/backup/restore-at', { token: developer, body });
-    assert.equal(restoreAt.status, 501);
-    assert.match(restoreAt.json.error, /wecare_backup_restore_at.*not in the loaded wecare_backup extension/);
+  test('without continuous capture the timeline is empty and there is no point in time to restore to', async () => {
+    const stats = await call('GET', '/api/backup/stats');
+    assert.equal(stats.json.continuous.state, 'stopped');
+    assert.equal(stats.json.continuous.restorable_from, null);
     const timeline = await call('GET', '/api/backup/timeline', { token: developer });
-    assert.equal(timeline.status, 501);
-    assert.match(timeline.json.error, /wecare_backup_timeline/);
-    // ADMIN is refused before anyone looks.
-    assert.equal((await call('POST', '/api/backup/restore-at', { body })).status, 403);
-    assert.equal((await call('GET', '/api/backup/timeline')).status, 403);
-    assert.doesNotMatch(server.output(), /restore-at|timeline/, 'a 501 is not logged as a server error');
+    assert.equal(timeline.status, 200);
+    assert.deepEqual(timeline.json, []);
+    const restoreAt = await call('POST', '/api/backup/restore-at', {
+      token: developer,
+      body: { time: 'latest', confirm: CONFIRMATION },
+    });
+    assert.equal(restoreAt.status, 404);
+    assert.match(restoreAt.json.error, /^wecare_backup_restore_at: there is no timeline of restore points; start/);
+  });
+});
+
+describe('continuous capture and restore to a point in time', () => {
+  const INTERVAL_MS = 200;
+  let server;
+  const admin = tokenFor('ADMIN');
+  const developer = tokenFor('DEVELOPER');
+  const call = (method, urlPath, options = {}) => request(server.url, method, urlPath, { token: admin, ...options });
+  const names = () => {
+    const db = new Database(server.dbPath, { readonly: true });
+    try {
+      return db.prepare('SELECT name FROM patients ORDER BY id').pluck().all();
+    } finally {
+      db.close();
+    }
+  };
+  // Adds a patient and resolves, once capture has it, to a time after its commit.
+  async function addCaptured(name) {
+    assert.equal((await call('POST', '/api/patients', { body: { name } })).status, 201);
+    const after = new Date().toISOString();
+    await captured(server.url, admin, after);
+    return after;
+  }
+  let point; // a time between the commit of 'Before the point' and that of 'After the point'
+
+  before(async () => {
+    server = await startServer({ CAPTURE_INTERVAL_MS: String(INTERVAL_MS) });
+    await addCaptured('Before the point');
+    await sleep(50);
+    point = new Date().toISOString();
+    await sleep(50);
+    await addCaptured('After the point');
+  });
+  after(async () => {
+    if (server) await server.stop();
+  });
+
+  test('the server captures from start-up, on its own connection, as stats say to ADMIN', async () => {
+    const stats = await call('GET', '/api/backup/stats');
+    assert.equal(stats.status, 200);
+    const c = stats.json.continuous;
+    assert.equal(c.state, 'capturing');
+    assert.equal(c.interval_ms, INTERVAL_MS);
+    assert.equal(c.last_error, null);
+    assert.ok(micros(c.restorable_from) < micros(point) && micros(point) < micros(c.restorable_to), JSON.stringify(c));
+    // Its first base backup, made at start-up, is in the list.
+    const [base] = (await call('GET', '/api/backup/list')).json.filter((row) => row.kind === 'auto');
+    assert.equal(base.label, 'continuous capture base');
+  });
+
+  test('the timeline: one range from the base backup to the last commit captured, for DEVELOPER only', async () => {
+    const res = await call('GET', '/api/backup/timeline', { token: developer });
+    assert.equal(res.status, 200);
+    assert.equal(res.json.length, 1, JSON.stringify(res.json));
+    const [range] = res.json;
+    assert.deepEqual(Object.keys(range), ['kind', 'from_at', 'to_at', 'base', 'segments', 'bytes', 'gap_reason']);
+    assert.equal(range.kind, 'range');
+    assert.equal(range.gap_reason, null);
+    assert.ok(micros(range.from_at) < micros(point) && micros(point) < micros(range.to_at), JSON.stringify(range));
+    assert.ok(range.segments >= 1 && range.bytes > 0, JSON.stringify(range));
+    const list = (await call('GET', '/api/backup/list')).json;
+    assert.ok(
+      list.some((row) => row.name === range.base),
+      `the base ${range.base} is a backup`,
+    );
+
+    const refused = await call('GET', '/api/backup/timeline');
+    assert.equal(refused.status, 403);
+    assert.match(refused.json.error, /needs one of DEVELOPER/);
+  });
+
+  test("times the timeline cannot restore are a 400 with the extension's message, and nothing changes", async () => {
+    const restoreAt = (time, confirm = CONFIRMATION) =>
+      call('POST', '/api/backup/restore-at', { token: developer, body: { time, confirm } });
+    const [range] = (await call('GET', '/api/backup/timeline', { token: developer })).json;
+    const cases = [
+      ['yesterday', /^wecare_backup_restore_at: 'yesterday' is not a time; pass UTC as .*'latest'$/],
+      ['2026-13-01T00:00:00Z', /is not a time/],
+      ['2001-01-01T00:00:00Z', new RegExp(`is before the oldest restore point \\(${range.from_at}\\)`)],
+      ['2200-01-01 00:00:00', new RegExp(`is after the newest restore point \\(${range.to_at}\\).*'latest'$`)],
+    ];
+    for (const [time, message] of cases) {
+      const res = await restoreAt(time);
+      assert.equal(res.status, 400, `${time}: ${JSON.stringify(res.json)}`);
+      assert.match(res.json.error, message);
+    }
+    const noTime = await restoreAt(undefined);
+    assert.equal(noTime.status, 400);
+    assert.match(noTime.json.error, /^time must be/);
+    const wrongPhrase = await restoreAt(point, 'yes');
+    assert.equal(wrongPhrase.status, 400);
+    assert.match(wrongPhrase.json.error, /confirmation/);
+    assert.deepEqual(names().slice(-2), ['Before the point', 'After the point']);
+    assert.ok(!(await call('GET', '/api/backup/list')).json.some((row) => row.kind === 'safety'));
+  });
+
+  test('ADMIN cannot restore to a point in time', async () => {
+    const res = await call('POST', '/api/backup/restore-at', { body: { time: point, confirm: CONFIRMATION } });
+    assert.equal(res.status, 403);
+    assert.match(res.json.error, /needs one of DEVELOPER/);
+    assert.deepEqual(names().slice(-2), ['Before the point', 'After the point']);
+  });
+
+  test('DEVELOPER restores to a point in time: the rows committed before it are back, the later ones gone', async () => {
+    const countBefore = (await call('GET', '/api/patients/count')).json.count;
+    const res = await call('POST', '/api/backup/restore-at', {
+      token: developer,
+      body: { time: point, confirm: CONFIRMATION },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.deepEqual(Object.keys(res.json).sort(), ['base', 'pages', 'restored_to', 'safety_backup', 'segments']);
+    assert.ok(micros(res.json.restored_to) <= micros(point), `${res.json.restored_to} after ${point}`);
+    assert.ok(res.json.segments >= 1);
+    assert.equal(names().at(-1), 'Before the point');
+    // The server's own connection reads the restored database at its next read.
+    assert.equal((await call('GET', '/api/patients/count')).json.count, countBefore - 1);
+    const list = (await call('GET', '/api/backup/list')).json;
+    assert.equal(list.find((row) => row.name === res.json.safety_backup).kind, 'safety');
+    assert.ok(list.some((row) => row.name === res.json.base));
+
+    // The restore is a break in the history: capture goes on from a new base after it.
+    const deadline = Date.now() + 10000;
+    let timeline;
+    for (;;) {
+      timeline = (await call('GET', '/api/backup/timeline', { token: developer })).json;
+      if (timeline.length === 3 || Date.now() > deadline) break;
+      await sleep(100);
+    }
+    assert.deepEqual(
+      timeline.map((row) => [row.kind, row.gap_reason]),
+      [
+        ['range', null],
+        ['gap', 'restored'],
+        ['range', null],
+      ],
+    );
+    // A time inside the gap restores nothing, and says between which points.
+    const gap = timeline[1];
+    const inside = utcAt(Math.floor((micros(gap.from_at) + micros(gap.to_at)) / 2));
+    assert.ok(micros(gap.from_at) < micros(inside) && micros(inside) < micros(gap.to_at), JSON.stringify(gap));
+    const inGap = await call('POST', '/api/backup/restore-at', {
+      token: developer,
+      body: { time: inside, confirm: CONFIRMATION },
+    });
+    assert.equal(inGap.status, 400, JSON.stringify(inGap.json));
+    assert.match(
+      inGap.json.error,
+      new RegExp(
+        `is in a gap of the timeline \\(restored\\): nothing can be restored between ${gap.from_at} and ${gap.to_at}`,
+      ),
+    );
+  });
+
+  test('recover writes a database as it was at a time, or at the latest point, into another file', async () => {
+    const target = path.join(server.dir, 'elsewhere', 'wecare.db');
+    fs.mkdirSync(path.dirname(target), { mode: 0o700 });
+    const res = await call('POST', '/api/backup/recover/latest', {
+      token: developer,
+      body: { database: target, confirm: CONFIRMATION },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.recovered, res.json.restored_to);
+    const recovered = new Database(target, { readonly: true });
+    try {
+      assert.equal(
+        recovered.prepare('SELECT name FROM patients ORDER BY id DESC LIMIT 1').pluck().get(),
+        'Before the point',
+      );
+    } finally {
+      recovered.close();
+    }
   });
 });

@@ -60,12 +60,44 @@ describe('extension errors map to HTTP statuses by their message', () => {
     ["wecare_backup_export: '/srv/x.db' already exists; export to a new name or delete that file first", 409],
     ["wecare_backup_fetch: no off-site target is set; set it first with wecare_backup_config('offsite', ...)", 409],
     ['wecare_backup_create: disk I/O error', 500],
-    ["wecare_backup_list: the backup directory '/mnt/backups' does not exist; create it (mkdir -m 700) or mount its disk", 503],
-    ["wecare_backup_cleanup: the backup directory '/mnt/backups' does not exist; create it (mkdir -m 700) or mount its disk", 503],
+    [
+      "wecare_backup_list: the backup directory '/mnt/backups' does not exist; create it (mkdir -m 700) or mount its disk",
+      503,
+    ],
+    [
+      "wecare_backup_cleanup: the backup directory '/mnt/backups' does not exist; create it (mkdir -m 700) or mount its disk",
+      503,
+    ],
     ['wecare_backup_create: the label is too long (1001 bytes); it may have at most 1000 bytes', 400],
     ["wecare_backup_create: cannot read the backup directory '/b': it belongs to user 'root' (mode 0700)", 500],
     ['wecare_backup_create: this connection has an open write transaction on the database', 500],
     ['no such function: wecare_backup_path', 500],
+    [
+      "wecare_backup_restore_at: 'yesterday' is not a time; pass UTC as 'YYYY-MM-DDTHH:MM:SS[.ffffff]Z', SQLite's 'YYYY-MM-DD HH:MM:SS[.fff]' (datetime('now')), or 'latest'",
+      400,
+    ],
+    [
+      "wecare_backup_restore_at: '2001-01-01T00:00:00.000000Z' is before the oldest restore point (2026-12-01T16:18:16.221411Z); choose a time from 2026-12-01T16:18:16.221411Z on",
+      400,
+    ],
+    [
+      "wecare_backup_restore_at: '2200-01-01T00:00:00.000000Z' is after the newest restore point (2026-12-01T16:18:17.857797Z); choose a time up to 2026-12-01T16:18:17.857797Z, or 'latest'",
+      400,
+    ],
+    [
+      "wecare_backup_recover: '2026-12-01T16:18:18.000000Z' is in a gap of the timeline (restored): nothing can be restored between 2026-12-01T16:18:17.857797Z and 2026-12-01T16:18:18.313267Z; choose one of those, or a time outside the gap",
+      400,
+    ],
+    ['wecare_backup_restore_at: the time is too long (65 bytes); it may have at most 64 bytes', 400],
+    [
+      'wecare_backup_restore_at: there is no timeline of restore points; start continuous capture with SELECT wecare_backup_continuous()',
+      404,
+    ],
+    ['wecare_backup_restore_at: there is no restore point: continuous capture has not captured anything yet', 404],
+    [
+      'wecare_backup_restore_at: the restore point failed verification (segment x: checksum mismatch); nothing was restored; choose a time before the damage, or a backup',
+      500,
+    ],
   ];
   for (const [message, status] of cases) {
     test(`${status}: ${message}`, () => assert.equal(statusForExtensionError(sqlError(message)), status));
@@ -92,6 +124,7 @@ describe('readConfig', () => {
     assert.equal(config.dbPath, path.join(EXAMPLE_DIR, 'data', 'wecare.db'));
     assert.equal(config.extensionPath, path.resolve(EXAMPLE_DIR, '../../dist/wecare_backup.so'));
     assert.equal(config.backupIntervalSeconds, 86400);
+    assert.equal(config.captureIntervalMs, 1000);
     assert.equal(config.backupDir, undefined);
   });
 
@@ -103,6 +136,7 @@ describe('readConfig', () => {
       WECARE_BACKUP_EXT: '/opt/wecare_backup',
       BACKUP_DIR: '/tmp/x/backups',
       BACKUP_INTERVAL_SECONDS: '3600',
+      CAPTURE_INTERVAL_MS: '0',
     });
     assert.deepEqual(config, {
       jwtSecret: 's',
@@ -111,6 +145,7 @@ describe('readConfig', () => {
       extensionPath: '/opt/wecare_backup',
       backupDir: '/tmp/x/backups',
       backupIntervalSeconds: 3600,
+      captureIntervalMs: 0,
     });
   });
 
@@ -119,5 +154,6 @@ describe('readConfig', () => {
     assert.throws(() => readConfig({ JWT_SECRET: 's', PORT: 'eighty' }), /PORT/);
     assert.throws(() => readConfig({ JWT_SECRET: 's', PORT: '70000' }), /PORT/);
     assert.throws(() => readConfig({ JWT_SECRET: 's', BACKUP_INTERVAL_SECONDS: '-5' }), /BACKUP_INTERVAL_SECONDS/);
+    assert.throws(() => readConfig({ JWT_SECRET: 's', CAPTURE_INTERVAL_MS: '1s' }), /CAPTURE_INTERVAL_MS/);
   });
 });
