@@ -750,6 +750,11 @@ struct TimelineTarget {
     RestoreTarget target;
     int64_t segments = 0;
     uint64_t expected_checksum = 0;
+
+    const TimelineGeneration& generation() const { return timeline.generations()[target.generation]; }
+    std::unique_ptr<Image> image(const OperationContext& ctx) const {
+        return timeline.image(dir, ctx.settings.prefix, target);
+    }
 };
 
 int64_t parse_or_throw(const std::string& time) {
@@ -808,8 +813,8 @@ RestoreAtOutcome restore_at(const OperationContext& ctx, const std::string& time
     Dir dir = open_timeline_dir(ctx);
     FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms, &progress);
     TimelineTarget t = open_target(ctx, time, std::move(dir), progress);
-    const TimelineGeneration& g = t.timeline.generations()[t.target.generation];
-    const auto image = t.timeline.image(t.dir, ctx.settings.prefix, t.target);
+    const TimelineGeneration& g = t.generation();
+    const auto image = t.image(ctx);
     if (live.journal_mode == "wal" && live.page_count > 0 && live.page_size != image->page_size())
         throw Error(
             "the restore point has pages of " + std::to_string(image->page_size()) +
@@ -834,8 +839,8 @@ RestoreAtOutcome recover_at(const OperationContext& ctx, const std::string& time
     Dir dir = open_timeline_dir(ctx);
     FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms, &progress);
     TimelineTarget t = open_target(ctx, time, std::move(dir), progress);
-    const TimelineGeneration& g = t.timeline.generations()[t.target.generation];
-    const auto image = t.timeline.image(t.dir, ctx.settings.prefix, t.target);
+    const TimelineGeneration& g = t.generation();
+    const auto image = t.image(ctx);
     RecoverRequest req;
     req.db_path = ctx.db_path;
     req.image = image.get();

@@ -85,6 +85,14 @@ class SidecarGuard {
     bool written_ = false;
 };
 
+// The manifest, the record, then the file under its name (the caller's
+// SidecarGuard removes the first two if publishing fails).
+void publish_backup(const Dir& dir, TempFile& temp, BackupRecord& record, const Manifest& manifest) {
+    record.manifest = write_manifest(dir, record.name, manifest);
+    write_record(dir, record);
+    temp.publish("cannot record the new backup in the backup directory");
+}
+
 // Runs verification on creation; returns its errors ("" = it passed).
 std::string verification_failure(const OperationContext& ctx, const Image& image, int fd, bool file_is_image,
                                  const BackupRecord& expected, Observer& observer,
@@ -222,9 +230,7 @@ std::optional<std::string> create_increment_locked(const OperationContext& ctx, 
         record.verified_at = now_seconds();
         record.verify_ok = true;
     }
-    record.manifest = write_manifest(dir, name, manifest);
-    write_record(dir, record);
-    temp.publish("cannot record the new backup in the backup directory");
+    publish_backup(dir, temp, record, manifest);
     return name;
 }
 
@@ -296,9 +302,7 @@ std::string create_locked(const OperationContext& ctx, const Dir& dir, const std
         record.verified_at = now_seconds();
         record.verify_ok = true;
     }
-    record.manifest = write_manifest(dir, name, manifest);
-    write_record(dir, record);
-    temp.publish("cannot record the new backup in the backup directory");
+    publish_backup(dir, temp, record, manifest);
     return name;
 }
 

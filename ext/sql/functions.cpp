@@ -142,6 +142,19 @@ bool same_file(const std::string& a, const std::string& b) {
            sa.st_ino == sb.st_ino;
 }
 
+// A restore replaces the database of the calling connection: it must be
+// writable and outside a transaction. Returns whether the calling statement
+// itself holds a read transaction on it.
+bool check_restorable(sqlite3* db) {
+    if (sqlite3_db_readonly(db, "main") == 1)
+        throw Error("this connection opened the database read-only; restore from a read-write connection",
+                    ErrorKind::misuse);
+    if (!sqlite3_get_autocommit(db))
+        throw Error("refusing to restore inside an open transaction; COMMIT or ROLLBACK first",
+                    ErrorKind::misuse);
+    return sqlite3_txn_state(db, "main") != SQLITE_TXN_NONE;
+}
+
 void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_restore", [&] {
         const std::string name = name_arg(argv[0]);
@@ -150,13 +163,7 @@ void fn_restore(sqlite3_context* ctx, int, sqlite3_value** argv) {
         op.other_statement_open = running_statements(state.db) > 1; // the calling one runs too
         check_backup_name(op, name);
         require_phrase(argv[1], "second");
-        if (sqlite3_db_readonly(state.db, "main") == 1)
-            throw Error("this connection opened the database read-only; restore from a read-write connection",
-                        ErrorKind::misuse);
-        if (!sqlite3_get_autocommit(state.db))
-            throw Error("refusing to restore inside an open transaction; COMMIT or ROLLBACK first",
-                        ErrorKind::misuse);
-        const bool caller_reading = sqlite3_txn_state(state.db, "main") != SQLITE_TXN_NONE;
+        const bool caller_reading = check_restorable(state.db);
         const RestoreOutcome r = restore_backup(op, name, caller_reading);
         sqlite3_log(SQLITE_NOTICE, "wecare_backup_restore: restored %s (safety backup %s)",
                     r.restored.c_str(), r.safety_backup.c_str());
@@ -306,13 +313,7 @@ void fn_restore_at(sqlite3_context* ctx, int, sqlite3_value** argv) {
         ConnectionState& state = state_of(ctx);
         OperationContext op = state.context(kInteractive);
         op.other_statement_open = running_statements(state.db) > 1;
-        if (sqlite3_db_readonly(state.db, "main") == 1)
-            throw Error("this connection opened the database read-only; restore from a read-write connection",
-                        ErrorKind::misuse);
-        if (!sqlite3_get_autocommit(state.db))
-            throw Error("refusing to restore inside an open transaction; COMMIT or ROLLBACK first",
-                        ErrorKind::misuse);
-        const bool caller_reading = sqlite3_txn_state(state.db, "main") != SQLITE_TXN_NONE;
+        const bool caller_reading = check_restorable(state.db);
         const RestoreAtOutcome r = restore_at(op, time, caller_reading);
         sqlite3_log(SQLITE_NOTICE, "wecare_backup_restore_at: restored to %s (safety backup %s)",
                     r.restored_to.c_str(), r.safety_backup.c_str());
