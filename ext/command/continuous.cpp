@@ -2,6 +2,7 @@
 #include "command/continuous.hpp"
 
 #include <chrono>
+#include <thread>
 #include <random>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ constexpr int64_t kNs = 1000000000;
 constexpr uint64_t kMaxSegmentBytes = uint64_t{64} << 20;
 constexpr int64_t kDefaultRollSeconds = 60;
 constexpr int64_t kMaintenanceEveryNs = 10 * kNs;
+constexpr int64_t kMinGapBaseIntervalNs = 60 * kNs; // at most one base after a gap a minute
 
 std::string lease_lock_name(const std::string& prefix) {
     return "." + prefix + ".capture.lock";
@@ -269,6 +271,7 @@ class Session {
     // captured up to the base, so the two meet exactly.
     void new_generation(const std::string& reason, bool continuous) {
         progress_.check();
+        if (reason == "wal_reset") wait_for_gap_base_allowance();
         WalIndexHeader position;
         std::string name;
         {
@@ -314,6 +317,22 @@ class Session {
                 "wecare_backup_continuous: the timeline has a gap (%s); capture continues from the new "
                 "base backup %s",
                 reason.c_str(), name.c_str());
+    }
+
+    // Bases taken after the log was reset under capture are rate-limited
+    // (Litestream's runaway snapshots: a log reset again and again must not
+    // cost a backup each time): at most one a minute, whichever process took
+    // the last (the timeline's newest generation says when). Until then
+    // nothing is captured: the gap lasts. A restore, or a start after capture
+    // was off, takes its base at once: each is one event, not a loop.
+    void wait_for_gap_base_allowance() {
+        const Timeline tl = Timeline::open(dir_, prefix());
+        if (tl.empty()) return;
+        const int64_t allowed = tl.generations().back().started_ns + kMinGapBaseIntervalNs;
+        while (now_nanoseconds() < allowed) {
+            progress_.check();
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
     }
 
     // A new segment file of the current generation, capture starting at the cursor.
