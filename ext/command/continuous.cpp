@@ -2,9 +2,9 @@
 #include "command/continuous.hpp"
 
 #include <chrono>
-#include <thread>
 #include <random>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 #include "command/shared.hpp"
