@@ -896,6 +896,9 @@ def section_incremental(b):
          "argv": lambda: b.ext_shell(db, dict(keep, dir=full), restore_sql(full_name)),
          "check": check_restore(full_name), "cleanup": lambda: drop_safety_backups(full)},
     ]
+    # written with O_DIRECT, so not in the page cache: warm like every restore here
+    for f in list(chain.iterdir()) + [full / full_name]:
+        b.warm(f)
     result["restore"] = summarize_all(b.rounds(restores, "incremental restore"))
     result["chain"] = {"links": len(links), "bytes": chain_bytes,
                        "full_bytes": (full / full_name).stat().st_size}
