@@ -661,8 +661,9 @@ def section_recover(b):
             return None
         return check
 
-    recover = lambda: b.ext_shell(":memory:", {"dir": rdir}, "SELECT wecare_backup_recover(%s, %s, %s)"
-                                  % (sql_quote(tgt), sql_quote(name), sql_quote(PHRASE)))
+    recover = lambda: b.ext_shell(
+        ":memory:", {"dir": rdir}, "SELECT wecare_backup_recover(%s, %s, %s)" % (
+            sql_quote(tgt), sql_quote(name), sql_quote(PHRASE)))
     methods = [
         {"name": "wecare_backup_recover (header overwritten)", "argv": recover,
          "prepare": damage_header, "check": check_recover(True), "cleanup": drop_damaged},

@@ -30,7 +30,8 @@ def test_a_missed_target_says_why(monkeypatch):
                 "cp": row(0.5, 0.5, written_bytes=1)}}}
     monkeypatch.setitem(report.MISS_REASONS, "recover wall", "the reason")
     text = report.render(data)
-    assert "| recover (damaged header) wall <= 1.3x durable copy | 2.00x | **MISS**: the reason |" in text
+    assert ("| recover (damaged header) wall <= 1.3x durable copy | 2.00x | **MISS**: the reason |"
+            in text)
 
 
 def test_a_met_target_shows_no_reason(monkeypatch):
