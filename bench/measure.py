@@ -25,14 +25,17 @@ are warm-cache numbers.
 """
 
 import datetime
+import hashlib
 import json
 import os
 import platform
+import random
 import re
 import shutil
 import signal
 import sqlite3
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -94,6 +97,10 @@ def run_child(argv, timeout=None):
         res = {
             "wall": wall,
             "cpu": usage.ru_utime + usage.ru_stime,
+            "sys": usage.ru_stime,
+            # what it wrote to files (ru_oublock: 512-byte units of the block
+            # layer's write accounting, O_DIRECT writes included)
+            "written_bytes": usage.ru_oublock * 512,
             "rc": proc.returncode,
             "timed_out": state["timed_out"],
             "out": out.read().decode(errors="replace"),
@@ -250,6 +257,12 @@ class Bench:
         return runs
 
 
+# figures a run may carry besides wall and cpu; summarize() gives their medians
+# over the rounds that succeeded
+MEDIAN_FIGURES = ("sys", "written_bytes", "file_bytes", "backup_bytes", "increment_pages",
+                  "changed_pages", "db_pages")
+
+
 def summarize(runs):
     """Medians of the rounds of one method (and of the writer's figures)."""
     ok = [r for r in runs if "error" not in r]
@@ -259,6 +272,9 @@ def summarize(runs):
     if ok:
         out["wall"] = statistics.median(r["wall"] for r in ok)
         out["cpu"] = statistics.median(r["cpu"] for r in ok)
+        for key in MEDIAN_FIGURES:
+            if all(key in r for r in ok):
+                out[key] = statistics.median(r[key] for r in ok)
     if any("writer" in r for r in runs):
         ws = [r["writer"] for r in runs if r.get("writer")]
         for key in ("p50_ms", "p99_ms", "max_ms", "commits", "errors"):
@@ -275,13 +291,56 @@ def summarize_all(runs):
     return {name: summarize(r) for name, r in runs.items()}
 
 
-def make_backup(b, db, bdir, verify="0"):
-    """One untimed backup with the extension; returns its file name."""
-    res = run_child(b.ext_shell(db, {"dir": bdir, "verify_on_create": verify},
+def make_backup(b, db, bdir, verify="0", settings=None):
+    """One untimed backup with the extension; returns its file name.
+    verify="1" makes it a backup a restore only re-reads for its checksum."""
+    res = run_child(b.ext_shell(db, dict({"dir": bdir, "verify_on_create": verify},
+                                         **(settings or {})),
                                 "SELECT wecare_backup_create()"))
     if "error" in res:
         raise RuntimeError("wecare_backup_create failed: " + res["error"])
     return last_line(res["out"])
+
+
+def db_query(path, sql, params=()):
+    """Rows of one statement on its own connection, closed at once (an open
+    connection would count as another reader, or block a recover)."""
+    conn = sqlite3.connect(str(path))
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def file_sizes(directory):
+    """{name: size} of the regular files in directory."""
+    if not directory.exists():
+        return {}
+    return {e.name: e.stat().st_size for e in directory.iterdir() if e.is_file()}
+
+
+def drop_safety_backups(directory):
+    """Remove the safety backups (and their sidecars) a restore left."""
+    for f in directory.iterdir():
+        if "_safety_" in f.name:
+            f.unlink()
+
+
+def restore_sql(name):
+    return "SELECT wecare_backup_restore(%s, %s)" % (sql_quote(name), sql_quote(PHRASE))
+
+
+def check_answer(res, key, name):
+    """None if the JSON answer of a restore or recover names the backup, else
+    what is wrong; the parsed answer goes to res["answer"]."""
+    try:
+        doc = json.loads(last_line(res["out"]))
+    except ValueError:
+        return "not JSON: %r" % last_line(res["out"])[:200]
+    res["answer"] = doc
+    if doc.get(key) != name:
+        return "unexpected answer: %s" % json.dumps(doc)[:200]
+    return None
 
 
 # ---------------------------------------------------------------- the writer
@@ -446,45 +505,407 @@ def section_verify(b):
 
 @section("restore", needs_ext=True)
 def section_restore(b):
-    tgt = b.work / "tgt.db"
-    rdir = b.work / "restore_backups"
+    """A hot restore (issue 12): from a backup that verified ok when it was
+    made, so the restore re-reads it only for its checksum, then takes the
+    safety backup, replaces the database in one transaction of its own journal
+    and, in WAL mode, checkpoints. Into a copy of the source in WAL mode (the
+    target) and one in rollback (DELETE) mode (reported), with no other
+    connection open. The references copy the backup into a file of their own:
+    a copy over the target would leave it in rollback mode for the next round."""
+    ref = b.out / "restore_ref.db"
+    methods = []
+    backups = []
+    for mode in ("wal", "delete"):
+        tgt = b.work / ("tgt_%s.db" % mode)
+        rdir = b.work / ("restore_%s_backups" % mode)
+        shutil.copyfile(b.src, tgt)
+        if mode != "wal":
+            db_query(tgt, "PRAGMA journal_mode=%s" % mode)
+        name = make_backup(b, tgt, rdir, verify="1")
+        backups.append(rdir / name)
+        expected = db_query(tgt, "SELECT count(*) FROM patients")[0][0]
+
+        def check_restore(res, tgt=tgt, name=name, mode=mode, expected=expected):
+            problem = check_answer(res, "restored", name)
+            if problem:
+                return problem
+            got_mode = db_query(tgt, "PRAGMA journal_mode")[0][0]
+            if got_mode != mode:
+                return "journal_mode after the restore is %s, not %s" % (got_mode, mode)
+            got = db_query(tgt, "SELECT count(*) FROM patients")[0][0]
+            if got != expected:
+                return "restored db has %d patients, expected %d" % (got, expected)
+            return None
+
+        methods.append({
+            "name": restore_row(mode),
+            "argv": (lambda tgt=tgt, rdir=rdir, name=name:
+                     b.ext_shell(tgt, {"dir": rdir}, restore_sql(name))),
+            "check": check_restore,
+            "cleanup": lambda rdir=rdir: drop_safety_backups(rdir)})
+    path = backups[0]
+    methods += [
+        {"name": "cp + sync (durable copy)",
+         "argv": lambda: ["sh", "-c", 'cp "$0" "$1" && sync "$1"', path, ref],
+         "cleanup": lambda: remove_files(b.out)},
+        {"name": "cp", "argv": lambda: ["cp", path, ref],
+         "cleanup": lambda: remove_files(b.out)},
+    ]
+    for p in backups:
+        b.warm(p)
+    result = summarize_all(b.rounds(methods, "restore"))
+    for mode in ("wal", "delete"):
+        shutil.rmtree(b.work / ("restore_%s_backups" % mode))
+        for f in b.work.glob("tgt_%s.db*" % mode):
+            f.unlink()
+    return result
+
+
+def restore_row(journal_mode):
+    """Row name of a restore: WAL, the mode the targets are for, keeps the
+    plain name."""
+    if journal_mode == "wal":
+        return "wecare_backup_restore"
+    return "wecare_backup_restore [journal_mode=%s]" % journal_mode.upper()
+
+
+@section("restore_writer", needs_ext=True)
+def section_restore_writer(b):
+    """The hot restore while bench/writer commits every 5 ms to the database
+    being restored, once per --writer-sync mode, and the same restore without
+    the writer in the same rounds. The restore holds the writer lock from its
+    safety backup to its checkpoint, so the writer's longest wait is the
+    restore's critical section."""
+    tgt = b.work / "tgt_writer.db"
+    rdir = b.work / "restore_writer_backups"
+    ref = b.out / "restore_ref.db"
     shutil.copyfile(b.src, tgt)
-    name = make_backup(b, tgt, rdir)
+    # the writer's table must be in the backup: after a restore the writer
+    # goes on inserting into it
+    db_query(tgt, "CREATE TABLE IF NOT EXISTS bench_writer("
+                  "id INTEGER PRIMARY KEY, at REAL NOT NULL, note TEXT)")
+    name = make_backup(b, tgt, rdir, verify="1")
     path = rdir / name
-    expected = sqlite3.connect(str(tgt)).execute(
-        "SELECT count(*) FROM patients").fetchone()[0]
-
-    def drop_safety():
-        for f in rdir.iterdir():
-            if "_safety_" in f.name:
-                f.unlink()
-
-    def check_restore(res):
-        try:
-            doc = json.loads(last_line(res["out"]))
-        except ValueError:
-            return "not JSON: %r" % last_line(res["out"])[:200]
-        if doc.get("restored") != name:
-            return "unexpected answer: %s" % json.dumps(doc)[:200]
-        got = sqlite3.connect(str(tgt)).execute(
-            "SELECT count(*) FROM patients").fetchone()[0]
-        if got != expected:
-            return "restored db has %d patients, expected %d" % (got, expected)
-        return None
-
-    methods = [
-        {"name": "wecare_backup_restore",
-         "argv": lambda: b.ext_shell(
-             tgt, {"dir": rdir},
-             "SELECT wecare_backup_restore(%s, %s)" % (sql_quote(name), sql_quote(PHRASE))),
-         "check": check_restore, "cleanup": drop_safety},
-        {"name": "cp + sync over the db (durable copy)",
-         "argv": lambda: ["sh", "-c", 'cp "$0" "$1" && sync "$1"', path, tgt]},
+    limit = 3 * b.args.backup_timeout
+    argv = lambda: b.ext_shell(tgt, {"dir": rdir}, restore_sql(name))
+    check = lambda res: check_answer(res, "restored", name)
+    cleanup = lambda: drop_safety_backups(rdir)
+    methods = []
+    for sync in b.args.writer_sync:
+        methods.append({"name": writer_row("writer alone (no restore, 3 s)", sync),
+                        "run": lambda s=sync: with_writer(b, None, timeout=3.0,
+                                                          synchronous=s, db=tgt)})
+        methods.append({"name": writer_row("wecare_backup_restore", sync),
+                        "run": lambda s=sync: with_writer(b, argv(), timeout=limit,
+                                                          synchronous=s, db=tgt),
+                        "check": check, "cleanup": cleanup})
+    methods += [
+        {"name": "wecare_backup_restore (no writer)",
+         "run": lambda: run_child(argv(), timeout=limit),
+         "check": check, "cleanup": cleanup},
+        {"name": "cp + sync (durable copy)",
+         "argv": lambda: ["sh", "-c", 'cp "$0" "$1" && sync "$1"', path, ref],
+         "cleanup": lambda: remove_files(b.out)},
     ]
     b.warm(path)
-    result = summarize_all(b.rounds(methods, "restore"))
+    result = summarize_all(b.rounds(methods, "restore_writer"))
     shutil.rmtree(rdir)
-    for f in b.work.glob("tgt.db*"):
+    for f in b.work.glob("tgt_writer.db*"):
+        f.unlink()
+    return result
+
+
+@section("recover", needs_ext=True)
+def section_recover(b):
+    """wecare_backup_recover(db_path, name, phrase) from `sqlite3 :memory:`
+    onto a database file whose header was overwritten (no statement can be
+    prepared on it), and onto a missing one; from a backup that verified ok
+    when it was made. The damaged file is moved aside by the recover and
+    deleted after each round (not timed)."""
+    tgt = b.work / "tgt_recover.db"
+    rdir = b.work / "recover_backups"
+    ref = b.out / "recover_ref.db"
+    shutil.copyfile(b.src, tgt)
+    name = make_backup(b, tgt, rdir, verify="1")
+    path = rdir / name
+    expected = db_query(tgt, "SELECT count(*) FROM patients")[0][0]
+
+    def present():
+        if not tgt.exists():  # a failed round left none: any 1 GiB file will do
+            shutil.copyfile(path, tgt)
+
+    def damage_header():
+        present()
+        with open(str(tgt), "r+b") as f:
+            f.write(b"this is no longer an SQLite database header" + bytes(57))
+
+    def remove_db():
+        present()
+        for f in b.work.glob("tgt_recover.db*"):
+            f.unlink()
+
+    def drop_damaged():
+        for f in b.work.glob("tgt_recover.db.damaged-*"):
+            f.unlink()
+
+    def check_recover(damaged):
+        def check(res):
+            problem = check_answer(res, "recovered", name)
+            if problem:
+                return problem
+            if (res["answer"].get("damaged_as") is None) == damaged:
+                return "damaged_as is %r" % res["answer"].get("damaged_as")
+            got = db_query(tgt, "SELECT count(*) FROM patients")[0][0]
+            if got != expected:
+                return "recovered db has %d patients, expected %d" % (got, expected)
+            return None
+        return check
+
+    recover = lambda: b.ext_shell(
+        ":memory:", {"dir": rdir}, "SELECT wecare_backup_recover(%s, %s, %s)" % (
+            sql_quote(tgt), sql_quote(name), sql_quote(PHRASE)))
+    methods = [
+        {"name": "wecare_backup_recover (header overwritten)", "argv": recover,
+         "prepare": damage_header, "check": check_recover(True), "cleanup": drop_damaged},
+        {"name": "wecare_backup_recover (file missing)", "argv": recover,
+         "prepare": remove_db, "check": check_recover(False)},
+        {"name": "cp + sync (durable copy)",
+         "argv": lambda: ["sh", "-c", 'cp "$0" "$1" && sync "$1"', path, ref],
+         "cleanup": lambda: remove_files(b.out)},
+        {"name": "cp", "argv": lambda: ["cp", path, ref],
+         "cleanup": lambda: remove_files(b.out)},
+    ]
+    b.warm(path)
+    result = summarize_all(b.rounds(methods, "recover"))
+    shutil.rmtree(rdir)
+    for f in b.work.glob("tgt_recover.db*"):
+        f.unlink()
+    return result
+
+
+# ---------------------------------------------------------------- incremental
+
+CHANGE_FRACTION = 0.01  # of the pages, between two backups (issue 13)
+CHAIN_LINKS = 7         # the full backup and 6 increments: full_every's default
+
+
+def page_hashes(path, page_size=4096):
+    """One short hash per page of a database file (not timed)."""
+    hashes = []
+    with open(str(path), "rb") as f:
+        while True:
+            chunk = f.read(page_size * 2048)
+            if not chunk:
+                return hashes
+            for i in range(0, len(chunk), page_size):
+                hashes.append(hashlib.blake2b(chunk[i:i + page_size], digest_size=8).digest())
+
+
+def pages_changed(before, after):
+    return sum(1 for x, y in zip(before, after) if x != y) + abs(len(after) - len(before))
+
+
+def increment_entries(path):
+    """The number of pages an increment holds, from its header
+    ("WCINCR01", u32 version, u32 page size, u32 page count, u32 entries)."""
+    with open(str(path), "rb") as f:
+        magic, _, _, _, entries = struct.unpack("<8sIIII", f.read(24))
+    if magic != b"WCINCR01":
+        raise ValueError("%s is not an increment" % path.name)
+    return entries
+
+
+class PageChanger:
+    """Changes about a given fraction of a database's pages at random.
+
+    Random rows of the two big tables get a new value of the same length in
+    a column that no index covers (patients.updated_at, visits.diagnosis_code),
+    so SQLite overwrites each row in place: one leaf page per row, no split,
+    no index page. The rows are drawn in proportion to each table's pages,
+    so the changed pages are spread over the whole file. A few rows share a
+    page, so slightly fewer pages than rows change: the section measures how
+    many did."""
+
+    COLUMNS = {"patients": ("updated_at", "id"), "visits": ("diagnosis_code", "id")}
+
+    def __init__(self, db, seed=13):
+        self.db = db
+        self.rng = random.Random(seed)
+        conn = sqlite3.connect(str(db))
+        try:
+            self.pages = {t: conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = ? AND aggregate = 1", (t,)
+            ).fetchone()[0] for t in self.COLUMNS}
+            self.max_id = {t: conn.execute("SELECT max(id) FROM %s" % t).fetchone()[0]
+                           for t in self.COLUMNS}
+        finally:
+            conn.close()
+
+    def new_value(self, table):
+        if table == "patients":  # ISO time, always 20 characters
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                 time.gmtime(self.rng.randrange(1_400_000_000, 1_800_000_000)))
+        return "%s%02d.%d" % (self.rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+                              self.rng.randrange(100), self.rng.randrange(10))
+
+    def change(self, fraction):
+        """Update rows on about fraction of the database's pages, then fold
+        the WAL into the file. Returns the number of rows updated."""
+        conn = sqlite3.connect(str(self.db), isolation_level=None)
+        try:
+            total = conn.execute("PRAGMA page_count").fetchone()[0]
+            rows = max(1, round(fraction * total))
+            table_pages = sum(self.pages.values())
+            conn.execute("BEGIN")
+            for table, (column, key) in self.COLUMNS.items():
+                n = min(self.max_id[table], round(rows * self.pages[table] / table_pages))
+                ids = self.rng.sample(range(1, self.max_id[table] + 1), n)
+                conn.executemany("UPDATE %s SET %s = ? WHERE %s = ?" % (table, column, key),
+                                 [(self.new_value(table), i) for i in ids])
+            conn.execute("COMMIT")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            return rows
+        finally:
+            conn.close()
+
+
+def changed_columns_digest(db):
+    """A digest of every value PageChanger changes (not timed): two restores
+    brought back the same database if their digests match."""
+    digest = hashlib.blake2b(digest_size=16)
+    conn = sqlite3.connect(str(db))
+    try:
+        for table, (column, key) in PageChanger.COLUMNS.items():
+            for (value,) in conn.execute("SELECT %s FROM %s ORDER BY %s" % (column, table, key)):
+                digest.update(value.encode() + b"\0")
+    finally:
+        conn.close()
+    return digest.hexdigest()
+
+
+@section("incremental", needs_ext=True)
+def section_incremental(b):
+    """Issue 13 on a copy of the source (4096-byte pages). Two result sets:
+
+    "create": in the same rounds, a full backup (incremental=0) and, with
+    incremental=1, an increment after CHANGE_FRACTION of the pages changed at
+    random and one with nothing changed, each on a full base made just before
+    (not timed); with verify_on_create 0 (the targets) and 1 (reported).
+    Bytes written = what the process wrote (rusage); the files it left are
+    counted too. The changed pages are counted by hashing every page before
+    and after the change.
+
+    "restore": a chain of CHAIN_LINKS backups (full, then increments, each
+    after a change), verified when made; the newest link restored against a
+    full backup of the same database, both hot (checksum only)."""
+    db = b.work / "inc.db"
+    chain = b.work / "inc_chain"
+    full = b.work / "inc_full"
+    shutil.copyfile(b.src, db)
+    page_size = db_query(db, "PRAGMA page_size")[0][0]
+    b.facts["incremental_page_size"] = page_size
+    changer = PageChanger(db)
+    keep = {"keep_last": "100", "full_every": str(CHAIN_LINKS)}
+    state = {}
+
+    def create(directory, incremental, verify):
+        return lambda: b.ext_shell(db, dict(keep, dir=directory, incremental=incremental,
+                                            verify_on_create=verify),
+                                   "SELECT wecare_backup_create()")
+
+    def fresh_base(verify, change):
+        """A new chain: its full backup, then (maybe) the change."""
+        def prepare():
+            remove_files(chain)
+            make_backup(b, db, chain, verify=verify, settings=dict(keep, incremental="1"))
+            state["before"] = file_sizes(chain)
+            state.pop("changed", None)
+            if change:
+                before = page_hashes(db, page_size)
+                state["rows"] = changer.change(CHANGE_FRACTION)
+                after = page_hashes(db, page_size)
+                state["changed"] = pages_changed(before, after)
+                state["pages"] = len(after)
+        return prepare
+
+    def check(directory, incremental):
+        def check_create(res):
+            name = last_line(res["out"])
+            want = ".incr" if incremental else ".db"
+            if not name.endswith(want):
+                return "expected a %s backup, got %r" % (want, name)
+            before = state.get("before", {}) if incremental else {}
+            now = file_sizes(directory)
+            res["backup_bytes"] = now[name]
+            res["file_bytes"] = sum(size for n, size in now.items() if n not in before)
+            if incremental:
+                res["increment_pages"] = increment_entries(directory / name)
+                if "changed" in state:
+                    res["changed_pages"] = state["changed"]
+                    res["db_pages"] = state["pages"]
+            return None
+        return check_create
+
+    methods = []
+    for verify in ("0", "1"):
+        methods += [
+            {"name": "full backup verify=%s" % verify, "argv": create(full, "0", verify),
+             "check": check(full, False), "cleanup": lambda: remove_files(full)},
+            {"name": "increment, %g%% of pages changed, verify=%s" % (
+                100 * CHANGE_FRACTION, verify),
+             "argv": create(chain, "1", verify), "prepare": fresh_base(verify, True),
+             "check": check(chain, True)},
+        ]
+    methods.insert(2, {"name": "increment, nothing changed, verify=0",
+                       "argv": create(chain, "1", "0"), "prepare": fresh_base("0", False),
+                       "check": check(chain, True)})
+    full.mkdir(mode=0o700)
+    b.warm(db)
+    result = {"create": summarize_all(b.rounds(methods, "incremental"))}
+
+    # the chain, each link verified when made (as a restore wants it)
+    remove_files(chain)
+    links = []
+    for i in range(CHAIN_LINKS):
+        if i:
+            changer.change(CHANGE_FRACTION)
+        links.append(make_backup(b, db, chain, verify="1",
+                                 settings=dict(keep, incremental="1")))
+    if not links[-1].endswith(".incr") or links[0].endswith(".incr"):
+        raise RuntimeError("the chain is not one full backup and increments: %s" % links)
+    remove_files(full)
+    full_name = make_backup(b, db, full, verify="1", settings=keep)
+    fingerprint = lambda: changed_columns_digest(db)
+    expected = fingerprint()
+
+    def check_restore(name):
+        def check_it(res):
+            problem = check_answer(res, "restored", name)
+            if problem:
+                return problem
+            if fingerprint() != expected:
+                return "the restored database is not the one backed up"
+            return None
+        return check_it
+
+    chain_bytes = sum(file_sizes(chain).values())
+    restores = [
+        {"name": "restore the %dth backup of a chain" % CHAIN_LINKS,
+         "argv": lambda: b.ext_shell(db, dict(keep, dir=chain), restore_sql(links[-1])),
+         "check": check_restore(links[-1]), "cleanup": lambda: drop_safety_backups(chain)},
+        {"name": "restore a full backup",
+         "argv": lambda: b.ext_shell(db, dict(keep, dir=full), restore_sql(full_name)),
+         "check": check_restore(full_name), "cleanup": lambda: drop_safety_backups(full)},
+    ]
+    # written with O_DIRECT, so not in the page cache: warm like every restore here
+    for f in list(chain.iterdir()) + [full / full_name]:
+        b.warm(f)
+    result["restore"] = summarize_all(b.rounds(restores, "incremental restore"))
+    result["chain"] = {"links": len(links), "bytes": chain_bytes,
+                       "full_bytes": (full / full_name).stat().st_size}
+    shutil.rmtree(chain)
+    shutil.rmtree(full)
+    for f in b.work.glob("inc.db*"):
         f.unlink()
     return result
 
@@ -664,20 +1085,36 @@ def rss_during(b, db, sql, settings):
 
 
 def memory_cases(b, label):
-    """RssAnon of one backup per method on the source database as it is now."""
+    """RssAnon of one backup per method on the source database as it is now.
+    The increment's case first makes its full base and changes CHANGE_FRACTION
+    of the pages (not measured)."""
     bdir = b.work / "rss_backups"
     size = b.src.stat().st_size
     out = {}
+    incremental = {"dir": bdir, "verify_on_create": "0", "incremental": "1"}
+
+    def base_and_change():
+        make_backup(b, b.src, bdir, settings=incremental)
+        PageChanger(b.src).change(CHANGE_FRACTION)
+
     cases = [("wecare_backup_create verify=1", "SELECT wecare_backup_create()",
-              {"dir": bdir, "verify_on_create": "1"}),
+              {"dir": bdir, "verify_on_create": "1"}, None),
              ("wecare_backup_create verify=0", "SELECT wecare_backup_create()",
-              {"dir": bdir, "verify_on_create": "0"}),
-             ("VACUUM INTO", "VACUUM INTO " + sql_quote(b.out / "copy.db"), {})]
+              {"dir": bdir, "verify_on_create": "0"}, None),
+             ("wecare_backup_create incremental=1 verify=0 (increment, %g%% changed)"
+              % (100 * CHANGE_FRACTION), "SELECT wecare_backup_create()", incremental,
+              base_and_change),
+             ("VACUUM INTO", "VACUUM INTO " + sql_quote(b.out / "copy.db"), {}, None)]
     b.warm(b.src)
-    for name, sql, settings in cases:
+    for name, sql, settings, prepare in cases:
+        if prepare:
+            ensure_backup_dir(settings)
+            prepare()
         sync_all()
         res = rss_during(b, b.src, sql, settings)
         res["db_mib"] = size / MiB
+        if prepare and not res["answer"].endswith(".incr"):
+            res["error"] = "not an increment: %r" % res["answer"][:200]
         out[name] = res
         log("  memory %s %-30s growth %.1f MiB (%.1f s) %s" % (
             label, name, res["growth_mib"], res["wall"], res.get("error", "")))

@@ -7,14 +7,20 @@ Usage (Debian's python3: it can load SQLite extensions):
     /usr/bin/python3 bench/run.py --render-only   # RESULTS.md again from RESULTS.json
 
 Sections (see bench/README.md for what each number means):
-  1 create   cp, cp+sync (durable copy), .backup, VACUUM INTO (each also +sync),
-             wecare_backup_create() with verify_on_create 0 and 1
-  2 verify   wecare_backup_verify() vs PRAGMA integrity_check vs sha256sum
-  3 restore  wecare_backup_restore() vs cp+sync of the backup over the database
-  4 writer   .backup / VACUUM INTO / create while bench/writer commits every 5 ms
-             (synchronous=NORMAL and FULL)
-  5 list     SELECT * FROM wecare_backup_list with 1000 backups in the directory
-  6 memory   peak RssAnon growth of the sqlite3 shell during a backup
+  1 create          cp, cp+sync (durable copy), .backup, VACUUM INTO (each also +sync),
+                    wecare_backup_create() with verify_on_create 0 and 1
+  2 verify          wecare_backup_verify() vs PRAGMA integrity_check vs sha256sum
+  3 restore         hot wecare_backup_restore() (WAL, and rollback mode) vs cp+sync
+  4 restore_writer  the same restore while bench/writer commits every 5 ms
+                    (synchronous=NORMAL and FULL): the writer's longest wait
+  5 recover         wecare_backup_recover() onto a damaged or missing file vs cp+sync
+  6 incremental     increments (incremental=1) vs full backups: bytes, wall, CPU;
+                    restoring a chain's 7th backup vs a full backup
+  7 writer          .backup / VACUUM INTO / create while bench/writer commits every 5 ms
+                    (synchronous=NORMAL and FULL)
+  8 list            SELECT * FROM wecare_backup_list with 1000 backups in the directory
+  9 memory          peak RssAnon growth of the sqlite3 shell during a backup (and an
+                    increment)
 
 This file is the entry point only: bench/measure.py measures and returns the
 data (written to RESULTS.json), bench/report.py renders RESULTS.md from it.
