@@ -18,6 +18,8 @@
  *                     =symlink    unlink(B), symlink(A, B): B becomes a link to A
  *                     =dir        rename(B, C), symlink(A, B): the directory
  *                                 B moves to C and a link to A takes its place
+ *                     =sleep      sleep A milliseconds: holds the process at
+ *                                 that moment (another process acts meanwhile)
  *   WECARE_SWAP_A, _B, _C         the paths
  *   WECARE_SWAP_LOG=<path>        appends one line per swap done (so a test
  *                                 knows the swap happened: never vacuous)
@@ -75,7 +77,18 @@ static void swap_now(const char* why) {
     const char* c = env("WECARE_SWAP_C");
     int rc = -1;
     int saved = errno;
-    if (action && a && b) {
+    const char* log_path = env("WECARE_SWAP_LOG");
+    if (action && a && strcmp(action, "sleep") == 0) {
+        if (log_path) { /* says when the pause starts, so another process can act inside it */
+            FILE* out = fopen(log_path, "a");
+            if (out) {
+                fprintf(out, "sleeping %s\n", why);
+                fclose(out);
+            }
+        }
+        usleep((useconds_t)atol(a) * 1000);
+        rc = 0;
+    } else if (action && a && b) {
         if (strcmp(action, "rename") == 0) {
             rc = rename(a, b);
         } else if (strcmp(action, "symlink") == 0) {
@@ -86,9 +99,8 @@ static void swap_now(const char* why) {
             if (rc == 0) rc = symlink(a, b);
         }
     }
-    const char* log = env("WECARE_SWAP_LOG");
-    if (log) {
-        FILE* out = fopen(log, "a");
+    if (log_path) {
+        FILE* out = fopen(log_path, "a");
         if (out) {
             fprintf(out, "%s %s rc=%d\n", action ? action : "-", why, rc);
             fclose(out);
