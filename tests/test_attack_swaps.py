@@ -65,9 +65,18 @@ def run_swapped(shim, log, db, sql, args=(), settings=None, **swap):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def shim_log(log):
+    return pathlib.Path(log).read_text().splitlines() if os.path.exists(log) else []
+
+
 def swaps_done(log):
     """The swaps the shim made (each `rc=0` when it worked)."""
-    return pathlib.Path(log).read_text().splitlines() if os.path.exists(log) else []
+    return [line for line in shim_log(log) if not line.startswith("reopened ")]
+
+
+def reopened(log):
+    """The opens, after the swap, of a file named like the one swapped: each reaches the file put there."""
+    return [line for line in shim_log(log) if line.startswith("reopened ")]
 
 
 def content(path):
@@ -152,6 +161,7 @@ def test_a_backup_swapped_during_restore_is_never_restored(scene, swap_shim, tmp
                          after=after, action=action, a=planted, b=target)
     assert swaps_done(log) and swaps_done(log)[0].endswith("rc=0"), (swaps_done(log), result)
     assert_restored_or_refused(scene, result)
+    assert reopened(log) == [], "the backup was opened again by its name after the swap"
     assert digest(scene["tmp"] / "decoy.keep") == digest(scene["backups"] / scene["decoy"])
 
 
@@ -170,6 +180,7 @@ def test_a_backup_swapped_during_recover_is_never_recovered(scene, swap_shim, tm
                          a=planted, b=target)
     assert swaps_done(log) and swaps_done(log)[0].endswith("rc=0"), (swaps_done(log), result)
     assert_restored_or_refused(scene, result, "wecare_backup_recover")
+    assert reopened(log) == [], "the backup was opened again by its name after the swap"
 
 
 def test_a_decoy_renamed_over_the_backup_between_two_restores_is_refused(scene):

@@ -22,7 +22,12 @@
  *                                 that moment (another process acts meanwhile)
  *   WECARE_SWAP_A, _B, _C         the paths
  *   WECARE_SWAP_LOG=<path>        appends one line per swap done (so a test
- *                                 knows the swap happened: never vacuous)
+ *                                 knows the swap happened: never vacuous),
+ *                                 and, after a rename or symlink swap, one
+ *                                 line "reopened <path>" for every later open
+ *                                 of a file named like B (what was swapped:
+ *                                 opening it again by name reaches the file
+ *                                 put in its place)
  *
  * The swap is done once per process. It interposes open, open64, openat,
  * openat64, read, pread, pread64, stat, lstat, fstatat and the
@@ -125,8 +130,32 @@ static int on_stat(void) {
     return on && strcmp(on, "stat") == 0;
 }
 
+static const char* base_name(const char* path) {
+    const char* slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* After a rename or symlink swap: any open of a file with B's name. */
+static void note_reopen(const char* path) {
+    const char* action = env("WECARE_SWAP_ACTION");
+    const char* b = env("WECARE_SWAP_B");
+    const char* log_path = env("WECARE_SWAP_LOG");
+    if (!path || !action || !b || !log_path) return;
+    if (strcmp(action, "rename") != 0 && strcmp(action, "symlink") != 0) return;
+    if (strcmp(base_name(path), base_name(b)) != 0) return;
+    FILE* out = fopen(log_path, "a");
+    if (out) {
+        fprintf(out, "reopened %s\n", path);
+        fclose(out);
+    }
+}
+
 static void after_open(const char* path, int fd) {
-    if (fd < 0 || atomic_load(&done) || on_read() || on_stat() || !matches_name(path)) return;
+    if (atomic_load(&done)) {
+        note_reopen(path);
+        return;
+    }
+    if (fd < 0 || on_read() || on_stat() || !matches_name(path)) return;
     if (atomic_fetch_add(&seen, 1) + 1 >= threshold()) swap_now(path);
 }
 
