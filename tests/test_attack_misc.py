@@ -201,7 +201,7 @@ def test_a_hostile_dir_setting_gives_clear_errors(tmp_path, where):
 
 MANIFEST_READER = r"""
 import json, resource, sqlite3, sys, time
-resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # never let a forged size take the machine
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # never let a forged size take the machine
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.enable_load_extension(True); c.load_extension(sys.argv[2])
 started = time.monotonic()
@@ -217,7 +217,7 @@ print(json.dumps(out))
 @pytest.mark.xfail(strict=True, reason="read_manifest bounds its read by the record's page count (up to 1 TiB) "
                                        "and reads the whole file into memory before checking it: a record "
                                        "claiming 2^34 pages and a sparse 4 GiB manifest exhaust memory "
-                                       "(SQLITE_NOMEM with no message under a 2 GiB limit, an OOM kill without)")
+                                       "(SQLITE_NOMEM with no message under a 1 GiB limit, an OOM kill without)")
 def test_a_huge_manifest_is_refused_without_reading_it(tmp_path):
     db = make_sample(tmp_path / "wecare.db")
     conn = connect(db)

@@ -324,7 +324,7 @@ def test_restores_under_a_swapping_loop_restore_only_the_verified_backup(scene, 
     conn.execute("SELECT wecare_backup_config('keep_safety', 1)").fetchone()
     outcomes = {"restored": 0, "refused": 0}
     try:
-        deadline = time.monotonic() + 3.0
+        deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline or outcomes["restored"] + outcomes["refused"] < 5:
             conn.execute("DELETE FROM patients WHERE id > 100")
             before = content(scene["db"])
@@ -358,7 +358,7 @@ def test_creates_under_a_directory_swapping_loop_write_nothing_outside(scene, tm
     conn.execute("SELECT wecare_backup_config('dir', ?)", (str(backups),)).fetchone()
     made, refused = [], 0
     try:
-        deadline = time.monotonic() + 3.0
+        deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
             conn.execute("INSERT INTO patients(name, notes) VALUES ('loop', 'x')")
             try:
