@@ -405,3 +405,53 @@ def test_a_configured_directory_that_vanishes_is_never_created_again(tmp_path, s
     landed = sorted(os.listdir(mounted)) if made_again else []
     assert not made_again, f"the configured directory was created again, and the backup landed in it: {landed}"
     assert not result["ok"] and "does not exist" in result["error"], result
+
+
+# ------------------------------------------------------------------ a segment swapped during restore_at
+
+def test_a_segment_swapped_during_restore_at_is_never_read(tmp_path, swap_shim):
+    """Continuous capture's segment is swapped, right after restore_at opens it, for a copy of itself cut
+    after two restore points: had it been opened again by name, the restore would lack the third commit."""
+    import attack_tools as at
+    db = tmp_path / "app.db"
+    c = sqlite3.connect(str(db), isolation_level=None)
+    c.execute("PRAGMA journal_mode=WAL")
+    c.execute("CREATE TABLE events(id INTEGER PRIMARY KEY, payload TEXT)")
+    c.close()
+    conn = connect(db)
+    assert one(conn, "SELECT wecare_backup_continuous(100)") == 1
+    marks = []
+    for i in range(1, 5):
+        conn.execute("INSERT INTO events(id, payload) VALUES (?, ?)", (i, "e" * 500 * i))
+        t = time.time()
+        assert poll(lambda: (json.loads(one(conn, "SELECT wecare_backup_stats()"))["continuous"]["last_captured_at"]
+                             or "") >= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ("%.6f" % (t % 1))[1:])
+        marks.append(time.time())
+    one(conn, "SELECT wecare_backup_continuous(0)")
+    conn.close()
+    backups = tmp_path / "backups"
+    segment = sorted(n for n in os.listdir(backups) if n.endswith(".wcseg"))[-1]
+    data = (backups / segment).read_bytes()
+    points = at.parse_points(data, at.parse_segment_header(data)["page_size"])
+    assert len(points) >= 4
+    cut = tmp_path / "cut.wcseg"
+    cut.write_bytes(data[:points[1][0] + points[1][1]])
+    t3 = marks[2]
+    when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t3)) + ("%.6f" % (t3 % 1))[1:] + "Z"
+    for action in ("rename", "symlink"):
+        (backups / segment).write_bytes(data)
+        log = tmp_path / f"swap-{action}.log"
+        result = run_swapped(swap_shim, log, db, "SELECT wecare_backup_restore_at(?, ?)", [when, PHRASE],
+                             watch="app_segment_*", on="open", after=1, action=action, a=cut,
+                             b=backups / segment)
+        assert swaps_done(log) and swaps_done(log)[0].endswith("rc=0"), (swaps_done(log), result)
+        assert reopened(log) == []
+        got = sorted(r[0] for r in sqlite3.connect(str(db)).execute("SELECT id FROM events"))
+        if result["ok"]:
+            assert got == [1, 2, 3], (action, got)
+        else:
+            assert result["error"].startswith("wecare_backup_restore_at: "), result
+        if action == "rename":
+            cut.write_bytes(data[:points[1][0] + points[1][1]])  # the rename took it
+        if os.path.islink(backups / segment):
+            os.unlink(backups / segment)
