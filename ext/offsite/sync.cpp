@@ -364,7 +364,8 @@ std::string prune(Target& target, std::vector<OffsiteCandidate>& candidates, Syn
     return "";
 }
 
-SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Observer& observer) {
+SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Observer& observer,
+                    const std::set<std::string>& timeline_bases) {
     const std::optional<Key> key = load_key(s);
     auto target = open_offsite_target(s);
 
@@ -375,7 +376,8 @@ SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Obse
     for (const auto& entry : local)
         local_entries.push_back(&entry);
     // The off-site policy over the union: what it would delete is never sent.
-    std::vector<OffsiteCandidate> candidates = offsite_plan(s, local_entries, found.authenticated);
+    std::vector<OffsiteCandidate> candidates =
+        offsite_plan(s, local_entries, found.authenticated, timeline_bases);
     log_broken(candidates);
 
     SyncResult result;
@@ -405,7 +407,8 @@ SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Obse
 } // namespace
 
 std::vector<OffsiteCandidate> offsite_plan(const Settings& s, const std::vector<const CatalogEntry*>& local,
-                                           const std::vector<OffsiteObject>& remote) {
+                                           const std::vector<OffsiteObject>& remote,
+                                           const std::set<std::string>& timeline_bases) {
     std::vector<OffsiteCandidate> candidates;
     std::unordered_map<std::string, size_t> position;
     for (const auto& o : remote) {
@@ -446,7 +449,14 @@ std::vector<OffsiteCandidate> offsite_plan(const Settings& s, const std::vector<
     items.reserve(candidates.size());
     bases.reserve(candidates.size());
     for (const auto& c : candidates) {
-        items.push_back({false, c.parsed.epoch_seconds, c.verify_ok, true, c.name, {}, {}, true});
+        items.push_back({false,
+                         c.parsed.epoch_seconds,
+                         c.verify_ok,
+                         true,
+                         c.name,
+                         {},
+                         timeline_bases.count(c.name) ? "timeline base" : "",
+                         true});
         bases.push_back(c.base);
     }
     link_chains(items, bases);
@@ -502,17 +512,29 @@ void require_encryption(const Settings& s) {
                 ErrorKind::auth);
 }
 
-SyncResult sync(const Settings& s, Observer& observer) noexcept {
+namespace {
+
+// A sync under the directory's sync lock, waited for `lock_timeout_ms` (< 0:
+// as long as it takes); nullopt when it was busy all that time.
+std::optional<SyncResult> locked_sync(const Settings& s, Observer& observer,
+                                      const std::set<std::string>& timeline_bases, int64_t lock_timeout_ms) {
     SyncResult result;
     if (s.offsite.empty()) return result;
     try {
         Dir dir = Dir::open_backup_dir(s.dir, false);
-        FileLock lock(dir, kOffsiteLockName, -1, &observer, "another off-site sync is running");
+        std::optional<FileLock> lock;
+        try {
+            lock.emplace(dir, kOffsiteLockName, lock_timeout_ms, &observer,
+                         "another off-site sync is running");
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::busy && lock_timeout_ms >= 0) return std::nullopt;
+            throw;
+        }
         OffsiteIndex index = read_index(dir, s);
         index.target = s.offsite;
         index.object_format = kFormatVersion;
         try {
-            result = run_sync(s, dir, index, observer);
+            result = run_sync(s, dir, index, observer, timeline_bases);
         } catch (const std::bad_alloc&) {
             result.error = "out of memory";
         } catch (const std::exception& e) {
@@ -538,6 +560,17 @@ SyncResult sync(const Settings& s, Observer& observer) noexcept {
         sqlite3_log(SQLITE_WARNING, "wecare_backup: the off-site copy failed (the local backup is fine): %s",
                     result.error.c_str());
     return result;
+}
+
+} // namespace
+
+SyncResult sync(const Settings& s, Observer& observer, const std::set<std::string>& timeline_bases) noexcept {
+    return *locked_sync(s, observer, timeline_bases, -1);
+}
+
+std::optional<SyncResult> sync_unless_running(const Settings& s, Observer& observer,
+                                              const std::set<std::string>& timeline_bases) noexcept {
+    return locked_sync(s, observer, timeline_bases, 0);
 }
 
 namespace {
