@@ -134,9 +134,9 @@ class Session {
     Session(const OperationContext& ctx, const CaptureSettings& cs, const std::atomic<bool>& stopping,
             std::function<void()> closed)
         : ctx_(ctx), cs_(cs), progress_(ctx.settings.dir, "continuous", false, &stopping, nullptr),
+          dir_(Dir::open_backup_dir(ctx.settings.dir, ctx.dir_is_default)),
+          pin_(std::make_unique<WalPin>(ctx.db_path, ctx.settings.busy_timeout_ms)),
           closed_(std::move(closed)) {
-        dir_ = Dir::open_backup_dir(ctx.settings.dir, ctx.dir_is_default);
-        pin_ = std::make_unique<WalPin>(ctx.db_path, ctx.settings.busy_timeout_ms);
         Statement mode(pin_->connection(), "PRAGMA journal_mode");
         if (!mode.step() || mode.column_text(0) != "wal")
             throw Error("continuous capture needs the database in WAL mode; switch it once with "

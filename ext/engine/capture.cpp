@@ -123,8 +123,7 @@ WalScan WalFrames::scan(const WalCursor& cursor, uint32_t to) const {
 // ---------------------------------------------------------------- SegmentWriter
 
 SegmentWriter::SegmentWriter(const Dir& dir, const std::string& name, const SegmentHeader& header)
-    : name_(name), header_(header) {
-    fd_ = dir.create_exclusive(name);
+    : name_(name), fd_(dir.create_exclusive(name)), header_(header) {
     try {
         const std::string head = serialize_segment_header(header);
         write_all_at(fd_.get(), reinterpret_cast<const uint8_t*>(head.data()), head.size(), 0,
@@ -138,9 +137,10 @@ SegmentWriter::SegmentWriter(const Dir& dir, const std::string& name, const Segm
     end_ = kSegmentHeaderBytes;
 }
 
-SegmentWriter::SegmentWriter(const Dir& dir, const std::string& name) : name_(name) {
+SegmentWriter::SegmentWriter(const Dir& dir, const std::string& name)
+    : name_(name), fd_(dir.open_regular_rw(name)) {
     struct stat st {};
-    fd_ = dir.open_regular_rw(name, &st);
+    if (::fstat(fd_.get(), &st) != 0) throw system_error("cannot read the size of '" + name + "'", errno);
     std::string head(kSegmentHeaderBytes, '\0');
     if (read_at(fd_.get(), reinterpret_cast<uint8_t*>(head.data()), head.size(), 0,
                 "reading a segment failed") != head.size())

@@ -62,7 +62,7 @@ void check_segment_base(const Settings& s, const std::string& name, const Header
 // wrote segments), the identity this directory knows, a base of this database.
 Header checked_header(Target& target, const Settings& s, const std::string& name, int64_t created_ns,
                       const std::optional<std::string>& base, const std::optional<Key>& key) {
-    const Header h = probe(target, object_name(name), key, identity(s, name, created_ns, base));
+    Header h = probe(target, object_name(name), key, identity(s, name, created_ns, base));
     if (h.version != kFormatVersion)
         throw Error("written in the format of wecare_backup 1.0.0, which never wrote segments",
                     ErrorKind::format);
