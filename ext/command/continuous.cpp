@@ -126,6 +126,21 @@ bool writes_every_page(const WalScan& scan, uint32_t after, size_t commit_index)
 
 // ---------------------------------------------------------------- a session
 
+// What the shipper's syncs are handed: they stop when capture stops, and
+// report no progress (a send every few seconds would take stats' progress
+// from whatever else runs).
+class StopObserver : public Observer {
+  public:
+    explicit StopObserver(const std::atomic<bool>& stop) : stop_(stop) {}
+    void phase(const std::string&) override {}
+    void progress(int64_t, int64_t) override {}
+    bool stop_requested() override { return stop_.load(); }
+    std::string stop_reason() const override { return "cancelled: capture is stopping"; }
+
+  private:
+    const std::atomic<bool>& stop_;
+};
+
 // Capture while this process holds the lease.
 class Session {
   public:
@@ -796,8 +811,8 @@ void Capturer::ship_loop() {
             failed = false;
             continue;
         }
-        Progress progress(ctx.settings.dir, "offsite", false, &stopping_);
-        failed = !ship_timeline(ctx, list_target, progress);
+        StopObserver observer(stopping_);
+        failed = !ship_timeline(ctx, list_target, observer);
         if (failed && list_target) listed_in = 0; // list again next time
     }
 }
