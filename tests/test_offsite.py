@@ -1244,3 +1244,266 @@ def test_fetching_an_increment_whose_base_was_deleted_off_site_fails_clearly_and
     one(other, "SELECT wecare_backup_restore(?, ?)", made[-2], PHRASE)
     assert content(tmp_path / "new-machine" / "wecare.db") == contents[-2]
     other.close()
+
+
+# --------------------------------------------------------------------------- continuous capture's timeline off-site
+
+from conftest import EXT, poll, spawn_python  # noqa: E402
+
+CAPTURE_MS = 100
+OFFSITE_INTERVAL = 1
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ("%.6f" % (t % 1))[1:] + "Z"
+
+
+def seconds_of(iso_text):
+    import calendar
+    whole, fraction = iso_text.rstrip("Z").split(".")
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + float("0." + fraction)
+
+
+def events_db(path):
+    """An application's database in WAL mode, as continuous capture needs it."""
+    path.parent.mkdir(exist_ok=True)
+    c = sqlite3.connect(str(path), isolation_level=None)
+    c.execute("PRAGMA journal_mode=WAL")
+    c.execute("CREATE TABLE events(id INTEGER PRIMARY KEY, at REAL, payload TEXT)")
+    c.close()
+    return path
+
+
+def capture_stats(conn):
+    return stats(conn)["continuous"]
+
+
+def segment_files(backup_dir):
+    return sorted(n for n in os.listdir(backup_dir) if "_segment_" in n and not n.startswith("."))
+
+
+def segment_objects(remote):
+    return sorted(k for k in remote.keys() if "_segment_" in k)
+
+
+def timeline_machine(tmp_path, remote, key_file, name="new-machine"):
+    """Another machine after a disaster: `sqlite3 :memory:` with the dir, prefix, target and key of the
+    lost one, and an empty backup directory."""
+    backups = tmp_path / name / "backups"
+    backups.mkdir(parents=True, mode=0o700)
+    m = connect(":memory:")
+    config(m, "dir", str(backups))
+    config(m, "prefix", "app")
+    remote.use(m, key_file)
+    return m, backups
+
+
+def ids_of(path):
+    c = sqlite3.connect(str(path))
+    try:
+        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return {r[0] for r in c.execute("SELECT id FROM events")}
+    finally:
+        c.close()
+
+
+def test_capture_ships_closed_segments_and_their_base_encrypted_within_the_offsite_interval(tmp_path, remote):
+    db = events_db(tmp_path / "app.db")
+    conn = connect(db)
+    remote.use(conn)
+    config(conn, "offsite_interval", OFFSITE_INTERVAL)
+    assert one(conn, "SELECT wecare_backup_continuous(?)", CAPTURE_MS) == 1
+    for _ in range(25):
+        before_last = time.time()
+        conn.execute("INSERT INTO events(at, payload) VALUES (?, ?)", (time.time(), MARKER))
+        time.sleep(0.1)
+    assert poll(lambda: (capture_stats(conn)["last_captured_at"] or "") >= iso(before_last))
+    # The file holding the last commit closes once it is offsite_interval old, and is sent.
+    assert poll(lambda: capture_stats(conn)["offsite_last_point_at"] == capture_stats(conn)["last_captured_at"])
+    st = capture_stats(conn)
+    assert st["offsite_last_error"] is None and st["offsite_foreign"] == 0
+    local = segment_files(tmp_path / "backups")
+    shipped = segment_objects(remote)
+    assert len(shipped) >= 2 and st["offsite_segments"] == len(shipped)
+    # Every closed segment is off-site; the open one (the newest file) is not: it still grows.
+    assert set(shipped) == {n + ".wcbk" for n in local[:-1]}
+    base = [r["name"] for r in listing(conn) if r["label"] == "continuous capture base"]
+    assert len(base) == 1 and base[0] + ".wcbk" in remote.keys()
+    for name in shipped + [base[0] + ".wcbk"]:
+        data = remote.get(name)
+        assert data[:5] == b"WCBK2" and MARKER.encode() not in data
+    one(conn, "SELECT wecare_backup_continuous(0)")
+    conn.close()
+
+
+OFFSITE_CAPTURER = r"""
+import json, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, check_same_thread=False)
+c.enable_load_extension(True); c.load_extension(sys.argv[2])
+for key, value in json.loads(sys.argv[3]).items():
+    c.execute("SELECT wecare_backup_config(?, ?)", (key, value)).fetchone()
+print("state", c.execute("SELECT wecare_backup_continuous(?)", (int(sys.argv[4]),)).fetchone()[0], flush=True)
+shipped = None
+while True:  # each new newest point off-site, as it arrives (few lines: the pipe is read after the kill)
+    time.sleep(0.05)
+    now = json.loads(c.execute("SELECT wecare_backup_stats()").fetchone()[0])["continuous"]["offsite_last_point_at"]
+    if now != shipped:
+        shipped = now
+        print("shipped", shipped, flush=True)
+"""
+
+EVENT_WRITER = r"""
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+c.execute("PRAGMA synchronous=FULL")
+print("ready", flush=True)
+n = 0
+while True:
+    n += 1
+    print("try", n, flush=True)
+    c.execute("INSERT INTO events(id, at) VALUES (?, ?)", (n, time.time()))
+    print("ack", n, time.time(), flush=True)
+    time.sleep(0.005)
+"""
+
+
+def test_a_lost_disk_is_restored_on_a_new_machine_from_the_offsite_timeline_alone(tmp_path, remote):
+    """The database and its default backup directory share a disk; a writer commits numbered rows; every
+    process is killed and the disk is lost. On a new machine, fetch('timeline') then recover('latest')
+    gives every row committed before the newest point off-site, which is within offsite_interval (plus
+    the capture interval and the upload) of the loss."""
+    disk = tmp_path / "disk"
+    db = events_db(disk / "app.db")
+    conn = connect(db)
+    remote.use(conn)
+    settings = {k: config(conn, k) for k in ("offsite", "s3_endpoint", "encrypt_key_file")}
+    settings["offsite_interval"] = OFFSITE_INTERVAL
+    conn.close()
+    capturer = spawn_python(OFFSITE_CAPTURER, db, EXT, json.dumps(settings), CAPTURE_MS)
+    assert capturer.stdout.readline().split()[1] == "1"
+    writer = spawn_python(EVENT_WRITER, db)
+    assert writer.stdout.readline().strip() == "ready"
+    time.sleep(6.0)
+    killed_at = time.time()
+    for p in (writer, capturer):
+        p.kill()
+    acks, tried = [], 0
+    for line in writer.communicate()[0].splitlines():
+        parts = line.split()
+        if parts and parts[0] == "ack":
+            acks.append((int(parts[1]), float(parts[2])))
+        elif parts and parts[0] == "try":
+            tried = max(tried, int(parts[1]))
+    shipped_to = None
+    for line in capturer.communicate()[0].splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "shipped" and parts[1].endswith("Z"):
+            shipped_to = parts[1]
+    assert shipped_to, "nothing reached the target"
+    shutil.rmtree(disk)  # the disk is lost: the database, its log, the backup directory
+
+    m, backups = timeline_machine(tmp_path, remote, settings["encrypt_key_file"])
+    assert capture_stats(m)["offsite_segments"] == 0  # nothing known here before the fetch
+    fetched = json.loads(one(m, "SELECT wecare_backup_fetch('timeline')"))
+    assert fetched["segments"] > 0 and len(fetched["bases"]) == 1 and fetched["foreign"] == 0, fetched
+    assert fetched["restorable_to"] >= shipped_to
+    target = tmp_path / "new-machine" / "app.db"
+    out = json.loads(one(m, "SELECT wecare_backup_recover(?, 'latest', ?)", str(target), PHRASE))
+    assert out["restored_to"] == fetched["restorable_to"] and out["base"] == fetched["bases"][0]
+    got = ids_of(target)
+    # Every row acknowledged before the newest point off-site was captured (its pin came first).
+    must = {n for n, t in acks if t <= seconds_of(shipped_to) - 0.25}
+    assert len(must) > 100 and must <= got, f"lost {sorted(must - got)[:10]} of {len(must)}"
+    assert max(got) <= tried  # nothing that was never committed
+    # The RPO for a lost disk: offsite_interval, plus the capture interval and the upload (generous here).
+    assert seconds_of(shipped_to) >= killed_at - (OFFSITE_INTERVAL + CAPTURE_MS / 1000 + 2.0)
+    # Again: what is here already is skipped.
+    again = json.loads(one(m, "SELECT wecare_backup_fetch('timeline')"))
+    assert again["segments"] == 0 and again["segments_here"] == fetched["segments"] and again["bases"] == []
+    m.close()
+
+
+def test_a_tampered_or_foreign_segment_object_is_never_used(tmp_path, remote):
+    db = events_db(tmp_path / "app.db")
+    conn = connect(db)
+    remote.use(conn)
+    key_file = config(conn, "encrypt_key_file")
+    config(conn, "offsite_interval", OFFSITE_INTERVAL)
+    one(conn, "SELECT wecare_backup_continuous(?)", CAPTURE_MS)
+    for i in range(1, 41):
+        conn.execute("INSERT INTO events(id, at) VALUES (?, ?)", (i, time.time()))
+        time.sleep(0.1)
+    assert poll(lambda: len(segment_objects(remote)) >= 3)
+    one(conn, "SELECT wecare_backup_continuous(0)")
+    shipped = segment_objects(remote)
+    # Junk named like a segment, and a real segment object replayed under another segment's name.
+    junk = "app_segment_2031-01-01_00-00-00.wcseg.wcbk"
+    replayed = "app_segment_2031-01-02_00-00-00.wcseg.wcbk"
+    remote.put(junk, b"WCBK2" + os.urandom(300))
+    remote.put(replayed, remote.get(shipped[0]))
+
+    first, first_dir = timeline_machine(tmp_path, remote, key_file, "first")
+    fetched = json.loads(one(first, "SELECT wecare_backup_fetch('timeline')"))
+    assert fetched["foreign"] == 2 and fetched["segments"] == len(shipped), fetched
+    assert junk[:-5] not in os.listdir(first_dir) and replayed[:-5] not in os.listdir(first_dir)
+    first.close()
+
+    # A changed byte after the header: the header still authenticates, the chunk does not.
+    data = bytearray(remote.get(shipped[1]))
+    data[-20] ^= 0x40
+    remote.put(shipped[1], bytes(data))
+    second, second_dir = timeline_machine(tmp_path, remote, key_file, "second")
+    message = sql_error(second, "SELECT wecare_backup_fetch('timeline')")
+    assert f"the segment '{shipped[1][:-5]}' cannot be used" in message and "fetch again" in message, message
+    assert shipped[1][:-5] not in os.listdir(second_dir)
+    assert shipped[0][:-5] in os.listdir(second_dir)  # the others are fetched, each checked
+    # restore_at works up to the missing segment, never past it.
+    target = tmp_path / "second" / "app.db"
+    out = json.loads(one(second, "SELECT wecare_backup_recover(?, 'latest', ?)", str(target), PHRASE))
+    assert out["segments"] == 1
+    assert ids_of(target) < set(range(1, 41))
+    second.close()
+
+    # The capturing machine's syncs never count nor delete them.
+    create(conn)
+    assert {junk, replayed} <= remote.keys()
+    assert capture_stats(conn)["offsite_foreign"] == 2
+    conn.close()
+
+
+def test_regular_backups_send_closed_segments_and_keep_the_timeline_base_off_site(tmp_path, remote):
+    db = events_db(tmp_path / "app.db")
+    conn = connect(db)
+    # Captured before any target was set: the first file is closed by the second run.
+    for i in (1, 2):
+        one(conn, "SELECT wecare_backup_continuous(?)", CAPTURE_MS)
+        committed = time.time()
+        conn.execute("INSERT INTO events(id, at) VALUES (?, ?)", (i, committed))
+        assert poll(lambda: (capture_stats(conn)["last_captured_at"] or "") >= iso(committed))
+        one(conn, "SELECT wecare_backup_continuous(0)")
+    local = segment_files(tmp_path / "backups")
+    base = [r["name"] for r in listing(conn) if r["label"] == "continuous capture base"][0]
+    remote.use(conn)
+    config(conn, "offsite_keep_last", 1)
+    config(conn, "keep_last", 1)
+    made = [create(conn), create(conn)]
+    keys = remote.keys()
+    assert set(segment_objects(remote)) == {n + ".wcbk" for n in local[:-1]}  # not the newest file
+    # keep_last 1 keeps the newest backup; the timeline's base is kept as well, off-site as here.
+    assert base + ".wcbk" in keys and made[1] + ".wcbk" in keys and made[0] + ".wcbk" not in keys
+    assert {r["name"]: r["retain_reason"] for r in listing(conn)}[base] == "timeline base"
+    conn.close()
+
+
+def test_fetch_timeline_names_what_is_missing(conn, tmp_path, remote):
+    assert "no off-site target is set" in sql_error(conn, "SELECT wecare_backup_fetch('timeline')")
+    m = connect(":memory:")
+    remote.use(m)
+    message = sql_error(m, "SELECT wecare_backup_fetch('timeline')")
+    assert "set the backup directory and prefix first" in message, message
+    (tmp_path / "empty").mkdir(mode=0o700)
+    config(m, "dir", str(tmp_path / "empty"))
+    config(m, "prefix", "app")
+    message = sql_error(m, "SELECT wecare_backup_fetch('timeline')")
+    assert "there is no timeline of prefix 'app'" in message, message
+    m.close()

@@ -66,6 +66,12 @@ std::string export_backup(const OperationContext& ctx, const std::string& name,
 // Downloads `<name>.wcbk`, checks it against the checksum in its header,
 // verifies it like a new backup, and publishes it in the backup directory.
 std::string fetch_backup(const OperationContext& ctx, const std::string& name);
+// wecare_backup_fetch('timeline'): every segment of continuous capture
+// off-site and the base backups (with their chains) it needs, each checked,
+// published in the backup directory; files already here are skipped. Returns
+// JSON: segments (fetched), segments_here, bases (fetched), foreign,
+// restorable_from, restorable_to.
+std::string fetch_timeline(const OperationContext& ctx);
 std::string existing_backup_path(const OperationContext& ctx, const std::string& name);
 
 struct OffsiteStatus {

@@ -15,6 +15,8 @@
 #include "engine/recover.hpp"
 #include "engine/restore.hpp"
 #include "engine/timeline.hpp"
+#include "offsite/segments.hpp"
+#include "offsite/sync.hpp"
 #include "policy/json.hpp"
 #include "policy/naming.hpp"
 #include "policy/record.hpp"
@@ -126,13 +128,32 @@ bool writes_every_page(const WalScan& scan, uint32_t after, size_t commit_index)
 
 // ---------------------------------------------------------------- a session
 
+// What the shipper's syncs are handed: they stop when capture stops, and
+// report no progress (a send every few seconds would take stats' progress
+// from whatever else runs).
+class StopObserver : public Observer {
+  public:
+    explicit StopObserver(const std::atomic<bool>& stop) : stop_(stop) {}
+    void phase(const std::string&) override {}
+    void progress(int64_t, int64_t) override {}
+    bool stop_requested() override { return stop_.load(); }
+    std::string stop_reason() const override { return "cancelled: capture is stopping"; }
+
+  private:
+    const std::atomic<bool>& stop_;
+};
+
 // Capture while this process holds the lease.
 class Session {
   public:
-    Session(const OperationContext& ctx, const CaptureSettings& cs, const std::atomic<bool>& stopping)
+    // `closed` is called (on this thread) each time a segment file is closed
+    // while off-site copies are on: the shipper then sends it.
+    Session(const OperationContext& ctx, const CaptureSettings& cs, const std::atomic<bool>& stopping,
+            std::function<void()> closed)
         : ctx_(ctx), cs_(cs), progress_(ctx.settings.dir, "continuous", false, &stopping, nullptr),
           dir_(Dir::open_backup_dir(ctx.settings.dir, ctx.dir_is_default)),
-          pin_(std::make_unique<WalPin>(ctx.db_path, ctx.settings.busy_timeout_ms)) {
+          pin_(std::make_unique<WalPin>(ctx.db_path, ctx.settings.busy_timeout_ms)),
+          closed_(std::move(closed)) {
         Statement mode(pin_->connection(), "PRAGMA journal_mode");
         if (!mode.step() || mode.column_text(0) != "wal")
             throw Error("continuous capture needs the database in WAL mode; switch it once with "
@@ -150,11 +171,18 @@ class Session {
                           now_index->max_frame == cursor_.frame;
         if (!idle || read_marker(dir_, ctx_.settings.prefix)) capture_to_new_pin();
         if (!pending()) caught_up_ns_ = now_nanoseconds();
+        close_if_due();
         maintain();
     }
 
-    // The last capture before the session ends.
-    void finish() { capture_to_new_pin(); }
+    // The last capture before the session ends. With off-site copies on, the
+    // file that holds points is closed too (a successor, empty, follows it),
+    // so the next off-site sync, of any process, sends it; the next session
+    // continues in the empty one (continue_generation).
+    void finish() {
+        capture_to_new_pin();
+        if (shipping() && writer_ && file_points_ > 0) open_file("");
+    }
 
     int64_t points() const { return points_; }
     int64_t checkpoints() const { return checkpoints_; }
@@ -164,6 +192,19 @@ class Session {
 
   private:
     const std::string& prefix() const { return ctx_.settings.prefix; }
+    bool shipping() const { return !ctx_.settings.offsite.empty(); }
+
+    // With off-site copies on, the open file is closed once it holds a point
+    // and is offsite_interval old: a closed file never changes, so it can be
+    // sent as it is, and what was captured is off-site within about
+    // offsite_interval (plus the upload). An idle database closes nothing.
+    void close_if_due() {
+        if (!shipping() || !writer_ || file_points_ == 0 ||
+            now_nanoseconds() - writer_->created_ns() < cs_.offsite_interval * kNs)
+            return;
+        open_file("");
+        closed_();
+    }
 
     bool pending() const {
         const auto h = pin_->index_now();
@@ -233,13 +274,26 @@ class Session {
                 pinned.salt2 == last.salt2 && pinned.max_frame >= last.frame) {
                 if (last.frame == 0) last.checksum = wal.header().checksum;
                 cursor_ = last;
-                return open_file(""); // the log still holds where capture stopped: no break
+                return continue_generation(g); // the log still holds where capture stopped: no break
             }
         } catch (const Error& e) {
             if (e.kind() != ErrorKind::not_found && e.kind() != ErrorKind::busy) throw;
         }
         if (!restored && proves_unchanged()) return open_file("capture_off");
         new_generation(restored ? "restored" : "capture_off", false);
+    }
+
+    // Capture goes on in the generation's last file when nothing was captured
+    // into it yet (finish() left it empty after closing the one before it;
+    // never sent, as it was never closed), else in a new file.
+    void continue_generation(const TimelineGeneration& g) {
+        const TimelineFile& last = g.files.back();
+        if (last.first_point == g.points.size()) {
+            writer_ = std::make_unique<SegmentWriter>(dir_, last.name);
+            file_points_ = 0;
+            return;
+        }
+        open_file("");
     }
 
     // Whether the database is exactly the timeline's last state (every page
@@ -309,8 +363,10 @@ class Session {
         sequence_ = 0;
         points_in_generation_ = 0;
         cursor_ = cursor_at(position);
+        const bool closes = writer_ != nullptr;
         writer_.reset();
         open_file(continuous && !meets ? "wal_reset" : reason);
+        if (closes && shipping()) closed_(); // the last file of the generation before
         if (!reason.empty())
             sqlite3_log(
                 SQLITE_WARNING,
@@ -362,11 +418,12 @@ class Session {
     }
 
     void append_point(const WalFrames& wal, const WalScan& scan, uint32_t cut) {
-        const int64_t roll_ns =
-            (ctx_.settings.offsite.empty() ? kDefaultRollSeconds : cs_.offsite_interval) * kNs;
+        const int64_t roll_ns = (shipping() ? cs_.offsite_interval : kDefaultRollSeconds) * kNs;
         if (file_points_ > 0 &&
-            (now_nanoseconds() - writer_->created_ns() >= roll_ns || writer_->size() >= kMaxSegmentBytes))
+            (now_nanoseconds() - writer_->created_ns() >= roll_ns || writer_->size() >= kMaxSegmentBytes)) {
             open_file("");
+            if (shipping()) closed_();
+        }
         const PointHeader h = writer_->append(wal, scan, cut, hashes_, now_nanoseconds());
         cursor_ = {h.salt1, h.salt2, h.last_frame, {h.wal_checksum1, h.wal_checksum2}};
         ++points_;
@@ -558,6 +615,7 @@ class Session {
     int64_t last_maintenance_ns_ = now_nanoseconds();
     Connection checkpointer_;
     Connection writer_lock_;
+    std::function<void()> closed_;
 };
 
 // SQLite before 3.51.3 (and before the backports 3.44.6 and 3.50.7) can
@@ -614,6 +672,14 @@ int Capturer::start(int64_t interval_ms, ContextSource source) {
     stopping_ = false;
     started_ = false;
     status_.state = "standby";
+    shipper_ = std::thread([this] {
+        try {
+            ship_loop();
+        } catch (...) {
+            sqlite3_log(SQLITE_ERROR, "wecare_backup_continuous: the off-site shipping of segments stopped: "
+                                      "internal error");
+        }
+    });
     thread_ = std::thread([this] {
         try {
             loop();
@@ -637,6 +703,8 @@ void Capturer::stop() {
     }
     if (thread_.joinable()) thread_.join();
     thread_ = std::thread();
+    if (shipper_.joinable()) shipper_.join();
+    shipper_ = std::thread();
     std::lock_guard<std::mutex> lock(mu_);
     status_.state = "stopped";
 }
@@ -697,7 +765,26 @@ void Capturer::loop() {
             own.pitr_hours = ctx.settings.pitr_hours;
             own.offsite_interval = ctx.settings.offsite_interval;
             const CaptureSettings cs = lease_settings(dir, ctx.settings.prefix, own);
-            Session session(ctx, cs, stopping_);
+            auto closed = [this] {
+                std::lock_guard<std::mutex> lock(mu_);
+                ship_wanted_ = true;
+                wake_.notify_all();
+            };
+            // Whatever ends the session, the shipper stops shipping for it.
+            struct SessionEnd {
+                Capturer* self;
+                ~SessionEnd() {
+                    std::lock_guard<std::mutex> lock(self->mu_);
+                    self->session_.reset();
+                }
+            } session_end{this};
+            Session session(ctx, cs, stopping_, closed);
+            {
+                std::lock_guard<std::mutex> lock(mu_);
+                session_ = cs;
+                ++sessions_;
+                ship_wanted_ = true; // what an earlier session closed and did not send
+            }
             set_state("capturing");
             while (!stopping_) {
                 session.tick();
@@ -726,7 +813,118 @@ void Capturer::loop() {
     }
 }
 
+void Capturer::ship_loop() {
+    bool failed = false;
+    uint64_t listed_in = 0; // the session whose first sync listed the target
+    for (;;) {
+        OperationContext ctx;
+        CaptureSettings cs;
+        bool list_target = false;
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            auto wanted = [&] { return stopping_.load() || (ship_wanted_ && session_); };
+            if (failed) {
+                const int64_t retry_s = session_ ? session_->offsite_interval : 10;
+                wake_.wait_for(lock, std::chrono::seconds(retry_s), wanted);
+            } else {
+                wake_.wait(lock, wanted);
+            }
+            if (stopping_) return;
+            if (!session_) continue;
+            ship_wanted_ = false;
+            cs = *session_;
+            ctx = source_();
+            // The first sync of a session checks the target whole; later ones
+            // trust the index (what this directory sent and checked).
+            list_target = listed_in != sessions_;
+            if (list_target) listed_in = sessions_;
+        }
+        ctx.cancel = &stopping_;
+        ctx.interactive = false;
+        ctx.settings.pitr_hours = cs.pitr_hours;
+        ctx.settings.offsite_interval = cs.offsite_interval;
+        if (ctx.settings.offsite.empty()) {
+            failed = false;
+            continue;
+        }
+        StopObserver observer(stopping_);
+        failed = !ship_timeline(ctx, list_target, observer);
+        if (failed && list_target) listed_in = 0; // list again next time
+    }
+}
+
 // ---------------------------------------------------------------- the rest
+
+bool ship_timeline(const OperationContext& ctx, bool list_target, Observer& observer) {
+    const Settings& s = ctx.settings;
+    offsite::LocalTimeline local;
+    std::set<std::string> bases;
+    bool base_missing = false;
+    try {
+        const Dir dir = Dir::open_backup_dir(s.dir, false);
+        local = local_timeline(dir, s.prefix);
+        const offsite::OffsiteIndex index = offsite::read_index(dir, s);
+        for (const auto& segment : local.segments)
+            if (segment.closed && !index.find(segment.base)) base_missing = true;
+        if (base_missing) bases = offsite::kept_timeline_bases(s, dir, local, now_nanoseconds());
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::interrupted) return false;
+        sqlite3_log(e.code(), "wecare_backup_continuous: the timeline cannot be sent off-site: %s", e.what());
+        return false;
+    }
+    bool ok = true;
+    if (base_missing) {
+        // A backup's sync running now sends the bases too (if it started
+        // before the newest base was made, the retry sends that one).
+        const auto r = offsite::sync_unless_running(s, observer, bases);
+        ok = r && r->error.empty();
+    }
+    const offsite::SegmentSyncResult segments = offsite::sync_segments(s, local, list_target, observer);
+    return ok && segments.error.empty();
+}
+
+offsite::LocalTimeline local_timeline(const Dir& dir, const std::string& prefix) {
+    offsite::LocalTimeline out;
+    const Timeline timeline = Timeline::open(dir, prefix);
+    const auto& gens = timeline.generations();
+    for (size_t gi = 0; gi < gens.size(); ++gi) {
+        const TimelineGeneration& g = gens[gi];
+        out.generations.push_back({g.base, g.started_ns, true});
+        for (size_t fi = 0; fi < g.files.size(); ++fi) {
+            offsite::LocalSegment segment;
+            segment.name = g.files[fi].name;
+            segment.base = g.base;
+            segment.created_ns = g.files[fi].created_ns;
+            for (const auto& p : g.points)
+                if (p.file == fi) segment.last_point_ns = p.captured_ns;
+            // The capturer appends only to the newest generation's last file.
+            segment.closed = gi + 1 < gens.size() || fi + 1 < g.files.size();
+            out.segments.push_back(std::move(segment));
+        }
+    }
+    return out;
+}
+
+void sync_offsite(const OperationContext& ctx, Observer& observer) {
+    const Settings& s = ctx.settings;
+    if (s.offsite.empty()) return;
+    offsite::LocalTimeline local;
+    std::set<std::string> bases;
+    bool timeline_offsite = false;
+    try {
+        const Dir dir = Dir::open_backup_dir(s.dir, false);
+        local = local_timeline(dir, s.prefix);
+        bases = offsite::kept_timeline_bases(s, dir, local, now_nanoseconds());
+        timeline_offsite = !offsite::read_segment_index(dir, s).segments.empty();
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::interrupted) return;
+        // The backups' sync reports what is wrong with the directory.
+    }
+    offsite::sync(s, observer, bases);
+    // Without continuous capture (no segment here, none off-site) nothing more is asked of the target.
+    if ((!local.segments.empty() || timeline_offsite) && !observer.stop_requested())
+        offsite::sync_segments(s, local, true, observer);
+}
 
 std::set<std::string> timeline_bases(const Dir& dir, const std::string& prefix) {
     std::set<std::string> bases;
@@ -734,6 +932,21 @@ std::set<std::string> timeline_bases(const Dir& dir, const std::string& prefix) 
     for (const auto& g : timeline.generations())
         bases.insert(g.base);
     return bases;
+}
+
+TimelineOffsite timeline_offsite_status(const OperationContext& ctx) {
+    TimelineOffsite out;
+    if (ctx.settings.offsite.empty() || path_missing(ctx.settings.dir)) return out;
+    const Dir dir = Dir::open_backup_dir(ctx.settings.dir, false);
+    const offsite::SegmentIndex index = offsite::read_segment_index(dir, ctx.settings);
+    out.segments = static_cast<int64_t>(index.segments.size());
+    out.foreign = index.foreign;
+    for (const auto& o : index.segments)
+        if (o.last_point_ns && (!out.last_point_ns || o.last_point_ns > *out.last_point_ns))
+            out.last_point_ns = o.last_point_ns;
+    out.last_success_at = index.last_success_at;
+    out.last_error = index.last_error;
+    return out;
 }
 
 std::vector<TimelineRow> timeline_rows_of(const OperationContext& ctx) {

@@ -29,6 +29,18 @@
 //     "restored").
 //   * every pitr_hours/4 a new base folds the points into a backup; segments
 //     of generations entirely older than pitr_hours are deleted.
+//   * with `offsite` set, the open segment file is closed every
+//     offsite_interval seconds while it holds points (a new file follows
+//     it), and the shipper sends what was closed (offsite/segments.hpp).
+//
+// The shipper is a second thread of the capturer, so an upload never holds
+// capture back (nor the log's bound): woken when a file closes (and when a
+// session starts, to send what an earlier one left), it sends the closed
+// segments missing off-site and, first, the base backups they need when the
+// off-site index lacks one (unless a backup's sync is running: that one
+// sends them); a failed run is tried again every offsite_interval. Only the
+// process that holds the lease ships; every regular backup's off-site sync
+// sends the closed segments too (sync_offsite, command/shared.hpp).
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -87,15 +99,34 @@ class Capturer {
 
   private:
     void loop();
+    void ship_loop();
 
     mutable std::mutex mu_;
     std::condition_variable wake_;
     std::thread thread_;
+    std::thread shipper_;
+    // Under mu_: the settings of the session capturing now (none: nothing to
+    // ship), a count of sessions, and whether a file was closed since the
+    // shipper last ran.
+    std::optional<CaptureSettings> session_;
+    uint64_t sessions_ = 0;
+    bool ship_wanted_ = false;
     std::atomic<bool> stopping_{false};
     bool started_ = false; // the first attempt at the lease was made
     ContextSource source_;
     CaptureStatus status_;
 };
+
+// The timeline off-site, as the last sync of its segments left the segment
+// index (never the network): for stats.continuous.
+struct TimelineOffsite {
+    int64_t segments = 0;                 // segment objects that authenticated
+    int64_t foreign = 0;                  // objects named like segments that did not
+    std::optional<int64_t> last_point_ns; // the newest restore point off-site
+    std::optional<int64_t> last_success_at;
+    std::string last_error; // "" = none
+};
+TimelineOffsite timeline_offsite_status(const OperationContext& ctx);
 
 // The timeline's rows (policy/timeline.hpp), for wecare_backup_timeline.
 std::vector<TimelineRow> timeline_rows_of(const OperationContext& ctx);

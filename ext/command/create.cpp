@@ -345,7 +345,7 @@ std::optional<std::string> create_backup(const OperationContext& ctx, const std:
     // recorded, and the local backup stands (offsite/sync.hpp).
     if (kind != "safety" && !ctx.settings.offsite.empty()) {
         Progress offsite_progress = progress_of(ctx, "offsite");
-        offsite::sync(ctx.settings, offsite_progress);
+        sync_offsite(ctx, offsite_progress);
     }
     return created;
 }

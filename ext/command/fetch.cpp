@@ -20,15 +20,30 @@
 // A failure leaves the backup that failed unpublished (its temporary file,
 // record and manifest go); the backups of its chain fetched before it stay:
 // each is complete and verified, and a second fetch goes on from them.
+//
+// wecare_backup_fetch('timeline') brings continuous capture's timeline here
+// from the off-site copies alone (a new machine): the target is listed and
+// every segment object's header checked (offsite/segments.hpp); the base
+// backup of each generation off-site is fetched with its chain as above
+// (unless it is here); then each segment missing here is downloaded, checked
+// against the checksum in its authenticated header, checked as a segment (its
+// header names the creation time and base its off-site header binds, every
+// point's page map and checksum: engine/timeline.hpp check_segment_file) and
+// published under its name. Files already here are skipped, so it can be run
+// again; whatever fails is named, and everything fetched before it stays.
 #include <algorithm>
 #include <set>
 
 #include "command/shared.hpp"
 #include "common/clock.hpp"
 #include "engine/chain.hpp"
+#include "engine/timeline.hpp"
+#include "offsite/segments.hpp"
 #include "offsite/sync.hpp"
 #include "policy/increment_format.hpp"
+#include "policy/json.hpp"
 #include "policy/text.hpp"
+#include "policy/timeline.hpp"
 #include "store/db_header.hpp"
 #include "store/lock.hpp"
 #include "store/temp_file.hpp"
@@ -279,19 +294,154 @@ void fetch_one(const OperationContext& ctx, const Dir& dir, const offsite::Offsi
     }
 }
 
-} // namespace
-
-std::string fetch_backup(const OperationContext& ctx, const std::string& name) {
+// The checks every fetch makes first; returns the backup directory.
+Dir fetch_dir(const OperationContext& ctx) {
     const Settings& s = ctx.settings;
-    if (ctx.db_path.empty())
-        throw Error("the main database is in memory or temporary; open a database file to fetch its backups",
+    // With no database file, only a directory set by hand says where the backups go.
+    if (ctx.db_path.empty() && ctx.dir_is_default)
+        throw Error("the main database is in memory or temporary; open a database file to fetch its backups, "
+                    "or set the backup directory and prefix first (wecare_backup_config('dir', ...), "
+                    "wecare_backup_config('prefix', ...))",
                     ErrorKind::misuse);
     if (s.offsite.empty())
         throw Error("no off-site target is set; set it first with wecare_backup_config('offsite', ...)",
                     ErrorKind::misuse);
     require_configured_dir(ctx);
     offsite::require_encryption(s);
-    Dir dir = Dir::open_backup_dir(s.dir, ctx.dir_is_default);
+    return Dir::open_backup_dir(s.dir, ctx.dir_is_default);
+}
+
+// Downloads one segment, checks it and publishes it under its name.
+void fetch_segment(const Settings& s, const Dir& dir, const offsite::SegmentObject& segment,
+                   Progress& progress) {
+    const std::string& name = segment.name;
+    const std::string kept = "the segment '" + name + "' was not kept";
+    TempFile temp(dir, name);
+    offsite::SegmentDownload got;
+    try {
+        got = offsite::download_segment(s, segment, temp.fd(), progress);
+    } catch (const Error& e) {
+        if (offsite::is_data_problem(e.kind()))
+            throw Error("the off-site copy of the segment '" + name + "' cannot be used: " + e.what());
+        if (e.kind() == ErrorKind::not_found)
+            throw Error("the segment '" + name + "' is no longer in " + offsite::describe_target(s),
+                        ErrorKind::not_found);
+        if (e.kind() == ErrorKind::interrupted || e.kind() == ErrorKind::cantopen ||
+            e.kind() == ErrorKind::full || e.kind() == ErrorKind::auth)
+            throw;
+        throw Error("fetching the segment '" + name + "' from " + offsite::describe_target(s) +
+                        " failed: " + e.what(),
+                    ErrorKind::io);
+    }
+    if (got.header_checksum.empty() || got.checksum != got.header_checksum || got.bytes != got.header_size)
+        throw Error("the off-site copy of the segment '" + name +
+                    "' does not match the checksum in its header (damaged); " + kept);
+    fsync_fd(temp.fd(), "writing the fetched segment to disk failed");
+    SegmentHeader header;
+    try {
+        header = check_segment_file(temp.fd(), got.bytes, name, progress);
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::format) throw;
+        throw Error(std::string("the fetched segment failed its checks: ") + e.what() + "; " + kept);
+    }
+    if (static_cast<int64_t>(header.created_ns) != segment.created_ns || header.base != segment.base)
+        throw Error("the segment '" + name +
+                    "' names another creation time or base backup in its own header than in its off-site "
+                    "header; " +
+                    kept);
+    temp.publish("cannot record the fetched segment in the backup directory");
+}
+
+} // namespace
+
+std::string fetch_timeline(const OperationContext& ctx) {
+    const Settings& s = ctx.settings;
+    Dir dir = fetch_dir(ctx);
+    Progress progress = progress_of(ctx, "fetch");
+    FileLock lock = lock_backup_dir(dir, s.busy_timeout_ms, &progress);
+    const std::string where = offsite::describe_target(s);
+    offsite::RemoteTimeline remote;
+    try {
+        remote = offsite::survey_timeline(s, dir, progress);
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::interrupted || e.kind() == ErrorKind::auth ||
+            e.kind() == ErrorKind::cantopen)
+            throw;
+        throw Error(std::string(e.what()) + "; nothing was fetched", ErrorKind::io);
+    }
+    if (remote.segments.empty())
+        throw Error("there is no timeline of prefix '" + s.prefix + "' in " + where +
+                        (remote.foreign.empty()
+                             ? std::string(" (no segment object)")
+                             : " (" + std::to_string(remote.foreign.size()) +
+                                   " object(s) named like its segments do not authenticate under the key: "
+                                   "see sqlite3_log)") +
+                        "; check the offsite, prefix and encrypt_key_file settings",
+                    ErrorKind::not_found);
+
+    // The bases first, oldest first: segments without theirs restore nothing.
+    std::vector<std::string> bases;
+    for (const auto& segment : remote.segments)
+        if (std::find(bases.begin(), bases.end(), segment.base) == bases.end()) bases.push_back(segment.base);
+    const offsite::OffsiteIndex index = offsite::read_index(dir, s);
+    std::vector<std::string> fetched_bases;
+    std::vector<std::string> problems;
+    for (const auto& base : bases) {
+        if (dir.exists(base)) continue;
+        try {
+            for (const Link& link : chain_to_fetch(s, dir, base, index)) {
+                fetch_one(ctx, dir, index, link, progress, "it was not kept");
+                fetched_bases.push_back(link.name);
+            }
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::interrupted || e.kind() == ErrorKind::auth) throw;
+            problems.push_back("the base backup '" + base + "': " + e.what());
+        }
+    }
+    int64_t fetched = 0;
+    int64_t here = 0;
+    for (const auto& segment : remote.segments) {
+        if (dir.exists(segment.name)) {
+            ++here;
+            continue;
+        }
+        try {
+            fetch_segment(s, dir, segment, progress);
+            ++fetched;
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::interrupted || e.kind() == ErrorKind::auth) throw;
+            problems.push_back(e.what());
+        }
+    }
+    if (!problems.empty())
+        throw Error(std::to_string(problems.size()) + " part(s) of the timeline in " + where +
+                    " could not be fetched: " + join(problems, "; ") + "; what was fetched stays (" +
+                    std::to_string(fetched) + " segment(s), " + std::to_string(fetched_bases.size()) +
+                    " backup(s), each checked) and restore_at works up to the first missing part; fetch "
+                    "again to retry");
+
+    const Timeline timeline = Timeline::open(dir, s.prefix);
+    const auto rows = timeline_rows(timeline.generations());
+    std::optional<std::string> from;
+    std::optional<std::string> to;
+    for (const auto& row : rows) {
+        if (row.kind != "range") continue;
+        if (!from) from = format_time_ns(row.from_ns);
+        to = format_time_ns(row.to_ns);
+    }
+    return JsonObject()
+        .integer("segments", fetched)
+        .integer("segments_here", here)
+        .strings("bases", fetched_bases)
+        .integer("foreign", static_cast<int64_t>(remote.foreign.size()))
+        .text_or_null("restorable_from", from)
+        .text_or_null("restorable_to", to)
+        .str();
+}
+
+std::string fetch_backup(const OperationContext& ctx, const std::string& name) {
+    const Settings& s = ctx.settings;
+    Dir dir = fetch_dir(ctx);
     Progress progress = progress_of(ctx, "fetch");
     FileLock lock = lock_backup_dir(dir, s.busy_timeout_ms, &progress);
     if (dir.exists(name))

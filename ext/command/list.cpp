@@ -5,6 +5,8 @@
 #include <unordered_set>
 
 #include "command/shared.hpp"
+#include "common/clock.hpp"
+#include "offsite/segments.hpp"
 #include "offsite/sync.hpp"
 
 namespace wb {
@@ -37,7 +39,8 @@ void add_offsite_row(const offsite::OffsiteCandidate& c, std::vector<ListedBacku
 // Off-site-only rows show the off-site rule that keeps them, as the next sync
 // would apply it (offsite::offsite_plan: over the local backups and the
 // objects together, chains included).
-void merge_offsite_rows(const Settings& s, const Dir& dir, std::vector<ListedBackup>& rows) {
+void merge_offsite_rows(const Settings& s, const Dir& dir, const offsite::LocalTimeline& timeline,
+                        std::vector<ListedBackup>& rows) {
     if (s.offsite.empty()) return;
     const offsite::OffsiteIndex index = offsite::read_index(dir, s);
     if (index.objects.empty()) return;
@@ -45,7 +48,8 @@ void merge_offsite_rows(const Settings& s, const Dir& dir, std::vector<ListedBac
     local.reserve(rows.size());
     for (const auto& row : rows)
         local.push_back(&row.entry);
-    const auto plan = offsite::offsite_plan(s, local, index.objects);
+    const auto plan = offsite::offsite_plan(
+        s, local, index.objects, offsite::kept_timeline_bases(s, dir, timeline, now_nanoseconds()));
     std::unordered_set<std::string> remote_names;
     for (const auto& c : plan)
         if (c.remote) remote_names.insert(c.name);
@@ -71,15 +75,18 @@ std::vector<ListedBackup> list_backups(const OperationContext& ctx) {
     if (path_missing(ctx.settings.dir)) return {}; // the default directory: no backup made yet
     Dir dir = Dir::open_backup_dir(ctx.settings.dir, false);
     auto entries = scan_catalog(dir, ctx.settings.prefix);
-    const auto reasons =
-        retention_reasons_for(entries, ctx.settings, timeline_bases(dir, ctx.settings.prefix));
+    const offsite::LocalTimeline timeline = local_timeline(dir, ctx.settings.prefix);
+    std::set<std::string> bases;
+    for (const auto& g : timeline.generations)
+        bases.insert(g.base);
+    const auto reasons = retention_reasons_for(entries, ctx.settings, bases);
     std::vector<ListedBackup> out;
     out.reserve(entries.size());
     for (size_t i = 0; i < entries.size(); ++i) {
         const std::string path = dir.path_of(entries[i].name);
         out.push_back({std::move(entries[i]), path, reasons[i]});
     }
-    merge_offsite_rows(ctx.settings, dir, out);
+    merge_offsite_rows(ctx.settings, dir, timeline, out);
     return out;
 }
 

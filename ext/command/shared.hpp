@@ -11,6 +11,7 @@
 #include "common/error.hpp"
 #include "engine/chain.hpp"
 #include "engine/image.hpp"
+#include "offsite/segments.hpp"
 #include "policy/wal_format.hpp"
 #include "store/db_header.hpp"
 #include "store/dir.hpp"
@@ -41,6 +42,18 @@ std::vector<std::string> retention_reasons_for(const std::vector<CatalogEntry>& 
                                                const std::set<std::string>& timeline_bases = {});
 // The base backups continuous capture's kept restore points need.
 std::set<std::string> timeline_bases(const Dir& dir, const std::string& prefix);
+// The timeline in the backup directory as the off-site code sees it: every
+// segment is closed but the newest generation's last file (command/continuous.cpp).
+offsite::LocalTimeline local_timeline(const Dir& dir, const std::string& prefix);
+// After a regular backup: the off-site sync of the backups (the timeline's
+// bases kept, offsite::kept_timeline_bases), then of the timeline's closed
+// segments, the target listed and checked whole. Failures are recorded, never thrown.
+void sync_offsite(const OperationContext& ctx, Observer& observer);
+// The capturer's off-site sync (its shipper thread): the base backups the
+// closed segments need when the off-site index lacks one, then the segments;
+// `list_target`: check the target whole, else trust the segment index.
+// Returns whether everything was sent.
+bool ship_timeline(const OperationContext& ctx, bool list_target, Observer& observer);
 // Applies retention; the caller holds the backup lock. `just_made` is never
 // deleted: a create or restore must not remove what it returns, even when other
 // backups carry later dates (a clock set back).

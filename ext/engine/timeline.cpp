@@ -82,6 +82,39 @@ uint64_t read_points(int fd, uint64_t size, const SegmentHeader& header, size_t 
     return offset;
 }
 
+SegmentHeader check_segment_file(int fd, uint64_t size, const std::string& name, Observer& observer) {
+    const std::string what = "'" + name + "'";
+    if (size < kSegmentHeaderBytes)
+        throw Error(what + " is shorter than a segment's header", ErrorKind::format);
+    SegmentHeader header;
+    try {
+        header = parse_segment_header(read_bytes(fd, 0, kSegmentHeaderBytes, what));
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::io) throw;
+        throw Error(what + " is not a segment of continuous capture: " + e.what(), ErrorKind::format);
+    }
+    std::vector<TimelinePoint> points;
+    read_points(fd, size, header, 0, points);
+    for (const auto& p : points) {
+        observer.check();
+        const std::string where = what + ", the point captured at " + format_time_ns(p.captured_ns);
+        if (!payload_intact(fd, p.offset, p.entries, header.page_size, &observer))
+            throw Error(where + ": its pages are damaged (checksum mismatch)", ErrorKind::format);
+        PointHeader h;
+        h.entries = p.entries;
+        h.page_count = p.page_count;
+        try {
+            parse_point_map(read_bytes(fd, p.offset + point_map_offset(p.entries, header.page_size),
+                                       static_cast<size_t>(p.entries) * kIncrementEntryBytes, what),
+                            h);
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::io) throw;
+            throw Error(where + ": " + e.what(), ErrorKind::format);
+        }
+    }
+    return header;
+}
+
 Timeline Timeline::open(const Dir& dir, const std::string& prefix) {
     Timeline t;
     std::map<uint64_t, std::vector<OpenedSegment>> by_generation;

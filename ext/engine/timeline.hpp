@@ -68,6 +68,13 @@ class Timeline {
     std::vector<std::string> problems_;
 };
 
+// Checks one segment file on its own, as a fetch does before it publishes
+// one: its header, and every whole point (its header, its page map, its
+// payload's checksum). A torn end is no problem (a crash tears only the last
+// point, which no reader uses). Returns the header; throws Error (format)
+// naming the first problem.
+SegmentHeader check_segment_file(int fd, uint64_t size, const std::string& name, Observer& observer);
+
 // Reads the points of the segment open at `fd` (of `size` bytes, header
 // `header`) into `points`, from its first point on; returns the offset just
 // past the last whole point (where a torn one starts, if any).

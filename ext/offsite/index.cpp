@@ -10,6 +10,7 @@ namespace wb::offsite {
 namespace {
 
 constexpr std::string_view kMagic = "wecare_offsite_index 1";
+constexpr std::string_view kSegmentMagic = "wecare_offsite_segments 1";
 
 // A text field of an object line. Spaces separate the fields and "-" stands
 // for "", so a space and a lone "-" are escaped as well.
@@ -65,7 +66,85 @@ OffsiteObject parse_object(std::string_view value) {
     return o;
 }
 
+std::string segment_fields(const SegmentObject& o) {
+    return field(o.name) + " " + std::to_string(o.object_bytes) + " " + std::to_string(o.original_bytes) +
+           " " + std::to_string(o.created_ns) + " " + field(o.base) + " " + field(o.checksum) + " " +
+           std::to_string(o.last_point_ns) + " " + field(o.modified) + " " + std::to_string(o.uploaded_at) +
+           "\n";
+}
+
+SegmentObject parse_segment(std::string_view value) {
+    const auto parts = split_spaces(value);
+    if (parts.size() < 9) throw Error("offsite segment index: malformed segment line");
+    SegmentObject o;
+    o.name = unfield(parts[0]);
+    o.object_bytes = number(parts[1]);
+    o.original_bytes = number(parts[2]);
+    o.created_ns = number(parts[3]);
+    o.base = unfield(parts[4]);
+    o.checksum = unfield(parts[5]);
+    o.last_point_ns = number(parts[6]);
+    o.modified = unfield(parts[7]);
+    o.uploaded_at = number(parts[8]);
+    return o;
+}
+
+// The lines both indexes start with.
+void serialize_status(std::string& out, const std::string& target, const std::optional<int64_t>& success,
+                      const std::string& error, const std::optional<int64_t>& error_at) {
+    out += "\ntarget=" + escape_value(target) + "\n";
+    if (success) out += "last_success_at=" + std::to_string(*success) + "\n";
+    if (!error.empty()) out += "last_error=" + escape_value(error) + "\n";
+    if (error_at) out += "last_error_at=" + std::to_string(*error_at) + "\n";
+}
+
+std::string_view after_magic(std::string_view text, std::string_view magic, const char* what) {
+    if (text.substr(0, magic.size()) != magic || text.size() == magic.size() || text[magic.size()] != '\n')
+        throw Error(std::string(what));
+    return text.substr(magic.size() + 1);
+}
+
 } // namespace
+
+const SegmentObject* SegmentIndex::find(const std::string& name) const {
+    for (const auto& o : segments)
+        if (o.name == name) return &o;
+    return nullptr;
+}
+
+std::string segment_index_file_name(const std::string& prefix) {
+    return ".wecare_offsite_segments_" + prefix;
+}
+
+std::string serialize_segment_index(const SegmentIndex& index) {
+    std::string out(kSegmentMagic);
+    serialize_status(out, index.target, index.last_success_at, index.last_error, index.last_error_at);
+    if (index.foreign) out += "foreign=" + std::to_string(index.foreign) + "\n";
+    for (const auto& o : index.segments)
+        out += "segment=" + segment_fields(o);
+    return out;
+}
+
+SegmentIndex parse_segment_index(std::string_view text) {
+    text = after_magic(text, kSegmentMagic, "offsite segment index: not a wecare_backup segment index");
+    SegmentIndex index;
+    for_each_key_value(text, "offsite segment index", [&](std::string_view key, std::string_view value) {
+        if (key == "target") {
+            index.target = unescape_value(value);
+        } else if (key == "last_success_at") {
+            index.last_success_at = number(value);
+        } else if (key == "last_error") {
+            index.last_error = unescape_value(value);
+        } else if (key == "last_error_at") {
+            index.last_error_at = number(value);
+        } else if (key == "foreign") {
+            index.foreign = number(value);
+        } else if (key == "segment") {
+            index.segments.push_back(parse_segment(value));
+        }
+    });
+    return index;
+}
 
 const OffsiteObject* OffsiteIndex::find(const std::string& name) const {
     return find_in(objects, name);
@@ -81,10 +160,7 @@ std::string offsite_index_file_name(const std::string& prefix) {
 
 std::string serialize_offsite_index(const OffsiteIndex& index) {
     std::string out(kMagic);
-    out += "\ntarget=" + escape_value(index.target) + "\n";
-    if (index.last_success_at) out += "last_success_at=" + std::to_string(*index.last_success_at) + "\n";
-    if (!index.last_error.empty()) out += "last_error=" + escape_value(index.last_error) + "\n";
-    if (index.last_error_at) out += "last_error_at=" + std::to_string(*index.last_error_at) + "\n";
+    serialize_status(out, index.target, index.last_success_at, index.last_error, index.last_error_at);
     if (index.object_format) out += "object_format=" + std::to_string(index.object_format) + "\n";
     if (index.foreign) out += "foreign=" + std::to_string(index.foreign) + "\n";
     for (const auto& o : index.objects)
@@ -95,10 +171,7 @@ std::string serialize_offsite_index(const OffsiteIndex& index) {
 }
 
 OffsiteIndex parse_offsite_index(std::string_view text) {
-    if (text.substr(0, kMagic.size()) != kMagic || text.size() == kMagic.size() ||
-        text[kMagic.size()] != '\n')
-        throw Error("offsite index: not a wecare_backup off-site index");
-    text.remove_prefix(kMagic.size() + 1);
+    text = after_magic(text, kMagic, "offsite index: not a wecare_backup off-site index");
     OffsiteIndex index;
     for_each_key_value(text, "offsite index", [&](std::string_view key, std::string_view value) {
         if (key == "target") {

@@ -20,9 +20,8 @@
 #include "common/clock.hpp"
 #include "common/sqlite_api.hpp"
 #include "offsite/codec.hpp"
-#include "offsite/key.hpp"
-#include "offsite/s3_client.hpp"
 #include "offsite/target.hpp"
+#include "offsite/transfer.hpp"
 #include "policy/increment_format.hpp"
 #include "policy/text.hpp"
 #include "store/catalog.hpp"
@@ -34,49 +33,8 @@ namespace wb::offsite {
 
 namespace {
 
-constexpr const char* kObjectSuffix = ".wcbk";
 constexpr size_t kMaxIndexBytes = 16 << 20;
 constexpr size_t kForeignNamesLogged = 10;
-
-std::string object_name(const std::string& backup) {
-    return backup + kObjectSuffix;
-}
-
-bool is_s3(const Settings& s) {
-    return s.offsite.compare(0, 5, "s3://") == 0;
-}
-
-std::optional<Key> load_key(const Settings& s) {
-    require_encryption(s);
-    if (s.encrypt_key_file.empty()) return std::nullopt; // offsite_plaintext = 1
-    try {
-        return load_key_file(s.encrypt_key_file).key;
-    } catch (const Error& e) {
-        throw Error(std::string("encrypt_key_file: ") + e.what() +
-                        "; off-site copies are never sent unencrypted while encrypt_key_file is set",
-                    ErrorKind::cantopen);
-    }
-}
-
-std::unique_ptr<Target> open_offsite_target(const Settings& s) {
-    TargetOptions options;
-    if (is_s3(s)) {
-        auto s3 = std::make_shared<S3Options>();
-        s3->endpoint = s.s3_endpoint;
-        s3->region = s.s3_region;
-        s3->credentials_file = s.s3_credentials_file;
-        // Retry notices, already redacted by the client.
-        s3->log = [](const std::string& line) {
-            sqlite3_log(SQLITE_NOTICE, "wecare_backup: off-site: %s", line.c_str());
-        };
-        options.s3 = s3;
-    }
-    try {
-        return open_target(s.offsite, options);
-    } catch (const Error& e) {
-        throw Error("off-site target " + describe_target(s) + ": " + e.what(), ErrorKind::cantopen);
-    }
-}
 
 // The creation time bound into a backup's object: its record's, else the
 // start of the second its name gives (a backup placed by hand).
@@ -84,17 +42,6 @@ int64_t created_ns_of(const CatalogEntry& entry) {
     if (entry.record && entry.record->created_ns) return entry.record->created_ns;
     const int64_t seconds = entry.parsed.epoch_seconds;
     return seconds > 0 && seconds < INT64_MAX / 1000000000 ? seconds * 1000000000 : 0;
-}
-
-// What the object of backup `name` must say it is; created_ns and base when known.
-Expected identity(const Settings& s, const std::string& name, int64_t created_ns,
-                  std::optional<std::string> base) {
-    Expected e;
-    e.name = name;
-    e.prefix = s.prefix;
-    if (created_ns) e.created_ns = created_ns;
-    e.base = std::move(base);
-    return e;
 }
 
 bool names_an_increment(const Settings& s, const std::string& name) {
@@ -130,16 +77,6 @@ void check_base_claim(const Settings& s, const std::string& name, const Header& 
                     ErrorKind::tampered);
 }
 
-EncodeOptions encode_options(const Settings& s, const std::optional<Key>& key) {
-    EncodeOptions opt;
-    const int level = zstd_level_of(s.compress);
-    opt.compression = level > 0 ? Compression::zstd : Compression::none;
-    opt.level = level;
-    opt.key = key;
-    opt.require_encryption = key.has_value();
-    return opt;
-}
-
 void write_index(const Dir& dir, const Settings& s, const OffsiteIndex& index) {
     write_file_atomic(dir, offsite_index_file_name(s.prefix), serialize_offsite_index(index));
     dir.sync("cannot record the off-site index in the backup directory");
@@ -164,71 +101,6 @@ void record_result(const Settings& s, const Dir& dir, const std::string& name, b
     record.offsite_error = ok ? "" : error;
     write_record(dir, record);
     dir.sync("cannot record the off-site copy");
-}
-
-struct Decoded {
-    Header header;
-    uint64_t bytes = 0;
-    std::string checksum; // xxh3t of the decoded bytes
-};
-
-// Streams an object through the decoder; `also` sees the plaintext (a
-// download writes it to a file; check and read-back only hash it). Errors of
-// the decoder come out with a data kind (is_data_problem).
-Decoded decode_remote(Target& target, const std::string& object, const std::optional<Key>& key,
-                      const Expected& expected, Observer& observer,
-                      const std::function<void(const uint8_t*, size_t, uint64_t)>& also = {}) {
-    BlockHasher hasher;
-    uint64_t offset = 0;
-    Decoder decoder(
-        key,
-        [&](const uint8_t* p, size_t n) {
-            if (also) also(p, n, offset);
-            hasher.update(offset, p, n);
-            offset += n;
-        },
-        expected);
-    // The decoder's own complaints are about the data; a key that does not fit
-    // the stream (config) too. Anything else (writing the plaintext) passes.
-    // Called only inside the catch handlers below, so `throw;` has an
-    // exception to rethrow (cppcheck cannot see that).
-    auto rethrow_as_data_problem = [](const Error& e) {
-        if (e.kind() == ErrorKind::config) throw Error(e.what(), ErrorKind::tampered);
-        // cppcheck-suppress rethrowNoCurrentException
-        throw;
-    };
-    target.get_stream(object, [&](const uint8_t* p, size_t n) {
-        observer.check();
-        try {
-            decoder.feed(p, n);
-        } catch (const Error& e) {
-            rethrow_as_data_problem(e);
-        }
-    });
-    Decoded d;
-    try {
-        d.header = decoder.finish().header;
-    } catch (const Error& e) {
-        rethrow_as_data_problem(e);
-    }
-    d.bytes = offset;
-    d.checksum = hasher.finish(-1, offset);
-    return d;
-}
-
-// Checks a copy just sent: its size, then the whole stream decoded and its
-// checksum compared with the backup's.
-void read_back(Target& target, const std::string& object, uint64_t encoded_size, uint64_t size,
-               const std::string& expected, const std::optional<Key>& key, const Expected& identity_sent,
-               Observer& observer) {
-    const auto stored = target.size(object);
-    if (!stored || *stored != encoded_size)
-        throw Error("the off-site copy '" + object + "' has " + (stored ? std::to_string(*stored) : "no") +
-                    " bytes, " + std::to_string(encoded_size) + " were sent");
-    observer.phase("offsite-check");
-    const Decoded back = decode_remote(target, object, key, identity_sent, observer);
-    if (back.checksum != expected || back.bytes != size)
-        throw Error("the off-site copy '" + object + "' reads back differently from the backup");
 }
 
 // Sends one local backup and reads it back; returns what the index records.
@@ -291,13 +163,6 @@ OffsiteObject send_one(Target& target, const Settings& s, const Dir& dir, const 
     return o;
 }
 
-std::string message_of(const std::exception& e) {
-    const auto* error = dynamic_cast<const Error*>(&e);
-    if (error && is_data_problem(error->kind()))
-        return std::string("the copy read back is damaged: ") + e.what();
-    return e.what();
-}
-
 // An object named like one of this database's backups that does not count.
 struct Foreign {
     std::string name;
@@ -310,30 +175,6 @@ struct Survey {
     std::vector<OffsiteObject> legacy;        // 1.0.0 objects this directory sent (also foreign)
     std::vector<Foreign> foreign;
 };
-
-// Checks one object's header (one small read). Returns the header, or throws
-// Error with a data kind when the object is not the backup its name says.
-Header probe(Target& target, const std::string& object, const std::optional<Key>& key, Expected expected) {
-    const std::vector<uint8_t> head = target.read_head(object, kHeaderProbeBytes);
-    expected.accept_version1 = true; // recognised here, and never counted
-    try {
-        return read_header(head.data(), head.size(), key, expected);
-    } catch (const Error& e) {
-        if (e.kind() == ErrorKind::config) throw Error(e.what(), ErrorKind::tampered); // key vs plaintext
-        throw;
-    }
-}
-
-std::string reason_of(const Error& e) {
-    switch (e.kind()) {
-    case ErrorKind::wrong_key:
-        return std::string("written under another key (") + e.what() + ")";
-    case ErrorKind::truncated:
-        return "too short to be an off-site copy";
-    default:
-        return e.what();
-    }
-}
 
 // Lists the target and sorts every object named like this database's backups
 // into authenticated, legacy and foreign.
@@ -456,13 +297,6 @@ bool needs_sending(const OffsiteCandidate& c) {
     return !c.reason.empty() && c.whole && c.local && !c.remote;
 }
 
-// Whether an error means every later send would fail the same way.
-bool target_problem(const std::exception& e) {
-    const auto* error = dynamic_cast<const Error*>(&e);
-    return error && (error->kind() == ErrorKind::network || error->kind() == ErrorKind::remote ||
-                     error->kind() == ErrorKind::config || error->kind() == ErrorKind::interrupted);
-}
-
 // Sends every kept candidate that is only local, newest chain first and each
 // base before the increments on it; returns the first error ("" = none).
 std::string send_missing(Target& target, const Settings& s, const Dir& dir,
@@ -530,7 +364,8 @@ std::string prune(Target& target, std::vector<OffsiteCandidate>& candidates, Syn
     return "";
 }
 
-SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Observer& observer) {
+SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Observer& observer,
+                    const std::set<std::string>& timeline_bases) {
     const std::optional<Key> key = load_key(s);
     auto target = open_offsite_target(s);
 
@@ -541,7 +376,8 @@ SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Obse
     for (const auto& entry : local)
         local_entries.push_back(&entry);
     // The off-site policy over the union: what it would delete is never sent.
-    std::vector<OffsiteCandidate> candidates = offsite_plan(s, local_entries, found.authenticated);
+    std::vector<OffsiteCandidate> candidates =
+        offsite_plan(s, local_entries, found.authenticated, timeline_bases);
     log_broken(candidates);
 
     SyncResult result;
@@ -571,7 +407,8 @@ SyncResult run_sync(const Settings& s, const Dir& dir, OffsiteIndex& index, Obse
 } // namespace
 
 std::vector<OffsiteCandidate> offsite_plan(const Settings& s, const std::vector<const CatalogEntry*>& local,
-                                           const std::vector<OffsiteObject>& remote) {
+                                           const std::vector<OffsiteObject>& remote,
+                                           const std::set<std::string>& timeline_bases) {
     std::vector<OffsiteCandidate> candidates;
     std::unordered_map<std::string, size_t> position;
     for (const auto& o : remote) {
@@ -612,7 +449,14 @@ std::vector<OffsiteCandidate> offsite_plan(const Settings& s, const std::vector<
     items.reserve(candidates.size());
     bases.reserve(candidates.size());
     for (const auto& c : candidates) {
-        items.push_back({false, c.parsed.epoch_seconds, c.verify_ok, true, c.name, {}, {}, true});
+        items.push_back({false,
+                         c.parsed.epoch_seconds,
+                         c.verify_ok,
+                         true,
+                         c.name,
+                         {},
+                         timeline_bases.count(c.name) ? "timeline base" : "",
+                         true});
         bases.push_back(c.base);
     }
     link_chains(items, bases);
@@ -668,17 +512,29 @@ void require_encryption(const Settings& s) {
                 ErrorKind::auth);
 }
 
-SyncResult sync(const Settings& s, Observer& observer) noexcept {
+namespace {
+
+// A sync under the directory's sync lock, waited for `lock_timeout_ms` (< 0:
+// as long as it takes); nullopt when it was busy all that time.
+std::optional<SyncResult> locked_sync(const Settings& s, Observer& observer,
+                                      const std::set<std::string>& timeline_bases, int64_t lock_timeout_ms) {
     SyncResult result;
     if (s.offsite.empty()) return result;
     try {
         Dir dir = Dir::open_backup_dir(s.dir, false);
-        FileLock lock(dir, kOffsiteLockName, -1, &observer, "another off-site sync is running");
+        std::optional<FileLock> lock;
+        try {
+            lock.emplace(dir, kOffsiteLockName, lock_timeout_ms, &observer,
+                         "another off-site sync is running");
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::busy && lock_timeout_ms >= 0) return std::nullopt;
+            throw;
+        }
         OffsiteIndex index = read_index(dir, s);
         index.target = s.offsite;
         index.object_format = kFormatVersion;
         try {
-            result = run_sync(s, dir, index, observer);
+            result = run_sync(s, dir, index, observer, timeline_bases);
         } catch (const std::bad_alloc&) {
             result.error = "out of memory";
         } catch (const std::exception& e) {
@@ -704,6 +560,17 @@ SyncResult sync(const Settings& s, Observer& observer) noexcept {
         sqlite3_log(SQLITE_WARNING, "wecare_backup: the off-site copy failed (the local backup is fine): %s",
                     result.error.c_str());
     return result;
+}
+
+} // namespace
+
+SyncResult sync(const Settings& s, Observer& observer, const std::set<std::string>& timeline_bases) noexcept {
+    return *locked_sync(s, observer, timeline_bases, -1);
+}
+
+std::optional<SyncResult> sync_unless_running(const Settings& s, Observer& observer,
+                                              const std::set<std::string>& timeline_bases) noexcept {
+    return locked_sync(s, observer, timeline_bases, 0);
 }
 
 namespace {

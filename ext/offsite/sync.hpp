@@ -73,6 +73,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -98,7 +99,14 @@ struct SyncResult {
 // Sends what is missing, checks it, applies off-site retention. Does nothing
 // when `offsite` is ''. Failures are returned (and recorded for stats and
 // sqlite3_log), never thrown: the local backup has already succeeded.
-SyncResult sync(const Settings& settings, Observer& observer) noexcept;
+// `timeline_bases` (segments.hpp kept_timeline_bases) are kept as "timeline
+// base", as local retention keeps them.
+SyncResult sync(const Settings& settings, Observer& observer,
+                const std::set<std::string>& timeline_bases = {}) noexcept;
+// The same, unless another sync of this directory is running (it sends what
+// this one would): then nothing is done and nullopt returned.
+std::optional<SyncResult> sync_unless_running(const Settings& settings, Observer& observer,
+                                              const std::set<std::string>& timeline_bases) noexcept;
 
 // The target as shown in stats and messages: never a secret.
 std::string describe_target(const Settings& settings);
@@ -131,9 +139,11 @@ struct OffsiteCandidate {
 // backups; those that cannot be sent are left out) and `remote` (objects that
 // authenticated): newest first, each with its base and reason. sync acts on
 // it; the listing shows it.
+// `timeline_bases` are kept as "timeline base" (with their chains).
 std::vector<OffsiteCandidate> offsite_plan(const Settings& settings,
                                            const std::vector<const CatalogEntry*>& local,
-                                           const std::vector<OffsiteObject>& remote);
+                                           const std::vector<OffsiteObject>& remote,
+                                           const std::set<std::string>& timeline_bases = {});
 
 // Throws Error(auth) when off-site copies would go or be read unencrypted
 // (no encrypt_key_file) and offsite_plaintext is not 1.

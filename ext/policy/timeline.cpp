@@ -1,7 +1,9 @@
 // The timeline (see timeline.hpp).
 #include "policy/timeline.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "common/error.hpp"
 #include "policy/naming.hpp"
@@ -129,6 +131,27 @@ std::vector<size_t> generations_to_prune(const std::vector<TimelineGeneration>& 
     for (size_t i = 0; i + 1 < generations.size(); ++i)
         if (generations[i].id != current && generations[i + 1].started_ns <= cutoff_ns) out.push_back(i);
     return out;
+}
+
+std::set<std::string> generations_past_window(const std::vector<GenerationSpan>& spans, int64_t cutoff_ns) {
+    std::map<std::string, GenerationSpan> by_base;
+    for (const auto& span : spans) {
+        auto [it, inserted] = by_base.emplace(span.base, span);
+        if (inserted) continue;
+        it->second.started_ns = std::min(it->second.started_ns, span.started_ns);
+        it->second.local = it->second.local || span.local;
+    }
+    std::vector<GenerationSpan> ordered;
+    ordered.reserve(by_base.size());
+    for (auto& [base, span] : by_base)
+        ordered.push_back(std::move(span));
+    std::stable_sort(ordered.begin(), ordered.end(), [](const GenerationSpan& a, const GenerationSpan& b) {
+        return a.started_ns < b.started_ns;
+    });
+    std::set<std::string> past;
+    for (size_t i = 0; i + 1 < ordered.size(); ++i)
+        if (!ordered[i].local && ordered[i + 1].started_ns <= cutoff_ns) past.insert(ordered[i].base);
+    return past;
 }
 
 std::optional<int64_t> parse_time_ns(std::string_view text) {

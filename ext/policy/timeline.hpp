@@ -26,6 +26,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -110,6 +111,26 @@ RestoreTarget resolve_time(const std::vector<TimelineGeneration>& generations, i
 // `current` (the one capture writes to) is never among them.
 std::vector<size_t> generations_to_prune(const std::vector<TimelineGeneration>& generations, uint64_t current,
                                          int64_t cutoff_ns);
+
+// A generation as the pitr window sees it, wherever its segments are (the
+// backup directory, off-site, or both). It is named by its base backup: every
+// generation starts from a backup of its own (a new base is always a new
+// backup, and a name is never reused), and the off-site header of a segment
+// names that base, so the generations off-site are known without a download.
+struct GenerationSpan {
+    std::string base;
+    int64_t started_ns = 0;
+    bool local = false; // some of its segments are in the backup directory
+};
+
+// The generations the pitr window no longer needs, by base: those after
+// which a later generation started at or before `cutoff_ns` (now minus
+// pitr_hours), so every instant they restore is older than the window. This
+// is the rule the capturer deletes local segments by; off-site, a generation
+// still local is never in the result (the capturer prunes it first, and a
+// base kept here must find its segments off-site). Spans of one base are one
+// generation (the earliest start counts; local if any is).
+std::set<std::string> generations_past_window(const std::vector<GenerationSpan>& spans, int64_t cutoff_ns);
 
 // UTC, as `'YYYY-MM-DDTHH:MM:SS[.f...]Z'` (0 to 9 fractional digits), SQLite's
 // `'YYYY-MM-DD HH:MM:SS[.fff]'`, or `'latest'` (kLatest); nullopt when it is

@@ -234,6 +234,10 @@ void fn_fetch(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, "wecare_backup_fetch", [&] {
         const std::string name = name_arg(argv[0]);
         const OperationContext op = state_of(ctx).context(kInteractive);
+        if (name == "timeline") {
+            result_text(ctx, fetch_timeline(op));
+            return;
+        }
         check_backup_name(op, name);
         const std::string fetched = fetch_backup(op, name);
         sqlite3_log(SQLITE_NOTICE, "wecare_backup_fetch: fetched %s", fetched.c_str());

@@ -118,6 +118,7 @@ std::string continuous_json(const ConnectionState& state, const OperationContext
         return ns ? std::optional<std::string>(format_time_ns(*ns)) : std::nullopt;
     };
     const bool capturing = c.state == "capturing";
+    const TimelineOffsite offsite = dir_missing ? TimelineOffsite{} : timeline_offsite_status(op);
     return JsonObject()
         .text("state", c.state)
         .integer("interval_ms", c.state == "stopped" ? 0 : c.interval_ms)
@@ -133,6 +134,13 @@ std::string continuous_json(const ConnectionState& state, const OperationContext
         .text_or_null("restorable_to", when(to))
         .text_or_null("last_error",
                       c.last_error.empty() ? std::nullopt : std::optional<std::string>(c.last_error))
+        .integer("offsite_segments", offsite.segments)
+        .integer("offsite_foreign", offsite.foreign)
+        .text_or_null("offsite_last_point_at", when(offsite.last_point_ns))
+        .text_or_null("offsite_last_success_at", iso_or_null(offsite.last_success_at))
+        .text_or_null("offsite_last_error", offsite.last_error.empty()
+                                                ? std::nullopt
+                                                : std::optional<std::string>(offsite.last_error))
         .str();
 }
 

@@ -2,7 +2,7 @@
 """Crash harness for continuous capture: SIGKILL the capturing process at
 random points, then check what the timeline holds.
 
-    /usr/bin/python3 tests/crash/capture_harness.py --trials 100 [--seed N] [--keep]
+    /usr/bin/python3 tests/crash/capture_harness.py --trials 100 [--seed N] [--keep] [--offsite]
 
 How it works:
   * One WAL database and backup directory for all trials. Each trial starts a
@@ -23,6 +23,11 @@ How it works:
         lost by a later kill);
       - no temporary file is left in the directory once the next capture
         started (the next trial's child starts it).
+  * With --offsite, the child also ships the timeline to a directory target
+    (encrypted, offsite_interval 1 s), so kills land in uploads too; after
+    each trial, wecare_backup_fetch('timeline') into an empty directory (a new
+    machine) must succeed (every object there authenticates and checks out)
+    and its latest point pass integrity_check and hold no row never tried.
 Prints: trials, kills, points and gaps seen, failures.
 """
 import argparse
@@ -50,6 +55,10 @@ db, ext, start = sys.argv[1], sys.argv[2], int(sys.argv[3])
 c = sqlite3.connect(db, isolation_level=None, timeout=30, check_same_thread=False)
 c.enable_load_extension(True); c.load_extension(ext)
 c.execute("SELECT wecare_backup_config('wal_max_bytes', 1048576)").fetchone()
+if len(sys.argv) > 4:
+    c.execute("SELECT wecare_backup_config('offsite', ?)", (sys.argv[4],)).fetchone()
+    c.execute("SELECT wecare_backup_config('encrypt_key_file', ?)", (sys.argv[5],)).fetchone()
+    c.execute("SELECT wecare_backup_config('offsite_interval', 1)").fetchone()
 c.execute("SELECT wecare_backup_continuous(100)").fetchone()
 print("R", flush=True)
 n = start
@@ -84,7 +93,33 @@ def latest_ids(backups, work, trial):
     return ic, got
 
 
-def run(trials, seed, root=None, keep=False, verbose=False):
+def offsite_ids(share, key, work, trial):
+    """A new machine: fetch('timeline') from the share into an empty directory, recover 'latest'."""
+    backups = os.path.join(work, f"new{trial}")
+    os.mkdir(backups, 0o700)
+    target = os.path.join(work, f"offsite{trial}.db")
+    mem = common.connect(":memory:")
+    try:
+        for key_, value in (("dir", backups), ("prefix", "clinic"), ("offsite", share), ("encrypt_key_file", key)):
+            mem.execute("SELECT wecare_backup_config(?, ?)", (key_, value)).fetchone()
+        mem.execute("SELECT wecare_backup_fetch('timeline')").fetchone()
+        mem.execute("SELECT wecare_backup_recover(?, 'latest', ?)", (target, common.PHRASE)).fetchone()
+    finally:
+        mem.close()
+    c = sqlite3.connect(target)
+    try:
+        ic = c.execute("PRAGMA integrity_check").fetchone()[0]
+        got = {r[0] for r in c.execute("SELECT id FROM events")}
+    finally:
+        c.close()
+    shutil.rmtree(backups)
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(target + suffix):
+            os.remove(target + suffix)
+    return ic, got
+
+
+def run(trials, seed, root=None, keep=False, verbose=False, offsite=False):
     from collections import Counter
     rng = random.Random(seed)
     own_root = root is None
@@ -98,6 +133,16 @@ def run(trials, seed, root=None, keep=False, verbose=False):
     # the last connection to close would checkpoint and delete the log, and a
     # crashed process never does that.
     c.execute("SELECT count(*) FROM events").fetchone()
+    extra = []
+    if offsite:
+        share, keys = os.path.join(root, "nas"), os.path.join(root, "keys")
+        os.mkdir(share, 0o700)
+        os.mkdir(keys, 0o700)
+        key = os.path.join(keys, "offsite.key")
+        with open(key, "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        os.chmod(key, 0o600)
+        extra = [share, key]
     counts = Counter()
     failures = []
     previous = set()
@@ -106,8 +151,8 @@ def run(trials, seed, root=None, keep=False, verbose=False):
     try:
         for trial in range(trials):
             tag = f"trial {trial}"
-            child = subprocess.Popen([PYTHON, "-c", CHILD, db, common.EXT, str(tried)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL)
+            child = subprocess.Popen([PYTHON, "-c", CHILD, db, common.EXT, str(tried)] + extra,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
             fd = child.stdout.fileno()
             buf = b""
             deadline = time.time() + 60
@@ -158,6 +203,17 @@ def run(trials, seed, root=None, keep=False, verbose=False):
             if not previous <= got:
                 failures.append(f"{tag}: rows captured before are gone: {sorted(previous - got)[:5]}")
             previous = got
+            if offsite:
+                try:
+                    ic, shipped = offsite_ids(extra[0], extra[1], root, trial)
+                    counts["offsite_rows"] = len(shipped)
+                    if ic != "ok":
+                        failures.append(f"{tag}: the latest point off-site fails integrity_check: {ic}")
+                    if shipped and max(shipped) > tried:
+                        failures.append(f"{tag}: the latest point off-site holds rows never tried")
+                except sqlite3.Error as e:
+                    if "there is no timeline" not in str(e):  # nothing closed and sent yet
+                        failures.append(f"{tag}: the timeline off-site cannot be fetched: {e}")
             temps = common.temp_files(backups, "clinic")
             counts["temp_left"] += len(temps)
             if len(failures) > lost_before:
@@ -176,7 +232,8 @@ def run(trials, seed, root=None, keep=False, verbose=False):
 def summary(counts, failures):
     return (f"capture-crash-test: trials={counts['trials']} kills={counts['kills']} points={counts['points']} "
             f"gaps={counts['gaps']} rows_captured={counts['rows_captured']} temp_files_seen={counts['temp_left']} "
-            f"lost={counts['lost']} failures={len(failures)} seconds={counts['seconds']}")
+            f"lost={counts['lost']} failures={len(failures)} seconds={counts['seconds']}"
+            + (f" offsite_rows={counts['offsite_rows']}" if "offsite_rows" in counts else ""))
 
 
 def main():
@@ -184,10 +241,11 @@ def main():
     ap.add_argument("--trials", type=int, default=100)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--offsite", action="store_true", help="ship the timeline to a directory target too")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else int(time.time())
     print(f"capture-crash-test: seed={seed} extension={common.EXT}", flush=True)
-    counts, failures = run(args.trials, seed, keep=args.keep, verbose=True)
+    counts, failures = run(args.trials, seed, keep=args.keep, verbose=True, offsite=args.offsite)
     for f in failures[:50]:
         print("FAIL", f)
     print(summary(counts, failures))

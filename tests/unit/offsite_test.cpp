@@ -68,6 +68,40 @@ TEST(OffsiteIndex, RoundTripsAndIgnoresUnknownKeys) {
     EXPECT_THROW(parse_offsite_index("wecare_offsite_index 1\nobject=a 1\n"), Error);
 }
 
+TEST(OffsiteIndex, TheTimelinesSegmentIndexRoundTripsAndIsNotABackupIndex) {
+    SegmentIndex index;
+    index.target = "/mnt/nas/wecare";
+    index.last_error = "sending the segment 'x' failed";
+    index.last_error_at = 1700000001;
+    index.foreign = 3;
+    SegmentObject o;
+    o.name = "wecare_segment_2026-01-01_00-00-00.wcseg";
+    o.object_bytes = 700;
+    o.original_bytes = 4608;
+    o.created_ns = 1767225600123456789;
+    o.base = "wecare_backup_2025-12-31_23-00-00.db";
+    o.checksum = "xxh3t:00ff";
+    o.last_point_ns = 1767225601000000000;
+    o.modified = "2026-01-01T00:00:02Z";
+    o.uploaded_at = 1767225602;
+    index.segments.push_back(o);
+    index.segments.push_back({"wecare_segment_2026-01-01_00-00-10.wcseg", 600, 512, 1, "b", "", 0, "", 0});
+    const SegmentIndex back = parse_segment_index(serialize_segment_index(index) + "future_key=1\n");
+    EXPECT_EQ(back.target, index.target);
+    EXPECT_EQ(back.last_error, index.last_error);
+    EXPECT_EQ(back.foreign, 3);
+    ASSERT_EQ(back.segments.size(), 2u);
+    EXPECT_EQ(back.segments[0].base, o.base);
+    EXPECT_EQ(back.segments[0].last_point_ns, o.last_point_ns);
+    EXPECT_EQ(back.segments[0].modified, o.modified);
+    EXPECT_EQ(back.segments[1].checksum, "");
+    ASSERT_NE(back.find(o.name), nullptr);
+    EXPECT_EQ(segment_index_file_name("wecare"), ".wecare_offsite_segments_wecare");
+    EXPECT_THROW(parse_segment_index(serialize_offsite_index(OffsiteIndex{})), Error);
+    EXPECT_THROW(parse_offsite_index(serialize_segment_index(index)), Error);
+    EXPECT_THROW(parse_segment_index("wecare_offsite_segments 1\nsegment=a 1 2\n"), Error);
+}
+
 TEST(OffsiteIndex, TextFieldsWithSpacesOrADashRoundTrip) {
     // An index line is space-separated and "-" means empty: neither may leak
     // into a field unescaped, or the file cannot be read back.
@@ -86,7 +120,8 @@ TEST(OffsiteIndex, TextFieldsWithSpacesOrADashRoundTrip) {
     EXPECT_EQ(back.objects[1].checksum, " ");
     EXPECT_EQ(serialize_offsite_index(back), text);
     // What earlier versions wrote still reads the same.
-    EXPECT_EQ(parse_offsite_index("wecare_offsite_index 1\nobject=n 1 2 3 auto - 4\n").objects[0].checksum, "");
+    EXPECT_EQ(parse_offsite_index("wecare_offsite_index 1\nobject=n 1 2 3 auto - 4\n").objects[0].checksum,
+              "");
 }
 
 TEST(OffsiteIndex, AnIncrementsBaseRoundTripsAndOldReadersSkipIt) {
@@ -109,7 +144,8 @@ TEST(OffsiteIndex, AnIncrementsBaseRoundTripsAndOldReadersSkipIt) {
     EXPECT_EQ(back.objects[1].base, "");
     EXPECT_EQ(serialize_offsite_index(back), text);
     // A later field after the base, or a "-" base, reads as what this version knows.
-    EXPECT_EQ(parse_offsite_index("wecare_offsite_index 1\nobject=n 1 2 3 auto - 4 b more\n").objects[0].base, "b");
+    EXPECT_EQ(parse_offsite_index("wecare_offsite_index 1\nobject=n 1 2 3 auto - 4 b more\n").objects[0].base,
+              "b");
     EXPECT_EQ(parse_offsite_index("wecare_offsite_index 1\nobject=n 1 2 3 auto - 4 -\n").objects[0].base, "");
 }
 
@@ -179,7 +215,8 @@ TEST(OffsitePlan, AKeptIncrementKeepsItsChainWhereverEachBackupIs) {
     EXPECT_EQ(plan[0].reason, "last");
     EXPECT_EQ(plan[1].reason, "base of " + second);
     EXPECT_EQ(plan[2].name, full);
-    EXPECT_EQ(plan[2].reason, "base of " + second); // so it is sent, and never deleted while the chain is kept
+    EXPECT_EQ(plan[2].reason,
+              "base of " + second); // so it is sent, and never deleted while the chain is kept
     EXPECT_TRUE(plan[2].local && !plan[2].remote);
     EXPECT_EQ(plan[0].base_index, std::optional<size_t>(1));
     EXPECT_EQ(plan[1].base_index, std::optional<size_t>(2));
