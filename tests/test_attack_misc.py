@@ -103,9 +103,6 @@ def test_the_capture_lease_and_marker_files_replaced(tmp_path, outside, name, ki
 
 # ------------------------------------------------------------------ the directory's mode while capture runs
 
-@pytest.mark.xfail(strict=True, reason="capture checks that the backup directory is private only when a "
-                                       "session starts: made group-writable later, it keeps writing restore "
-                                       "points there, while every other function refuses the directory")
 def test_capture_stops_writing_into_a_directory_made_group_writable(tmp_path):
     db = make_app(tmp_path)
     backups = tmp_path / "backups"
@@ -214,10 +211,6 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.xfail(strict=True, reason="read_manifest bounds its read by the record's page count (up to 1 TiB) "
-                                       "and reads the whole file into memory before checking it: a record "
-                                       "claiming 2^34 pages and a sparse 4 GiB manifest exhaust memory "
-                                       "(SQLITE_NOMEM with no message under a 1 GiB limit, an OOM kill without)")
 def test_a_huge_manifest_is_refused_without_reading_it(tmp_path):
     db = make_sample(tmp_path / "wecare.db")
     conn = connect(db)

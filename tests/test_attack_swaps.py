@@ -387,8 +387,6 @@ def test_creates_under_a_directory_swapping_loop_write_nothing_outside(scene, tm
 
 # ------------------------------------------------------------------ a configured directory that vanishes
 
-@pytest.mark.xfail(strict=True, reason="create_backup opens a configured directory with create=true: the check "
-                   "that it exists and the mkdir are two steps (ext/command/create.cpp)")
 def test_a_configured_directory_that_vanishes_is_never_created_again(tmp_path, swap_shim):
     """README: a directory set with wecare_backup_config is never created (a missing one is often an
     unmounted disk, and backups must not land on the disk underneath). The directory vanishes (the disk

@@ -165,6 +165,9 @@ class Session {
     // One poll: capture what was committed since the last one.
     void tick() {
         progress_.check();
+        // Made group- or world-writable while capture runs, the directory is
+        // refused as every other function refuses it: no point lands there.
+        require_private_directory(dir_.fd(), ctx_.settings.dir, "the backup directory");
         const auto now_index = pin_->index_now();
         if (!now_index) return;
         const bool idle = now_index->salt1 == cursor_.salt1 && now_index->salt2 == cursor_.salt2 &&

@@ -326,7 +326,10 @@ std::optional<std::string> create_backup(const OperationContext& ctx, const std:
     std::optional<std::string> created;
     try {
         require_configured_dir(ctx);
-        Dir dir = Dir::open_backup_dir(ctx.settings.dir, true);
+        // Only the default directory is ever made: a configured one that is
+        // missing (an unmounted disk) must stay missing, even when it vanishes
+        // after require_configured_dir looked.
+        Dir dir = Dir::open_backup_dir(ctx.settings.dir, ctx.dir_is_default);
         FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms, &progress);
         remove_leftovers(dir, ctx.settings.prefix);
         if (skip_if_newer_than > 0 &&

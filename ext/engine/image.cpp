@@ -199,6 +199,10 @@ Image::Image(uint32_t page_size, uint32_t page_count, std::vector<Layer> layers)
     : page_size_(page_size), page_count_(page_count), layers_(std::move(layers)) {
     if (layers_.empty() || !layers_.front().full)
         throw Error("internal error: an image starts with a full backup");
+    const size_t words = static_cast<size_t>(page_count_) / 64 + 1;
+    checked_ = std::make_unique<std::atomic<uint64_t>[]>(words);
+    for (size_t i = 0; i < words; ++i)
+        checked_[i].store(0, std::memory_order_relaxed);
     if (layers_.size() > 1) {
         layer_of_.assign(static_cast<size_t>(page_count_) + 1, 0);
         for (size_t i = 1; i < layers_.size(); ++i)
@@ -284,10 +288,15 @@ void Image::read_page(uint32_t page, uint8_t* out) const {
         throw Error("'" + layer.name + "' is shorter than its record says (page " + std::to_string(page) +
                         ")",
                     ErrorKind::io);
-    if (check && page_hash(page, out, page_size_) != expected)
-        throw Error("page " + std::to_string(page) + " of '" + layer.name +
-                        "' does not match the hash recorded when the backup was made",
-                    ErrorKind::io);
+    const uint64_t bit = uint64_t{1} << (page % 64);
+    std::atomic<uint64_t>& word = checked_[page / 64];
+    if (check && !(word.load(std::memory_order_relaxed) & bit)) {
+        if (page_hash(page, out, page_size_) != expected)
+            throw Error("page " + std::to_string(page) + " of '" + layer.name +
+                            "' does not match the hash recorded when the backup was made",
+                        ErrorKind::io);
+        word.fetch_or(bit, std::memory_order_relaxed);
+    }
     // A view never asks SQLite for a write-ahead log.
     if (page == 1) out[18] = out[19] = 1;
 }

@@ -17,6 +17,7 @@
 // the error message. Temporary files SQLite needs (sorting) go to the
 // default VFS.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -78,6 +79,10 @@ class Image {
     uint32_t page_count_;
     std::vector<Layer> layers_;      // oldest (the full backup) first
     std::vector<uint32_t> layer_of_; // page -> the layer that holds it (empty: all in layer 0)
+    // One bit a page: its hash was checked by an earlier read of this image
+    // (integrity_check reads each page about 8 times; one check is enough,
+    // the file being a handle of a private directory).
+    std::unique_ptr<std::atomic<uint64_t>[]> checked_;
     mutable std::mutex mu_;
     mutable std::string problem_;
 };

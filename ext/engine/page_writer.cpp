@@ -32,7 +32,6 @@ uint8_t* PageWriter::begin(uint32_t first, uint32_t pages) {
 void PageWriter::commit() {
     if (!batch_) return;
     if (batch_first_ == 1) batch_[18] = batch_[19] = options_.journal_byte;
-    hashes_.reserve(static_cast<size_t>(batch_first_) + batch_pages_);
     for (uint32_t i = 0; i < batch_pages_; ++i) {
         const uint64_t h =
             page_hash(batch_first_ + i, batch_ + static_cast<size_t>(i) * page_size_, page_size_);

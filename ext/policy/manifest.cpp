@@ -120,6 +120,30 @@ Manifest parse_manifest(std::string_view bytes) {
     return m;
 }
 
+ManifestHead parse_manifest_head(std::string_view head) {
+    static_assert(kFixedBytes == kManifestHeadBytes);
+    if (head.size() < kFixedBytes || std::memcmp(head.data(), kMagic, sizeof kMagic) != 0)
+        throw Error("manifest: not a wecare_backup manifest");
+    Reader in(head.substr(0, kFixedBytes));
+    in.bytes(sizeof kMagic);
+    ManifestHead h;
+    h.page_size = in.u32();
+    in.u32();
+    h.page_count = in.u64();
+    in.u64();
+    const uint64_t tables = in.u64();
+    const uint64_t hashes = in.u64();
+    if (h.page_size < 512 || h.page_size > 65536 || (h.page_size & (h.page_size - 1)) != 0)
+        throw Error("manifest: bad page size");
+    if (h.page_count > kMaxManifestPages || tables > kMaxManifestTables ||
+        (hashes != 0 && hashes != h.page_count))
+        throw Error("manifest: counts out of range");
+    h.min_bytes = kFixedBytes + tables * 12 + hashes * 8 + kTrailerBytes;
+    // The names are the schema's, which the database's own pages hold.
+    h.max_bytes = h.min_bytes + std::min<uint64_t>(tables * kMaxTableNameBytes, h.page_count * h.page_size);
+    return h;
+}
+
 std::string manifest_id(std::string_view bytes) {
     if (bytes.size() < kTrailerBytes) return "";
     const auto* t = reinterpret_cast<const uint8_t*>(bytes.data() + bytes.size() - kTrailerBytes);

@@ -41,6 +41,18 @@ struct Manifest {
 std::string serialize_manifest(const Manifest& manifest);
 // Throws Error when `bytes` is not a manifest this version can read.
 Manifest parse_manifest(std::string_view bytes);
+// What the fixed start of a manifest (its first kManifestHeadBytes) says,
+// and the sizes the whole file can then have: a reader checks the file's size
+// against them before it reads the rest, so a forged or sparse file is never
+// read into memory. Throws Error when the start is not a manifest's.
+constexpr size_t kManifestHeadBytes = 48;
+struct ManifestHead {
+    uint32_t page_size = 0;
+    uint64_t page_count = 0;
+    uint64_t min_bytes = 0; // every table name empty
+    uint64_t max_bytes = 0; // every table name as long as the names can be
+};
+ManifestHead parse_manifest_head(std::string_view head);
 // The hex of the trailer of serialized `bytes` (what the record binds to).
 std::string manifest_id(std::string_view bytes);
 

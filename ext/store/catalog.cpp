@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 
 #include "common/error.hpp"
+#include "policy/manifest.hpp"
+#include "store/fd.hpp"
 #include "store/temp_file.hpp"
 
 namespace wb {
@@ -49,13 +51,38 @@ std::optional<Manifest> read_manifest(const Dir& dir, const BackupRecord& record
     if (record.manifest.empty()) return std::nullopt;
     const std::string name = record.name + std::string(kManifestSuffix);
     struct stat st {};
-    if (!dir.stat(name, &st)) throw Error("the manifest '" + name + "' is missing", ErrorKind::not_found);
-    // Its size is bounded by what it can describe: 8 bytes a page, plus tables.
-    const auto limit = static_cast<size_t>(std::min<uint64_t>(
-        uint64_t{1} << 40,
-        (record.page_count > 0 ? static_cast<uint64_t>(record.page_count) : 0) * 8 + (1u << 30)));
-    const auto bytes = dir.read_small_file(name, limit);
-    if (!bytes) throw Error("the manifest '" + name + "' cannot be read", ErrorKind::io);
+    Fd fd;
+    try {
+        fd = dir.open_regular(name, &st);
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::not_found)
+            throw Error("the manifest '" + name + "' is missing", ErrorKind::not_found);
+        throw;
+    }
+    // Its start says how big it can be; a file of another size, or one that
+    // describes another database than the record, is refused before the rest
+    // is read (a forged record and a sparse file must not exhaust memory).
+    std::string head(kManifestHeadBytes, '\0');
+    const size_t got = read_at(fd.get(), reinterpret_cast<uint8_t*>(head.data()), head.size(), 0,
+                               "reading the manifest '" + name + "' failed");
+    ManifestHead h;
+    try {
+        h = parse_manifest_head(std::string_view(head).substr(0, got));
+    } catch (const Error& e) {
+        throw Error("the manifest '" + name + "' is damaged (" + e.what() + ")");
+    }
+    const auto size = static_cast<uint64_t>(st.st_size);
+    if (h.page_count != static_cast<uint64_t>(std::max<int64_t>(record.page_count, 0)) ||
+        h.page_size != static_cast<uint64_t>(std::max<int64_t>(record.page_size, 0)))
+        throw Error("the manifest '" + name + "' is not the one recorded with the backup");
+    if (size < h.min_bytes || size > h.max_bytes)
+        throw Error("the manifest '" + name + "' is damaged (" + std::to_string(size) +
+                    " bytes, which its counts cannot have)");
+    std::string all(static_cast<size_t>(size), '\0');
+    if (read_at(fd.get(), reinterpret_cast<uint8_t*>(all.data()), all.size(), 0,
+                "reading the manifest '" + name + "' failed") != all.size())
+        throw Error("the manifest '" + name + "' cannot be read", ErrorKind::io);
+    const std::optional<std::string> bytes = std::move(all);
     if (manifest_id(*bytes) != record.manifest)
         throw Error("the manifest '" + name + "' is not the one recorded with the backup");
     try {

@@ -81,8 +81,14 @@ Error access_denied_error(const std::string& what, const std::string& path, cons
 Dir Dir::open_backup_dir(const std::string& dir, bool create) {
     struct stat st {};
     if (::lstat(dir.c_str(), &st) != 0) {
-        if (errno != ENOENT || !create)
-            throw system_error("the backup directory '" + dir + "' is not usable", errno);
+        if (errno == ENOENT && !create)
+            throw Error(
+                "the backup directory '" + dir +
+                    "' does not exist; create it (mkdir -m 700) or mount its disk (a directory set with "
+                    "wecare_backup_config is never created, so backups never land on the disk under an "
+                    "unmounted one)",
+                ErrorKind::cantopen);
+        if (errno != ENOENT) throw system_error("the backup directory '" + dir + "' is not usable", errno);
         if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
             throw system_error("cannot create the backup directory '" + dir + "' (its parent must exist)",
                                errno);

@@ -139,3 +139,22 @@ TEST(Manifest, TwentyThousandLongTableNamesFit) {
     EXPECT_EQ(back.tables.size(), 20000u);
     EXPECT_EQ(back.tables.back(), m.tables.back());
 }
+
+TEST(Manifest, ItsHeadBoundsTheSizeOfTheWholeFile) {
+    Manifest m;
+    m.page_size = 4096;
+    m.page_count = 40;
+    for (int i = 0; i < 30; ++i)
+        m.tables.push_back({"table_" + std::to_string(i), i});
+    m.page_hashes.assign(40, 7);
+    const std::string bytes = serialize_manifest(m);
+    const ManifestHead h = parse_manifest_head(bytes.substr(0, kManifestHeadBytes));
+    EXPECT_EQ(h.page_size, 4096u);
+    EXPECT_EQ(h.page_count, 40u);
+    EXPECT_LE(h.min_bytes, bytes.size());
+    EXPECT_GE(h.max_bytes, bytes.size());
+    // The names live in the database's pages: never more than its bytes.
+    EXPECT_LE(h.max_bytes, h.min_bytes + 40u * 4096u);
+    EXPECT_THROW(parse_manifest_head(bytes.substr(0, kManifestHeadBytes - 1)), Error);
+    EXPECT_THROW(parse_manifest_head(std::string(kManifestHeadBytes, '\0')), Error);
+}
