@@ -594,7 +594,12 @@ std::optional<uint64_t> S3Client::head_object(const std::string& key) {
     auto it = response.headers.find("content-length");
     if (it == response.headers.end())
         fail(ErrorKind::remote, "s3 head_object: no Content-Length in the answer");
-    return std::strtoull(it->second.c_str(), nullptr, 10);
+    // Digits only, and no more than 19 of them: a hostile or broken peer's
+    // "-1", "12abc" or 30 digits is an error, never a wrapped size.
+    const std::string& text = it->second;
+    if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
+        fail(ErrorKind::remote, "s3 head_object: Content-Length '" + text.substr(0, 40) + "' is not a size");
+    return std::stoull(text);
 }
 
 void S3Client::delete_object(const std::string& key) {
