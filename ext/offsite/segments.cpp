@@ -164,37 +164,12 @@ SegmentObject send_segment(Target& target, const Settings& s, const Dir& dir, co
     options.prefix = s.prefix;
     options.created_ns = segment.created_ns;
     options.base = segment.base;
-    BlockHasher source_hash;
-    uint64_t offset = 0;
-    observer.phase("offsite");
-    const Source source = [&](uint8_t* buffer, size_t capacity) -> size_t {
-        observer.check();
-        const size_t got =
-            read_at(fd.get(), buffer, capacity, offset, "reading the segment '" + name + "' failed");
-        source_hash.update(offset, buffer, got);
-        offset += got;
-        observer.progress(static_cast<int64_t>(offset), static_cast<int64_t>(size));
-        return got;
-    };
-    const std::string object = object_name(name);
-    EncodeResult encoded;
-    target.put_stream(object, [&](const Sink& out) { encoded = encode_stream(source, size, options, out); });
-    try {
-        if (source_hash.finish(fd.get(), size) != checksum)
-            throw Error("the segment '" + name + "' changed while it was sent, so it was not kept off-site");
-        read_back(target, object, encoded.encoded_size, size, checksum, key,
-                  identity(s, name, options.created_ns, options.base), observer);
-    } catch (...) {
-        try {
-            target.remove(object);
-        } catch (const std::exception&) {
-            // Not in the index, so the next full sync checks it (and sends the segment again).
-        }
-        throw;
-    }
+    const uint64_t encoded_size = send_checked(
+        target, s, fd.get(), size, options, key,
+        "the segment '" + name + "' changed while it was sent, so it was not kept off-site", observer);
     SegmentObject o;
     o.name = name;
-    o.object_bytes = static_cast<int64_t>(encoded.encoded_size);
+    o.object_bytes = static_cast<int64_t>(encoded_size);
     o.original_bytes = static_cast<int64_t>(size);
     o.created_ns = segment.created_ns;
     o.base = segment.base;

@@ -119,41 +119,14 @@ OffsiteObject send_one(Target& target, const Settings& s, const Dir& dir, const 
     options.prefix = s.prefix;
     options.created_ns = created_ns_of(entry);
     options.base = entry.record ? entry.record->base : "";
-    BlockHasher source_hash;
-    uint64_t offset = 0;
-    observer.phase("offsite");
-    const Source source = [&](uint8_t* buffer, size_t capacity) -> size_t {
-        observer.check();
-        const size_t got =
-            read_at(fd.get(), buffer, capacity, offset, "reading the backup '" + name + "' failed");
-        source_hash.update(offset, buffer, got);
-        offset += got;
-        observer.progress(static_cast<int64_t>(offset), static_cast<int64_t>(size));
-        return got;
-    };
-    const std::string object = object_name(name);
-    EncodeResult encoded;
-    target.put_stream(object, [&](const Sink& out) { encoded = encode_stream(source, size, options, out); });
-
-    // The object exists now: it is deleted unless it checks out.
-    try {
-        if (source_hash.finish(fd.get(), size) != expected)
-            throw Error("the local backup '" + name +
-                        "' does not match its recorded checksum, so it was not sent; check it with "
-                        "wecare_backup_verify");
-        read_back(target, object, encoded.encoded_size, size, expected, key,
-                  identity(s, name, options.created_ns, options.base), observer);
-    } catch (...) {
-        try {
-            target.remove(object);
-        } catch (const std::exception&) {
-            // It stays listed, so it is not sent again; verify finds it.
-        }
-        throw;
-    }
+    const uint64_t encoded_size = send_checked(
+        target, s, fd.get(), size, options, key,
+        "the local backup '" + name +
+            "' does not match its recorded checksum, so it was not sent; check it with wecare_backup_verify",
+        observer);
     OffsiteObject o;
     o.name = name;
-    o.object_bytes = static_cast<int64_t>(encoded.encoded_size);
+    o.object_bytes = static_cast<int64_t>(encoded_size);
     o.original_bytes = static_cast<int64_t>(size);
     o.created_ns = options.created_ns;
     o.kind = entry.kind();

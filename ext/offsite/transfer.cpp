@@ -131,6 +131,39 @@ void read_back(Target& target, const std::string& object, uint64_t encoded_size,
                     "' reads back differently from the file it was made from");
 }
 
+uint64_t send_checked(Target& target, const Settings& s, int fd, uint64_t size, const EncodeOptions& options,
+                      const std::optional<Key>& key, const std::string& changed, Observer& observer) {
+    const std::string& name = options.name;
+    BlockHasher source_hash;
+    uint64_t offset = 0;
+    observer.phase("offsite");
+    const Source source = [&](uint8_t* buffer, size_t capacity) -> size_t {
+        observer.check();
+        const size_t got = read_at(fd, buffer, capacity, offset, "reading '" + name + "' failed");
+        source_hash.update(offset, buffer, got);
+        offset += got;
+        observer.progress(static_cast<int64_t>(offset), static_cast<int64_t>(size));
+        return got;
+    };
+    const std::string object = object_name(name);
+    EncodeResult encoded;
+    target.put_stream(object, [&](const Sink& out) { encoded = encode_stream(source, size, options, out); });
+    // The object exists now: it is deleted unless it checks out.
+    try {
+        if (source_hash.finish(fd, size) != options.original_checksum) throw Error(changed);
+        read_back(target, object, encoded.encoded_size, size, options.original_checksum, key,
+                  identity(s, name, options.created_ns, options.base), observer);
+    } catch (...) {
+        try {
+            target.remove(object);
+        } catch (const std::exception&) {
+            // Not in the index: the next sync checks it, and sends it again.
+        }
+        throw;
+    }
+    return encoded.encoded_size;
+}
+
 std::string message_of(const std::exception& e) {
     const auto* error = dynamic_cast<const Error*>(&e);
     if (error && is_data_problem(error->kind()))

@@ -56,6 +56,13 @@ void read_back(Target& target, const std::string& object, uint64_t encoded_size,
                const std::string& expected, const std::optional<Key>& key, const Expected& identity_sent,
                Observer& observer);
 
+// Sends `size` bytes of the file `fd` (named options.name) as its object,
+// hashing them as they are read; the object is removed again unless those
+// bytes hash to options.original_checksum (else Error(`changed`)) and the
+// copy reads back whole under the key. Returns the object's encoded size.
+uint64_t send_checked(Target& target, const Settings& s, int fd, uint64_t size, const EncodeOptions& options,
+                      const std::optional<Key>& key, const std::string& changed, Observer& observer);
+
 // A failed send's message: a data problem is the copy read back damaged.
 std::string message_of(const std::exception& e);
 
