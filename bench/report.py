@@ -40,6 +40,9 @@ INCR_WALL_MAX = 0.50      # x a full backup's wall time
 INCR_CPU_MAX = 0.60       # x a full backup's CPU
 INCR_IDLE_BYTES_MAX = 0.005  # x a full backup's bytes, nothing changed
 CHAIN_RESTORE_MAX = 1.2   # restore of a chain's 7th backup x restore of a full one
+# Targets from issue 14 (continuous capture and point-in-time restore).
+CAPTURE_THROUGHPUT_MIN = 0.95  # writer commits/s with capture x without (synchronous=NORMAL)
+REPLAY_MBS_MIN = 200.0         # MB/s of segment bytes replayed by restore_at('latest')
 
 MiB = 1024 * 1024
 
@@ -556,6 +559,125 @@ def render_memory(memory, rep):
                 ("; error: " + r["error"]) if "error" in r else ""))
     L.append("")
     return L
+
+
+MB = 1000 * 1000
+
+
+@renders("continuous")
+def render_continuous(cont, rep):
+    L = ["## 10. Continuous capture and point-in-time restore\n"]
+    overhead = cont.get("overhead", {})
+    wal_max = cont.get("wal_max_bytes")
+    if overhead:
+        L.append("Overhead (issue 14): bench/writer commits one small row at a time as fast as it "
+                 "can (`--interval-ms 0.01`, WAL, %s) for %g s, with continuous capture "
+                 "(`wecare_backup_continuous(%s)`, bench/capturer.py: another process, its "
+                 "first base taken before the writer starts) and without, in the same rounds. "
+                 "/ without = the median of each round's ratio of commits per second; the "
+                 "latency columns are the writer's commits (medians over rounds, worst round in "
+                 "brackets); added p99 = p99 with capture minus p99 without. -wal peak = the "
+                 "largest size of the -wal file, sampled every 50 ms (capture is the "
+                 "checkpointer and keeps it below `wal_max_bytes`, %s MiB; without capture "
+                 "SQLite's automatic checkpoint keeps it near 4 MiB).\n" % (
+                     writer_mode_text(overhead), cont.get("window_s", 0),
+                     cont.get("interval_ms", "?"), fmt_mib(wal_max)))
+        L.append("| writer | commits/s | / without | p50 ms | p99 ms | added p99 ms | max ms "
+                 "| -wal peak MiB | capture ready s | target | runs (commits/s) |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for name, s in overhead.items():
+            base = WRITER_MODE_SUFFIX.sub("", name)
+            under = base == "writer under capture"
+            alone = overhead.get(name.replace("writer under capture", "writer alone"), {})
+            r = s.get("ratio") if under else None
+            added = ratio_diff(s.get("writer_p99_ms"), alone.get("writer_p99_ms")) \
+                if under else None
+            target = ""
+            if under and base == name:  # NORMAL: the mode the target is for
+                ok = r is not None and r >= CAPTURE_THROUGHPUT_MIN
+                target = ">= %gx: %s" % (CAPTURE_THROUGHPUT_MIN, verdict(ok))
+                rep.target("writer commits/s with continuous capture >= %gx without "
+                           "(synchronous=NORMAL)" % CAPTURE_THROUGHPUT_MIN, fmt_ratio(r), ok,
+                           MISS_REASONS.get("capture overhead"))
+            elif under:
+                target = "reported"
+            wp = lambda k: "%s (%s)" % (fmt_s(s.get("writer_" + k)),
+                                        fmt_s(s.get("writer_worst_" + k))) \
+                if s.get("writer_worst_" + k) is not None else fmt_s(s.get("writer_" + k))
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s%s |" % (
+                name, "%.0f" % s["commits_per_s"] if "commits_per_s" in s else "—",
+                fmt_ratio(r) if under else "", fmt_s(s.get("writer_p50_ms")), wp("p99_ms"),
+                "%+.3f" % added if added is not None else "", wp("max_ms"),
+                fmt_mib(s.get("wal_peak_bytes")),
+                fmt_s(s.get("capture_ready_s")) if under else "", target,
+                ", ".join("%.0f" % x for x in s.get("rounds_commits_per_s", [])),
+                errors_text(s)))
+        L.append("")
+        peaks = [s.get("wal_worst_peak_bytes", s.get("wal_peak_bytes"))
+                 for n, s in overhead.items()
+                 if WRITER_MODE_SUFFIX.sub("", n) == "writer under capture"
+                 and "wal_peak_bytes" in s]
+        if peaks and wal_max:
+            ok = max(peaks) <= wal_max
+            rep.target("-wal file under continuous capture <= wal_max_bytes (%s MiB)"
+                       % fmt_mib(wal_max), "%s MiB" % fmt_mib(max(peaks)), ok,
+                       MISS_REASONS.get("capture wal"))
+
+    replay, setup = cont.get("replay", {}), cont.get("replay_setup", {})
+    if replay:
+        seg = setup.get("segment_bytes")
+        points = first_of(replay, "restore_at('latest'), with points")
+        nopoints = first_of(replay, "restore_at('latest'), no points (base only)")
+        durable = replay.get("cp + sync (durable copy)", {}).get("wall")
+        L.append("Replay: a copy of the database under capture (%s ms) while rows of 1-4 KiB "
+                 "(random bytes) were written by INSERT OR REPLACE over %s ids, 8 a transaction, "
+                 "for %s s (%s commits): a timeline of %s MB of segments (%s files) on a %s MB "
+                 "base; the final database is %s MB. `restore_at('latest')` of it into a copy "
+                 "of the final database, against `restore_at('latest')` of a timeline of the "
+                 "same final database with no points (its base only: the lock, the safety "
+                 "backup and the base restore, what every restore_at pays) and the durable "
+                 "copy of the database, in the same rounds, warm. Replay MB/s (MB = 10^6 bytes) "
+                 "= segment bytes / wall of the whole restore_at, the figure the target is "
+                 "checked on; points only = segment bytes / (wall with points - wall with no "
+                 "points).\n" % (
+                     cont.get("interval_ms", "?"), setup.get("rows", "16000"),
+                     fmt_s(setup.get("load_s")), setup.get("load_commits", "?"),
+                     fmt_mb(seg), setup.get("segments", "?"),
+                     fmt_mb(setup.get("base_bytes")), fmt_mb(setup.get("db_bytes"))))
+        L.append("| method | wall s | CPU s | written MB | / durable copy | segment MB/s "
+                 "| target | runs (wall s) |")
+        L.append("|---|---|---|---|---|---|---|---|")
+        for name, s in replay.items():
+            wall = s.get("wall")
+            mbs = seg / MB / wall if seg and wall and name.endswith("with points") else None
+            target = ""
+            if name.endswith("with points"):
+                ok = mbs is not None and mbs >= REPLAY_MBS_MIN
+                target = ">= %g MB/s: %s" % (REPLAY_MBS_MIN, verdict(ok))
+                rep.target("restore_at('latest') replays >= %g MB/s of segments (whole call)"
+                           % REPLAY_MBS_MIN, "%.0f MB/s" % mbs if mbs else "—", ok,
+                           MISS_REASONS.get("replay"))
+            elif name.startswith("restore_at"):
+                target = "reported"
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s%s |" % (
+                name, fmt_s(wall), fmt_s(s.get("cpu")), fmt_mb(s.get("written_bytes")),
+                fmt_ratio(ratio(wall, durable)), "%.0f" % mbs if mbs else "", target,
+                fmt_runs(s), errors_text(s)))
+        L.append("")
+        extra = ratio_diff(points.get("wall"), nopoints.get("wall"))
+        if seg and extra:
+            L.append("Split: the points cost %s s over restoring the base alone, %.0f MB/s of "
+                     "segments on their own (reported; the target is checked on the whole "
+                     "call).\n" % (fmt_s(extra), seg / MB / extra))
+    return L
+
+
+def ratio_diff(a, b):
+    return a - b if a is not None and b is not None else None
+
+
+def fmt_mb(n):
+    return "—" if n is None else "%.1f" % (n / MB)
 
 
 def render_plain(name, result, rep):
