@@ -261,7 +261,7 @@ class Bench:
 # over the rounds that succeeded
 MEDIAN_FIGURES = ("sys", "written_bytes", "file_bytes", "backup_bytes", "increment_pages",
                   "changed_pages", "db_pages", "commits_per_s", "wal_peak_bytes",
-                  "capture_ready_s")
+                  "capture_ready_s", "capture_cpu_s")
 
 
 def summarize(runs):
@@ -1201,6 +1201,13 @@ class WalSampler:
         self.peak = max(self.peak, self.size())
 
 
+def proc_cpu_s(pid):
+    """user+sys CPU seconds of a running process (all its threads) so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def checkpoint_truncate(db):
     db_query(db, "PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -1225,9 +1232,12 @@ def fast_writer_window(b, db, synchronous, seconds, cdir=None):
         capturer, ready = start_capturer(b, db, cdir)
         time.sleep(2 * CAPTURE_INTERVAL_MS / 1000.0)  # a few idle ticks first
     try:
+        cpu0 = proc_cpu_s(capturer.pid) if capturer else None
         with WalSampler(db) as wal:
             res = run_child([b.writer, db, "--seconds", seconds, "--interval-ms", "0.01",
                              "--synchronous", synchronous], timeout=seconds + 60)
+        if capturer:  # the capture's CPU during the writer's window
+            res["capture_cpu_s"] = proc_cpu_s(capturer.pid) - cpu0
     finally:
         stats = stop_capturer(capturer) if capturer else None
     res["wal_peak_bytes"] = wal.peak

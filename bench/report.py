@@ -567,6 +567,16 @@ MB = 1000 * 1000
 @renders("continuous")
 def render_continuous(cont, rep):
     L = ["## 10. Continuous capture and point-in-time restore\n"]
+    other = cont.get("from_run")
+    if other:  # merged into this report from a run of its own
+        L.append("From a separate run, not the one above: `%s`, medians of %s rounds, a %s MiB "
+                 "database, %s, load average %s at its start and %s at its end, "
+                 "wecare_backup %s.\n" % (
+                     " ".join(["bench/run.py"] + other.get("argv", [])), other.get("repeat", "?"),
+                     other.get("size_mib", "?"), other.get("date", "?"),
+                     other.get("load average at start", "?"),
+                     other.get("load average at end", "?"),
+                     other.get("wecare_backup_version", "?")))
     overhead = cont.get("overhead", {})
     wal_max = cont.get("wal_max_bytes")
     if overhead:
@@ -576,15 +586,17 @@ def render_continuous(cont, rep):
                  "first base taken before the writer starts) and without, in the same rounds. "
                  "/ without = the median of each round's ratio of commits per second; the "
                  "latency columns are the writer's commits (medians over rounds, worst round in "
-                 "brackets); added p99 = p99 with capture minus p99 without. -wal peak = the "
+                 "brackets); added p99 = p99 with capture minus p99 without; capture CPU = "
+                 "the capturer process's user+sys time during the writer's window. "
+                 "-wal peak = the "
                  "largest size of the -wal file, sampled every 50 ms (capture is the "
                  "checkpointer and keeps it below `wal_max_bytes`, %s MiB; without capture "
                  "SQLite's automatic checkpoint keeps it near 4 MiB).\n" % (
                      writer_mode_text(overhead), cont.get("window_s", 0),
                      cont.get("interval_ms", "?"), fmt_mib(wal_max)))
         L.append("| writer | commits/s | / without | p50 ms | p99 ms | added p99 ms | max ms "
-                 "| -wal peak MiB | capture ready s | target | runs (commits/s) |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+                 "| -wal peak MiB | capture ready s | capture CPU s | target | runs (commits/s) |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for name, s in overhead.items():
             base = WRITER_MODE_SUFFIX.sub("", name)
             under = base == "writer under capture"
@@ -604,12 +616,13 @@ def render_continuous(cont, rep):
             wp = lambda k: "%s (%s)" % (fmt_s(s.get("writer_" + k)),
                                         fmt_s(s.get("writer_worst_" + k))) \
                 if s.get("writer_worst_" + k) is not None else fmt_s(s.get("writer_" + k))
-            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s%s |" % (
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s%s |" % (
                 name, "%.0f" % s["commits_per_s"] if "commits_per_s" in s else "—",
                 fmt_ratio(r) if under else "", fmt_s(s.get("writer_p50_ms")), wp("p99_ms"),
                 "%+.3f" % added if added is not None else "", wp("max_ms"),
                 fmt_mib(s.get("wal_peak_bytes")),
-                fmt_s(s.get("capture_ready_s")) if under else "", target,
+                fmt_s(s.get("capture_ready_s")) if under else "",
+                fmt_s(s.get("capture_cpu_s")) if under else "", target,
                 ", ".join("%.0f" % x for x in s.get("rounds_commits_per_s", [])),
                 errors_text(s)))
         L.append("")
@@ -665,10 +678,13 @@ def render_continuous(cont, rep):
                 fmt_runs(s), errors_text(s)))
         L.append("")
         extra = ratio_diff(points.get("wall"), nopoints.get("wall"))
-        if seg and extra:
-            L.append("Split: the points cost %s s over restoring the base alone, %.0f MB/s of "
-                     "segments on their own (reported; the target is checked on the whole "
-                     "call).\n" % (fmt_s(extra), seg / MB / extra))
+        if seg and extra is not None:
+            L.append("Split: the timeline with points took %s s more than the one with no "
+                     "points (which restores the same final database from its base alone: "
+                     "the fixed part of every restore_at)%s. Reported; the target is checked "
+                     "on the whole call.\n" % (
+                         fmt_s(extra), ", %.0f MB/s of segments over that difference" % (
+                             seg / MB / extra) if extra > 0 else ""))
     return L
 
 

@@ -81,4 +81,5 @@ def test_the_continuous_section_checks_its_targets(monkeypatch):
     data["results"]["continuous"] = continuous(0.97, 0.25)
     text = report.render(data)
     assert "| 0.97x | ok |" in text and "| 400 MB/s | ok |" in text
-    assert "Split: the points cost 0.150 s over restoring the base alone, 667 MB/s" in text
+    assert "took 0.150 s more than the one with no points" in text
+    assert "667 MB/s of segments over that difference" in text
