@@ -1143,6 +1143,7 @@ def section_memory(b):
 
 CAPTURE_INTERVAL_MS = 200   # wecare_backup_continuous(200)
 WAL_SAMPLE_S = 0.05         # how often the -wal file's size is sampled
+CAPTURE_NO_AUTOCHECKPOINT = "writer under capture, wal_autocheckpoint=0"
 REPLAY_ROWS = 16000         # ids the replay's load writes (INSERT OR REPLACE), 1-4 KiB each
 
 
@@ -1222,7 +1223,7 @@ def segment_bytes(directory):
     return sum(n for name, n in file_sizes(directory).items() if name.endswith(".wcseg"))
 
 
-def fast_writer_window(b, db, synchronous, seconds, cdir=None):
+def fast_writer_window(b, db, synchronous, seconds, cdir=None, autocheckpoint=None):
     """bench/writer committing as fast as it can (--interval-ms 0.01) for
     `seconds`, with continuous capture running in another process when cdir
     is given (started, and its first base taken, before the writer starts).
@@ -1235,7 +1236,9 @@ def fast_writer_window(b, db, synchronous, seconds, cdir=None):
         cpu0 = proc_cpu_s(capturer.pid) if capturer else None
         with WalSampler(db) as wal:
             res = run_child([b.writer, db, "--seconds", seconds, "--interval-ms", "0.01",
-                             "--synchronous", synchronous], timeout=seconds + 60)
+                             "--synchronous", synchronous] +
+                            ([] if autocheckpoint is None else
+                             ["--autocheckpoint", autocheckpoint]), timeout=seconds + 60)
         if capturer:  # the capture's CPU during the writer's window
             res["capture_cpu_s"] = proc_cpu_s(capturer.pid) - cpu0
     finally:
@@ -1315,6 +1318,13 @@ def section_continuous(b):
                         "prepare": lambda: (checkpoint_truncate(db), remove_files(cdir)),
                         "run": lambda s=sync: fast_writer_window(b, db, s, seconds, cdir),
                         "cleanup": lambda: remove_files(cdir)})
+        # README: on SQLite before 3.51.3 the application's own connections turn
+        # their automatic checkpoints off while capture (the checkpointer) runs
+        methods.append({"name": writer_row(CAPTURE_NO_AUTOCHECKPOINT, sync),
+                        "prepare": lambda: (checkpoint_truncate(db), remove_files(cdir)),
+                        "run": lambda s=sync: fast_writer_window(b, db, s, seconds, cdir,
+                                                                 autocheckpoint=0),
+                        "cleanup": lambda: remove_files(cdir)})
     runs = b.rounds(methods, "continuous overhead")
     overhead = summarize_all(runs)
     for name, rs in runs.items():
@@ -1322,14 +1332,14 @@ def section_continuous(b):
                                                   for r in rs]
         overhead[name]["wal_worst_peak_bytes"] = max(r.get("wal_peak_bytes", 0) for r in rs)
     for sync in b.args.writer_sync:  # the ratio of each round, then their median
-        alone, under = runs[writer_row("writer alone", sync)], \
-            runs[writer_row("writer under capture", sync)]
-        ratios = [u["commits_per_s"] / a["commits_per_s"] for a, u in zip(alone, under)
-                  if "error" not in a and "error" not in u and a.get("commits_per_s")]
-        overhead[writer_row("writer under capture", sync)]["round_ratios"] = ratios
-        if ratios:
-            overhead[writer_row("writer under capture", sync)]["ratio"] = \
-                statistics.median(ratios)
+        alone = runs[writer_row("writer alone", sync)]
+        for row in ("writer under capture", CAPTURE_NO_AUTOCHECKPOINT):
+            under = runs[writer_row(row, sync)]
+            ratios = [u["commits_per_s"] / a["commits_per_s"] for a, u in zip(alone, under)
+                      if "error" not in a and "error" not in u and a.get("commits_per_s")]
+            overhead[writer_row(row, sync)]["round_ratios"] = ratios
+            if ratios:
+                overhead[writer_row(row, sync)]["ratio"] = statistics.median(ratios)
     result["overhead"] = overhead
     result["window_s"] = seconds
     result["interval_ms"] = CAPTURE_INTERVAL_MS

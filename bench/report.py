@@ -591,7 +591,11 @@ def render_continuous(cont, rep):
                  "-wal peak = the "
                  "largest size of the -wal file, sampled every 50 ms (capture is the "
                  "checkpointer and keeps it below `wal_max_bytes`, %s MiB; without capture "
-                 "SQLite's automatic checkpoint keeps it near 4 MiB).\n" % (
+                 "SQLite's automatic checkpoint keeps it near 4 MiB). The writer keeps "
+                 "SQLite's automatic checkpoint (1000 pages) unless the row says "
+                 "`wal_autocheckpoint=0`, what the README asks of an application's own "
+                 "connections while capture runs on SQLite before 3.51.3 (this machine's "
+                 "is older); the target is checked on the writer as it comes.\n" % (
                      writer_mode_text(overhead), cont.get("window_s", 0),
                      cont.get("interval_ms", "?"), fmt_mib(wal_max)))
         L.append("| writer | commits/s | / without | p50 ms | p99 ms | added p99 ms | max ms "
@@ -599,13 +603,13 @@ def render_continuous(cont, rep):
         L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for name, s in overhead.items():
             base = WRITER_MODE_SUFFIX.sub("", name)
-            under = base == "writer under capture"
-            alone = overhead.get(name.replace("writer under capture", "writer alone"), {})
+            under = base.startswith("writer under capture")
+            alone = overhead.get("writer alone" + name[len(base):], {})
             r = s.get("ratio") if under else None
             added = ratio_diff(s.get("writer_p99_ms"), alone.get("writer_p99_ms")) \
                 if under else None
             target = ""
-            if under and base == name:  # NORMAL: the mode the target is for
+            if base == name == "writer under capture":  # NORMAL, the writer as it comes
                 ok = r is not None and r >= CAPTURE_THROUGHPUT_MIN
                 target = ">= %gx: %s" % (CAPTURE_THROUGHPUT_MIN, verdict(ok))
                 rep.target("writer commits/s with continuous capture >= %gx without "
@@ -628,13 +632,13 @@ def render_continuous(cont, rep):
         L.append("")
         peaks = [s.get("wal_worst_peak_bytes", s.get("wal_peak_bytes"))
                  for n, s in overhead.items()
-                 if WRITER_MODE_SUFFIX.sub("", n) == "writer under capture"
+                 if WRITER_MODE_SUFFIX.sub("", n).startswith("writer under capture")
                  and "wal_peak_bytes" in s]
         if peaks and wal_max:
             ok = max(peaks) <= wal_max
-            rep.target("-wal file under continuous capture <= wal_max_bytes (%s MiB)"
-                       % fmt_mib(wal_max), "%s MiB" % fmt_mib(max(peaks)), ok,
-                       MISS_REASONS.get("capture wal"))
+            rep.target("-wal file under continuous capture <= wal_max_bytes (%s MiB), "
+                       "largest of every round" % fmt_mib(wal_max),
+                       "%s MiB" % fmt_mib(max(peaks)), ok, wal_reason(overhead, wal_max))
 
     replay, setup = cont.get("replay", {}), cont.get("replay_setup", {})
     if replay:
@@ -644,7 +648,7 @@ def render_continuous(cont, rep):
         durable = replay.get("cp + sync (durable copy)", {}).get("wall")
         L.append("Replay: a copy of the database under capture (%s ms) while rows of 1-4 KiB "
                  "(random bytes) were written by INSERT OR REPLACE over %s ids, 8 a transaction, "
-                 "for %s s (%s commits): a timeline of %s MB of segments (%s files) on a %s MB "
+                 "for %s s (%s commits): a timeline of %s MB of segments (files: %s) on a %s MB "
                  "base; the final database is %s MB. `restore_at('latest')` of it into a copy "
                  "of the final database, against `restore_at('latest')` of a timeline of the "
                  "same final database with no points (its base only: the lock, the safety "
@@ -706,6 +710,23 @@ def capture_overhead_reason(under, cont):
     return "; ".join(parts) + " (not profiled)" if parts else None
 
 
+def wal_reason(overhead, wal_max):
+    """Which rows let the log past wal_max_bytes, from the run's own figures."""
+    if MISS_REASONS.get("capture wal"):
+        return MISS_REASONS["capture wal"]
+    over = ["%s: %s MiB" % (n, fmt_mib(s.get("wal_worst_peak_bytes")))
+            for n, s in overhead.items() if (s.get("wal_worst_peak_bytes") or 0) > wal_max]
+    under = ["%s: %s MiB" % (n, fmt_mib(s.get("wal_worst_peak_bytes")))
+             for n, s in overhead.items() if n.startswith("writer under capture")
+             and (s.get("wal_worst_peak_bytes") or 0) <= wal_max]
+    return ("over in the worst round of %s (within it: %s). Capture restarts the log once it "
+            "passes half the limit, under a write lock it waits for for at most one interval "
+            "(ext/command/continuous.cpp, checkpoint_and_restart) and otherwise tries again at "
+            "the next tick; a writer committing back to back, running SQLite's own automatic "
+            "checkpoints too, may hold it off meanwhile (not profiled)" % (
+                "; ".join(over) or "?", "; ".join(under) or "none"))
+
+
 def replay_reason(points, nopoints):
     """Why the replay target was missed: how much of the wall the same
     restore_at pays with no points at all."""
@@ -715,8 +736,8 @@ def replay_reason(points, nopoints):
     if fixed and wall:
         return ("the fixed part dominates: restore_at of the same final database with no "
                 "points (lock, safety backup, the base written through the WAL and "
-                "checkpointed, as wecare_backup_restore does) took %s s of the %s s" % (
-                    fmt_s(fixed), fmt_s(wall)))
+                "checkpointed, as wecare_backup_restore does) took %s s, against %s s with "
+                "the points" % (fmt_s(fixed), fmt_s(wall)))
     return None
 
 
