@@ -624,12 +624,20 @@ def render_continuous(cont, rep):
                 name, "%.0f" % s["commits_per_s"] if "commits_per_s" in s else "—",
                 fmt_ratio(r) if under else "", fmt_s(s.get("writer_p50_ms")), wp("p99_ms"),
                 "%+.3f" % added if added is not None else "", wp("max_ms"),
-                fmt_mib(s.get("wal_peak_bytes")),
+                "%s (%s)" % (fmt_mib(s.get("wal_peak_bytes")),
+                             fmt_mib(s.get("wal_worst_peak_bytes")))
+                if "wal_worst_peak_bytes" in s else fmt_mib(s.get("wal_peak_bytes")),
                 fmt_s(s.get("capture_ready_s")) if under else "",
                 fmt_s(s.get("capture_cpu_s")) if under else "", target,
                 ", ".join("%.0f" % x for x in s.get("rounds_commits_per_s", [])),
                 errors_text(s)))
         L.append("")
+        for name, s in overhead.items():  # rounds too far apart to compare one effect
+            rounds = [x for x in s.get("rounds_commits_per_s", []) if x > 0]
+            if name.startswith("writer alone") and rounds and max(rounds) > 3 * min(rounds):
+                L.append("%s: its rounds range %.0f-%.0f commits/s, so the machine (the disk's "
+                         "flush time, other work) varied more than capture can account for; "
+                         "those ratios say little.\n" % (name, min(rounds), max(rounds)))
         peaks = [s.get("wal_worst_peak_bytes", s.get("wal_peak_bytes"))
                  for n, s in overhead.items()
                  if WRITER_MODE_SUFFIX.sub("", n).startswith("writer under capture")
@@ -655,8 +663,9 @@ def render_continuous(cont, rep):
                  "backup and the base restore, what every restore_at pays) and the durable "
                  "copy of the database, in the same rounds, warm. Replay MB/s (MB = 10^6 bytes) "
                  "= segment bytes / wall of the whole restore_at, the figure the target is "
-                 "checked on; points only = segment bytes / (wall with points - wall with no "
-                 "points).\n" % (
+                 "checked on. Most of that wall is the fixed part (see the split below), so "
+                 "the figure grows with the segment volume restored: it says how a restore_at "
+                 "of this size compares, not how fast segments are read.\n" % (
                      cont.get("interval_ms", "?"), setup.get("rows", "16000"),
                      fmt_s(setup.get("load_s")), setup.get("load_commits", "?"),
                      fmt_mb(seg), setup.get("segments", "?"),
