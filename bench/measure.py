@@ -260,7 +260,8 @@ class Bench:
 # figures a run may carry besides wall and cpu; summarize() gives their medians
 # over the rounds that succeeded
 MEDIAN_FIGURES = ("sys", "written_bytes", "file_bytes", "backup_bytes", "increment_pages",
-                  "changed_pages", "db_pages")
+                  "changed_pages", "db_pages", "commits_per_s", "wal_peak_bytes",
+                  "capture_ready_s", "capture_cpu_s")
 
 
 def summarize(runs):
@@ -1136,6 +1137,307 @@ def section_memory(b):
         b.defer("memory %d MiB" % b.args.big_mib, big)
     label = "%d MiB" % b.args.size_mib
     return {label: memory_cases(b, label)}
+
+
+# ---------------------------------------------------------------- continuous capture
+
+CAPTURE_INTERVAL_MS = 200   # wecare_backup_continuous(200)
+WAL_SAMPLE_S = 0.05         # how often the -wal file's size is sampled
+CAPTURE_NO_AUTOCHECKPOINT = "writer under capture, wal_autocheckpoint=0"
+REPLAY_ROWS = 16000         # ids the replay's load writes (INSERT OR REPLACE), 1-4 KiB each
+
+
+def start_capturer(b, db, cdir):
+    """bench/capturer.py on db with dir cdir (made 0700), once its first base
+    is taken and the timeline has a range; returns (process, its ready line)."""
+    ensure_backup_dir({"dir": cdir})
+    proc = subprocess.Popen(["/usr/bin/python3", str(BENCH / "capturer.py"), b.ext, str(db),
+                             str(cdir), "--interval-ms", str(CAPTURE_INTERVAL_MS)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("ready "):
+        proc.kill()
+        _, err = proc.communicate()
+        raise RuntimeError("capturer did not start: %r %r" % (line[:200], err[-300:]))
+    return proc, json.loads(line[len("ready "):])
+
+
+def stop_capturer(proc):
+    """Tell the capturer to stop (a line on stdin); its final stats, or None."""
+    out, err = proc.communicate("stop\n", timeout=120)
+    try:
+        return json.loads(last_line(out)).get("stats")
+    except ValueError:
+        raise RuntimeError("capturer: %r %r" % (out[-200:], err[-300:]))
+
+
+class WalSampler:
+    """Largest size of a -wal file, sampled every WAL_SAMPLE_S on a thread."""
+
+    def __init__(self, db):
+        self.wal = Path(str(db) + "-wal")
+        self.peak = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.sample)
+
+    def size(self):
+        try:
+            return self.wal.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def sample(self):
+        while not self.done.is_set():
+            self.peak = max(self.peak, self.size())
+            time.sleep(WAL_SAMPLE_S)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+        self.peak = max(self.peak, self.size())
+
+
+def proc_cpu_s(pid):
+    """user+sys CPU seconds of a running process (all its threads) so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def checkpoint_truncate(db):
+    db_query(db, "PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def copy_db(src, dst):
+    """A consistent copy of a WAL database (its log folded in first)."""
+    checkpoint_truncate(src)
+    shutil.copyfile(src, dst)
+
+
+def segment_bytes(directory):
+    return sum(n for name, n in file_sizes(directory).items() if name.endswith(".wcseg"))
+
+
+def fast_writer_window(b, db, synchronous, seconds, cdir=None, autocheckpoint=None):
+    """bench/writer committing as fast as it can (--interval-ms 0.01) for
+    `seconds`, with continuous capture running in another process when cdir
+    is given (started, and its first base taken, before the writer starts).
+    The -wal file's size is sampled meanwhile."""
+    capturer, ready = None, None
+    if cdir is not None:
+        capturer, ready = start_capturer(b, db, cdir)
+        time.sleep(2 * CAPTURE_INTERVAL_MS / 1000.0)  # a few idle ticks first
+    try:
+        cpu0 = proc_cpu_s(capturer.pid) if capturer else None
+        with WalSampler(db) as wal:
+            res = run_child([b.writer, db, "--seconds", seconds, "--interval-ms", "0.01",
+                             "--synchronous", synchronous] +
+                            ([] if autocheckpoint is None else
+                             ["--autocheckpoint", autocheckpoint]), timeout=seconds + 60)
+        if capturer:  # the capture's CPU during the writer's window
+            res["capture_cpu_s"] = proc_cpu_s(capturer.pid) - cpu0
+    finally:
+        stats = stop_capturer(capturer) if capturer else None
+    res["wal_peak_bytes"] = wal.peak
+    try:
+        w = json.loads(last_line(res["out"]))
+    except ValueError:
+        w = None
+        res.setdefault("error", "writer output: %r" % res["out"][-200:])
+    res["writer"] = w
+    if w:
+        res["commits_per_s"] = w["commits"] / w["seconds"] if w["seconds"] else 0.0
+        if w["errors"]:
+            res["error"] = "writer had %d failed commits" % w["errors"]
+    if ready:
+        res["capture_ready_s"] = ready["ready_s"]
+        res["capture"] = stats
+        if not stats or stats.get("last_error") or stats.get("gaps"):
+            res.setdefault("error", "capture: %s" % json.dumps(stats)[:300])
+    for k in ("out", "err"):
+        res.pop(k, None)
+    return res
+
+
+def replay_load(db, cdir, target_bytes, limit_s):
+    """Larger rows (1-4 KiB, random bytes) written in small transactions by
+    INSERT OR REPLACE over REPLAY_ROWS ids until the segments in cdir reach
+    target_bytes (or limit_s). Returns (seconds, commits)."""
+    rnd = random.Random(13)
+    conn = sqlite3.connect(str(db), isolation_level=None)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("CREATE TABLE IF NOT EXISTS bench_replay(id INTEGER PRIMARY KEY, payload BLOB)")
+    t0 = time.perf_counter()
+    commits, last_check = 0, t0
+    while True:
+        conn.execute("BEGIN")
+        for _ in range(8):
+            conn.execute("INSERT OR REPLACE INTO bench_replay(id, payload) VALUES (?, randomblob(?))",
+                         (rnd.randrange(REPLAY_ROWS), rnd.randint(1024, 4096)))
+        conn.execute("COMMIT")
+        commits += 1
+        now = time.perf_counter()
+        if now - last_check > WAL_SAMPLE_S:
+            last_check = now
+            if segment_bytes(cdir) >= target_bytes or now - t0 > limit_s:
+                break
+    conn.close()
+    return time.perf_counter() - t0, commits
+
+
+def replay_digest(db):
+    return db_query(db, "SELECT count(*), total(length(payload)), total(id * length(payload)) "
+                        "FROM bench_replay")[0]
+
+
+@section("continuous", needs_ext=True)
+def section_continuous(b):
+    """Issue 14. Overhead: bench/writer committing as fast as it can, with
+    continuous capture (200 ms) in another process and without, in the same
+    rounds, per --writer-sync mode; the -wal file's largest size. Replay:
+    restore_at('latest') of a timeline of tens of MiB of segments, against
+    restore_at('latest') of a timeline of the same database with no points
+    (safety backup and base restore only) and the durable copy."""
+    result = {}
+    db = b.work / "cont.db"
+    cdir = b.work / "cont_backups"
+    copy_db(b.src, db)
+    seconds = 3.0 if b.args.quick else 5.0
+    methods = []
+    for sync in b.args.writer_sync:
+        methods.append({"name": writer_row("writer alone", sync),
+                        "prepare": lambda: checkpoint_truncate(db),
+                        "run": lambda s=sync: fast_writer_window(b, db, s, seconds)})
+        methods.append({"name": writer_row("writer under capture", sync),
+                        "prepare": lambda: (checkpoint_truncate(db), remove_files(cdir)),
+                        "run": lambda s=sync: fast_writer_window(b, db, s, seconds, cdir),
+                        "cleanup": lambda: remove_files(cdir)})
+        # README: on SQLite before 3.51.3 the application's own connections turn
+        # their automatic checkpoints off while capture (the checkpointer) runs
+        methods.append({"name": writer_row(CAPTURE_NO_AUTOCHECKPOINT, sync),
+                        "prepare": lambda: (checkpoint_truncate(db), remove_files(cdir)),
+                        "run": lambda s=sync: fast_writer_window(b, db, s, seconds, cdir,
+                                                                 autocheckpoint=0),
+                        "cleanup": lambda: remove_files(cdir)})
+    runs = b.rounds(methods, "continuous overhead")
+    overhead = summarize_all(runs)
+    for name, rs in runs.items():
+        overhead[name]["rounds_commits_per_s"] = [round(r.get("commits_per_s", 0.0), 1)
+                                                  for r in rs]
+        overhead[name]["wal_worst_peak_bytes"] = max(r.get("wal_peak_bytes", 0) for r in rs)
+    for sync in b.args.writer_sync:  # the ratio of each round, then their median
+        alone = runs[writer_row("writer alone", sync)]
+        for row in ("writer under capture", CAPTURE_NO_AUTOCHECKPOINT):
+            under = runs[writer_row(row, sync)]
+            ratios = [u["commits_per_s"] / a["commits_per_s"] for a, u in zip(alone, under)
+                      if "error" not in a and "error" not in u and a.get("commits_per_s")]
+            overhead[writer_row(row, sync)]["round_ratios"] = ratios
+            if ratios:
+                overhead[writer_row(row, sync)]["ratio"] = statistics.median(ratios)
+    result["overhead"] = overhead
+    result["window_s"] = seconds
+    result["interval_ms"] = CAPTURE_INTERVAL_MS
+    conn = b.ext_connect(":memory:")
+    result["wal_max_bytes"] = int(conn.execute(
+        "SELECT wecare_backup_config('wal_max_bytes')").fetchone()[0])
+    conn.close()
+    for f in b.work.glob("cont.db*"):
+        f.unlink()
+    shutil.rmtree(cdir, ignore_errors=True)
+
+    # replay: a timeline of tens of MiB of segments
+    rdb = b.work / "replay.db"
+    rdir = b.work / "replay_backups"
+    copy_db(b.src, rdb)
+    capturer, _ = start_capturer(b, rdb, rdir)
+    try:
+        target = (48 if b.args.quick else 160) * MiB
+        load_s, load_commits = replay_load(rdb, rdir, target, 60.0 if b.args.quick else 180.0)
+        time.sleep(3 * CAPTURE_INTERVAL_MS / 1000.0)
+    finally:
+        stop_capturer(capturer)
+    expected = replay_digest(rdb)
+    conn = b.ext_connect(rdb)
+    conn.execute("SELECT wecare_backup_config('dir', ?)", (str(rdir),)).fetchall()
+    timeline = [list(r) for r in conn.execute("SELECT * FROM wecare_backup_timeline")]
+    conn.close()
+    seg = segment_bytes(rdir)
+    checkpoint_truncate(rdb)
+    # the same final database with a timeline of no points: its base only
+    ndb = b.work / "nopoints.db"
+    ndir = b.work / "nopoints_backups"
+    copy_db(rdb, ndb)
+    capturer, _ = start_capturer(b, ndb, ndir)
+    stop_capturer(capturer)
+    result["replay_setup"] = {"segment_bytes": seg, "load_s": load_s,
+                              "load_commits": load_commits, "timeline": timeline,
+                              "db_bytes": rdb.stat().st_size,
+                              "nopoints_segment_bytes": segment_bytes(ndir),
+                              "rows": REPLAY_ROWS,
+                              "base_bytes": sum(n for name, n in file_sizes(rdir).items()
+                                                if name.endswith(".db")),
+                              "segments": sum(1 for n in file_sizes(rdir)
+                                              if n.endswith(".wcseg"))}
+    tdir = b.work / "replay_target"
+    tdir.mkdir()
+
+    def restore_case(name, pristine_db, pristine_dir):
+        tgt, wdir = tdir / pristine_db.name, b.work / "restore_at_backups"
+
+        def prepare():
+            for f in tdir.iterdir():
+                f.unlink()
+            shutil.rmtree(wdir, ignore_errors=True)
+            shutil.copytree(pristine_dir, wdir)
+            os.chmod(wdir, 0o700)
+            shutil.copyfile(pristine_db, tgt)
+            b.warm(tgt)
+            for f in wdir.iterdir():
+                b.warm(f)
+
+        def check(res):
+            try:
+                doc = json.loads(last_line(res["out"]))
+            except ValueError:
+                return "not JSON: %r" % last_line(res["out"])[:200]
+            res["answer"] = doc
+            if replay_digest(tgt) != expected:
+                return "the restored database is not the one captured"
+            return None
+
+        return {"name": name, "prepare": prepare, "check": check,
+                "argv": lambda: b.ext_shell(
+                    tgt, {"dir": wdir, "prefix": pristine_db.stem},
+                    "SELECT wecare_backup_restore_at('latest', %s)" % sql_quote(PHRASE)),
+                "cleanup": lambda: shutil.rmtree(wdir, ignore_errors=True)}
+
+    ref = b.out / "replay_ref.db"
+    methods = [
+        restore_case("restore_at('latest'), with points", rdb, rdir),
+        restore_case("restore_at('latest'), no points (base only)", ndb, ndir),
+        {"name": "cp + sync (durable copy)",
+         "argv": lambda: ["sh", "-c", 'cp "$0" "$1" && sync "$1"', rdb, ref],
+         "cleanup": lambda: remove_files(b.out)},
+    ]
+    runs = b.rounds(methods, "continuous replay")
+    replay = summarize_all(runs)
+    for name, rs in runs.items():
+        answers = [r["answer"] for r in rs if "answer" in r]
+        if answers:
+            replay[name]["answer"] = answers[-1]
+    result["replay"] = replay
+    shutil.rmtree(tdir)
+    for d in (rdir, ndir):
+        shutil.rmtree(d, ignore_errors=True)
+    for f in list(b.work.glob("replay.db*")) + list(b.work.glob("nopoints.db*")):
+        f.unlink()
+    return result
 
 
 # ---------------------------------------------------------------- the run

@@ -21,6 +21,9 @@ Sections (see bench/README.md for what each number means):
   8 list            SELECT * FROM wecare_backup_list with 1000 backups in the directory
   9 memory          peak RssAnon growth of the sqlite3 shell during a backup (and an
                     increment)
+ 10 continuous      a writer committing as fast as it can with continuous capture in
+                    another process and without (throughput, p99, -wal size);
+                    restore_at('latest') replaying tens of MB of segments
 
 This file is the entry point only: bench/measure.py measures and returns the
 data (written to RESULTS.json), bench/report.py renders RESULTS.md from it.
