@@ -308,9 +308,6 @@ c.execute("SELECT wecare_backup_continuous(0)").fetchone()
 """
 
 
-@pytest.mark.xfail(strict=True, reason="Session::resume applies a planted point's page count without a bound "
-                                       "(Timeline::hashes_after -> apply_increment_hashes resizes to 2^32 "
-                                       "hashes): std::bad_alloc, and capture stands by for ever")
 def test_a_forged_point_with_a_huge_page_count_does_not_stop_capture(app):
     conn, backups = app["conn"], app["backups"]
     one(conn, "SELECT wecare_backup_continuous(0)")

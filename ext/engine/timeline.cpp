@@ -208,9 +208,20 @@ std::vector<IncrementEntry> Timeline::point_map(size_t generation, size_t point)
 
 std::vector<uint64_t> Timeline::hashes_after(size_t generation, size_t points,
                                              std::vector<uint64_t> base) const {
-    for (size_t i = 0; i < points; ++i)
-        base = apply_increment_hashes(std::move(base), generations_[generation].points[i].page_count,
-                                      point_map(generation, i));
+    const TimelineGeneration& g = generations_.at(generation);
+    for (size_t i = 0; i < points; ++i) {
+        const TimelinePoint& p = g.points[i];
+        const auto map = point_map(generation, i);
+        // A point that grows the database by more pages than it carries is
+        // not one capture wrote (its page count is forged or damaged): the
+        // generation ends before it, and nothing is sized by what it claims.
+        if (!carries_growth(base.size(), p.page_count, map))
+            throw Error("'" + g.files[p.file].name + "', the point captured at " +
+                            format_time_ns(p.captured_ns) + ", claims " + std::to_string(p.page_count) +
+                            " pages but does not carry the pages it adds (damaged)",
+                        ErrorKind::format);
+        base = apply_increment_hashes(std::move(base), p.page_count, map);
+    }
     return base;
 }
 

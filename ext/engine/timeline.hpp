@@ -45,7 +45,9 @@ class Timeline {
     // A point's page map (checked for order and bounds).
     std::vector<IncrementEntry> point_map(size_t generation, size_t point) const;
     // The page hashes after applying the first `points` points of a
-    // generation to its base (whose hashes are `base`).
+    // generation to its base (whose hashes are `base`). Throws Error
+    // (format) at a point that claims more pages than it carries: nothing is
+    // ever sized by a page count the file does not hold.
     std::vector<uint64_t> hashes_after(size_t generation, size_t points, std::vector<uint64_t> base) const;
     // The database a restore target materialises. Throws Error when the base
     // backup or its chain cannot be read.
