@@ -417,10 +417,6 @@ def test_sigkill_of_the_capturing_process_right_after_restore_at(app, delay):
 
 # ------------------------------------------------------------------ the times the timeline lists
 
-@pytest.mark.xfail(strict=True, reason="the timeline lists times in microseconds, but compares them with "
-                                       "restore points stamped in nanoseconds: a listed from_at is 'before "
-                                       "the oldest restore point (<the same time>)', and a listed to_at "
-                                       "restores the state before the point listed there")
 def test_the_times_the_timeline_lists_restore_to_themselves(app):
     conn = app["conn"]
     rows = timeline(conn)

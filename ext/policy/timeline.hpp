@@ -102,7 +102,10 @@ constexpr int64_t kLatest = INT64_MAX;
 
 // Where `at_ns` (or kLatest) restores to. Throws Error naming the nearest
 // restorable instants when it is before the oldest, after the newest, or in
-// a gap.
+// a gap. Compared at the microsecond, the precision times are listed and
+// taken in: a time names the state at the end of its microsecond, so every
+// time the timeline lists restores to itself (a point stamped 12.3456789 s is
+// listed as 12.345678 and reached from that time on).
 RestoreTarget resolve_time(const std::vector<TimelineGeneration>& generations, int64_t at_ns);
 
 // The generations whose every instant is older than `cutoff_ns` (now minus
