@@ -279,7 +279,7 @@ class Session {
         } catch (const Error& e) {
             if (e.kind() != ErrorKind::not_found && e.kind() != ErrorKind::busy) throw;
         }
-        if (!restored && proves_unchanged()) return open_file("capture_off");
+        if (!restored && proves_unchanged()) return open_file_caught_up("capture_off");
         new_generation(restored ? "restored" : "capture_off", false);
     }
 
@@ -365,7 +365,7 @@ class Session {
         cursor_ = cursor_at(position);
         const bool closes = writer_ != nullptr;
         writer_.reset();
-        open_file(continuous && !meets ? "wal_reset" : reason);
+        open_file_caught_up(continuous && !meets ? "wal_reset" : reason);
         if (closes && shipping()) closed_(); // the last file of the generation before
         if (!reason.empty())
             sqlite3_log(
@@ -391,13 +391,15 @@ class Session {
         }
     }
 
-    // A new segment file of the current generation, capture starting at the cursor.
-    void open_file(const std::string& reason) {
+    // A new segment file of the current generation, capture starting at the
+    // cursor (created `created_ns`, now by default; `staged`: see SegmentWriter).
+    void open_file(const std::string& reason, std::optional<int64_t> created_ns = std::nullopt,
+                   bool staged = false) {
         SegmentHeader h;
         h.page_size = page_size_;
         h.generation = generation_;
         h.sequence = sequence_;
-        h.created_ns = static_cast<uint64_t>(now_nanoseconds());
+        h.created_ns = static_cast<uint64_t>(created_ns ? *created_ns : now_nanoseconds());
         h.base_checksum = base_checksum_;
         h.salt1 = cursor_.salt1;
         h.salt2 = cursor_.salt2;
@@ -412,19 +414,52 @@ class Session {
             name = segment_name(prefix(), seconds, n);
             if (!dir_.exists(name)) break;
         }
-        writer_ = std::make_unique<SegmentWriter>(dir_, name, h);
+        writer_ = std::make_unique<SegmentWriter>(dir_, name, h, staged);
         ++sequence_;
         file_points_ = 0;
     }
 
-    void append_point(const WalFrames& wal, const WalScan& scan, uint32_t cut) {
+    // A new file that starts a range (a new base, or capture after a gap)
+    // holding everything committed before its start: what was committed
+    // after the snapshot the cursor stands at (while a base was written, say)
+    // is its first point, stamped with the file's creation time. That time is
+    // read before the pin is taken, so the point holds every commit made
+    // before it; the file gets its name only with the point in it, so no
+    // reader ever sees the range's start without it. When the log restarted
+    // since the snapshot, the next tick decides, as before.
+    void open_file_caught_up(const std::string& reason) {
+        const int64_t start_ns = now_nanoseconds();
+        auto next = std::make_unique<WalPin>(ctx_.db_path, ctx_.settings.busy_timeout_ms);
+        const WalIndexHeader& at = next->header();
+        std::optional<WalFrames> wal;
+        WalScan scan;
+        if (at.salt1 == cursor_.salt1 && at.salt2 == cursor_.salt2 && at.max_frame > cursor_.frame) {
+            try {
+                wal.emplace(ctx_.db_path);
+                if (wal->header().salt1 == at.salt1 && wal->header().salt2 == at.salt2)
+                    scan = wal->scan(cursor_, at.max_frame);
+            } catch (const Error& e) {
+                if (e.kind() == ErrorKind::interrupted) throw;
+                scan = WalScan{}; // the log is changing: the next tick captures it
+            }
+        }
+        if (scan.empty()) return open_file(reason, start_ns);
+        open_file(reason, start_ns, true);
+        append_point(*wal, scan, 0, start_ns);
+        writer_->publish();
+        pin_ = std::move(next);
+    }
+
+    void append_point(const WalFrames& wal, const WalScan& scan, uint32_t cut,
+                      std::optional<int64_t> captured_ns = std::nullopt) {
         const int64_t roll_ns = (shipping() ? cs_.offsite_interval : kDefaultRollSeconds) * kNs;
         if (file_points_ > 0 &&
             (now_nanoseconds() - writer_->created_ns() >= roll_ns || writer_->size() >= kMaxSegmentBytes)) {
             open_file("");
             if (shipping()) closed_();
         }
-        const PointHeader h = writer_->append(wal, scan, cut, hashes_, now_nanoseconds());
+        const PointHeader h =
+            writer_->append(wal, scan, cut, hashes_, captured_ns ? *captured_ns : now_nanoseconds());
         cursor_ = {h.salt1, h.salt2, h.last_frame, {h.wal_checksum1, h.wal_checksum2}};
         ++points_;
         ++file_points_;
