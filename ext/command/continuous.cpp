@@ -241,6 +241,7 @@ class Session {
             return new_generation(restored ? "restored" : "capture_off", false);
         try {
             const Chain chain = Chain::open(dir_, prefix(), g.base);
+            if (!of_this_timeline(g, chain)) throw Error(foreign_generation(g));
             if (!chain.check().empty()) throw Error("its base does not check out");
             hashes_ = tl.hashes_after(gi, g.points.size(), chain.page_hashes());
             page_size_ = chain.page_size();
@@ -254,6 +255,7 @@ class Session {
         generation_ = g.id;
         base_ = g.base;
         base_checksum_ = g.base_checksum;
+        base_created_ns_ = g.base_created_ns;
         generation_started_ns_ = g.started_ns;
         sequence_ = g.files.back().sequence + 1;
         points_in_generation_ = static_cast<int64_t>(g.points.size());
@@ -358,6 +360,7 @@ class Session {
         page_size_ = chain.page_size();
         base_ = name;
         base_checksum_ = xor_of(hashes_);
+        base_created_ns_ = chain.last().record.created_ns;
         generation_ = random_id();
         generation_started_ns_ = now_nanoseconds();
         sequence_ = 0;
@@ -401,6 +404,7 @@ class Session {
         h.sequence = sequence_;
         h.created_ns = static_cast<uint64_t>(created_ns ? *created_ns : now_nanoseconds());
         h.base_checksum = base_checksum_;
+        h.base_created_ns = base_created_ns_;
         h.salt1 = cursor_.salt1;
         h.salt2 = cursor_.salt2;
         h.frame = cursor_.frame;
@@ -639,6 +643,7 @@ class Session {
     uint32_t sequence_ = 0;
     std::string base_;
     uint64_t base_checksum_ = 0;
+    int64_t base_created_ns_ = 0;
     int64_t generation_started_ns_ = 0;
     int64_t points_in_generation_ = 0;
     int64_t file_points_ = 0;

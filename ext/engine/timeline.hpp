@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/observer.hpp"
+#include "engine/chain.hpp"
 #include "engine/image.hpp"
 #include "policy/segment_format.hpp"
 #include "policy/timeline.hpp"
@@ -69,6 +70,14 @@ class Timeline {
     std::vector<std::vector<std::shared_ptr<Fd>>> files_; // [generation][file]
     std::vector<std::string> problems_;
 };
+
+// Whether generation `g` was captured from the backup `base` (the chain its
+// segments name, opened): its record's creation time is the one they carry.
+// Name and database checksum alone do not tell two databases created alike
+// apart (policy/segment_format.hpp).
+bool of_this_timeline(const TimelineGeneration& g, const Chain& base);
+// The problem reported for a generation that is not.
+std::string foreign_generation(const TimelineGeneration& g);
 
 // Checks one segment file on its own, as a fetch does before it publishes
 // one: its header, and every whole point (its header, its page map, its

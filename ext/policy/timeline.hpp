@@ -68,6 +68,7 @@ struct TimelineGeneration {
     uint64_t id = 0;
     std::string base; // the base backup's name
     uint64_t base_checksum = 0;
+    int64_t base_created_ns = 0; // its base's record's created_ns (policy/segment_format.hpp)
     uint32_t page_size = 0;
     int64_t started_ns = 0;
     std::vector<TimelineFile> files; // by sequence

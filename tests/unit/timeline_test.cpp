@@ -142,6 +142,7 @@ TEST(SegmentFormat, RoundTripsAndRefusals) {
     h.frame = 9;
     h.checksum1 = 5;
     h.checksum2 = 6;
+    h.base_created_ns = 1796140565275436123;
     h.base = "app_backup_2026-12-01_00-00-00.incr";
     h.reason = "capture_off";
     const std::string bytes = serialize_segment_header(h);
@@ -151,6 +152,10 @@ TEST(SegmentFormat, RoundTripsAndRefusals) {
     EXPECT_EQ(back.frame, 9u);
     EXPECT_EQ(back.base, h.base);
     EXPECT_EQ(back.reason, h.reason);
+    EXPECT_EQ(back.base_created_ns, h.base_created_ns); // what binds it to its base (not name, not checksum)
+    SegmentHeader unbound = h;
+    unbound.base_created_ns = 0;
+    EXPECT_THROW(parse_segment_header(serialize_segment_header(unbound)), Error);
     for (size_t i = 0; i < bytes.size(); i += 13) {
         std::string bad = bytes;
         bad[i] = static_cast<char>(bad[i] ^ 0x10);
