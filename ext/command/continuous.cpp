@@ -449,7 +449,17 @@ class Session {
         }
         if (scan.empty()) return open_file(reason, start_ns);
         open_file(reason, start_ns, true);
-        append_point(*wal, scan, 0, start_ns);
+        try {
+            append_point(*wal, scan, 0, start_ns);
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::io) throw;
+            // The log lacks what its transactions wrote: the staged file goes,
+            // and the next tick meets this as any tick does (a wal_reset, its
+            // bases rate-limited), not a retry that takes a base each time.
+            writer_.reset();
+            --sequence_;
+            return open_file(reason, start_ns);
+        }
         writer_->publish();
         pin_ = std::move(next);
     }
