@@ -112,9 +112,8 @@ def app(tmp_path):
 
 
 def assert_still_capturing(ctx, new_id):
-    """A new commit is captured: 'latest' comes to restore exactly the live database. (Polled, not
-    captured_since: after a restart, a new base's range can start after a commit it does not hold; see
-    test_a_range_start_holds_what_was_committed_before_it.)"""
+    """A new commit is captured: 'latest' comes to restore exactly the live database (polled: what 'latest'
+    restores is the claim, whatever capture's stats say meanwhile)."""
     conn = ctx["conn"]
     conn.execute("INSERT INTO events(id, payload) VALUES (?, 'later')", (new_id,))
     want = live_ids(conn)
@@ -394,8 +393,7 @@ def test_sigkill_of_the_capturing_process_right_after_restore_at(app, delay):
         result, error = materialise(backups, "latest", target)
         assert error is None, error
         return ids_of(target)
-    # Not captured_since: the new base's range starts when the base is finished, which can be after the
-    # insert though the base does not hold it (see test_a_range_start_holds_what_was_committed_before_it).
+    # Polled: 'latest' comes to hold the insert once capture has it.
     assert poll(lambda: latest() == [1, 2, 3, 50]), latest()
     # The time before the restore still gives what was committed then, never a mix.
     t5, _ = app["commits"][4]
