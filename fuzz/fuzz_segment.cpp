@@ -42,7 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         const SegmentHeader again = parse_segment_header(serialize_segment_header(h));
         check(again.generation == h.generation && again.sequence == h.sequence && again.base == h.base &&
-              again.reason == h.reason && again.frame == h.frame && again.page_size == h.page_size);
+              again.reason == h.reason && again.frame == h.frame && again.page_size == h.page_size &&
+              again.base_created_ns == h.base_created_ns);
         check(!h.base.empty() && h.page_size >= 512 && h.page_size <= 65536);
     } else {
         const std::string head = sealed(data + 1, size - 1, kPointHeaderBytes);

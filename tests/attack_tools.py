@@ -152,11 +152,12 @@ SEGMENT_HEADER = 512
 POINT_HEADER = 96
 
 
-def segment_header(page_size, generation, sequence, created_ns, base_checksum, base, reason="",
+def segment_header(page_size, generation, sequence, created_ns, base_checksum, base, base_created_ns, reason="",
                    salts=(0, 0), frame=0, checksums=(0, 0)):
-    out = b"WCSEG001" + struct.pack("<II", 1, page_size) + struct.pack("<QII", generation, sequence, 0)
+    out = b"WCSEG001" + struct.pack("<II", 2, page_size) + struct.pack("<QII", generation, sequence, 0)
     out += struct.pack("<QQ", created_ns, base_checksum)
     out += struct.pack("<IIIII", salts[0], salts[1], frame, checksums[0], checksums[1])
+    out += struct.pack("<Q", base_created_ns)
     for text in (base.encode(), reason.encode()):
         out += struct.pack("<H", len(text)) + text
     out = out.ljust(SEGMENT_HEADER - 8, b"\0")
@@ -168,14 +169,16 @@ def parse_segment_header(data):
     generation, sequence = struct.unpack_from("<QI", data, 16)
     created_ns, base_checksum = struct.unpack_from("<QQ", data, 32)
     salts_frame = struct.unpack_from("<IIIII", data, 48)
-    at = 68
+    (base_created_ns,) = struct.unpack_from("<Q", data, 68)
+    at = 76
     texts = []
     for _ in range(2):
         (n,) = struct.unpack_from("<H", data, at)
         texts.append(data[at + 2:at + 2 + n].decode())
         at += 2 + n
     return {"page_size": page_size, "generation": generation, "sequence": sequence, "created_ns": created_ns,
-            "base_checksum": base_checksum, "wal": salts_frame, "base": texts[0], "reason": texts[1]}
+            "base_checksum": base_checksum, "base_created_ns": base_created_ns, "wal": salts_frame, "base": texts[0],
+            "reason": texts[1]}
 
 
 def point(captured_ns, page_count, pages, before, after, salts=(1, 2), frames=(1, 1), wal_checksums=(0, 0),

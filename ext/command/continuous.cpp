@@ -244,6 +244,7 @@ class Session {
             return new_generation(restored ? "restored" : "capture_off", false);
         try {
             const Chain chain = Chain::open(dir_, prefix(), g.base);
+            if (!of_this_timeline(g, chain)) throw Error(foreign_generation(g));
             if (!chain.check().empty()) throw Error("its base does not check out");
             hashes_ = tl.hashes_after(gi, g.points.size(), chain.page_hashes());
             page_size_ = chain.page_size();
@@ -257,6 +258,7 @@ class Session {
         generation_ = g.id;
         base_ = g.base;
         base_checksum_ = g.base_checksum;
+        base_created_ns_ = g.base_created_ns;
         generation_started_ns_ = g.started_ns;
         sequence_ = g.files.back().sequence + 1;
         points_in_generation_ = static_cast<int64_t>(g.points.size());
@@ -282,7 +284,7 @@ class Session {
         } catch (const Error& e) {
             if (e.kind() != ErrorKind::not_found && e.kind() != ErrorKind::busy) throw;
         }
-        if (!restored && proves_unchanged()) return open_file("capture_off");
+        if (!restored && proves_unchanged()) return open_file_caught_up("capture_off");
         new_generation(restored ? "restored" : "capture_off", false);
     }
 
@@ -361,6 +363,7 @@ class Session {
         page_size_ = chain.page_size();
         base_ = name;
         base_checksum_ = xor_of(hashes_);
+        base_created_ns_ = chain.last().record.created_ns;
         generation_ = random_id();
         generation_started_ns_ = now_nanoseconds();
         sequence_ = 0;
@@ -368,7 +371,7 @@ class Session {
         cursor_ = cursor_at(position);
         const bool closes = writer_ != nullptr;
         writer_.reset();
-        open_file(continuous && !meets ? "wal_reset" : reason);
+        open_file_caught_up(continuous && !meets ? "wal_reset" : reason);
         if (closes && shipping()) closed_(); // the last file of the generation before
         if (!reason.empty())
             sqlite3_log(
@@ -394,14 +397,17 @@ class Session {
         }
     }
 
-    // A new segment file of the current generation, capture starting at the cursor.
-    void open_file(const std::string& reason) {
+    // A new segment file of the current generation, capture starting at the
+    // cursor (created `created_ns`, now by default; `staged`: see SegmentWriter).
+    void open_file(const std::string& reason, std::optional<int64_t> created_ns = std::nullopt,
+                   bool staged = false) {
         SegmentHeader h;
         h.page_size = page_size_;
         h.generation = generation_;
         h.sequence = sequence_;
-        h.created_ns = static_cast<uint64_t>(now_nanoseconds());
+        h.created_ns = static_cast<uint64_t>(created_ns ? *created_ns : now_nanoseconds());
         h.base_checksum = base_checksum_;
+        h.base_created_ns = base_created_ns_;
         h.salt1 = cursor_.salt1;
         h.salt2 = cursor_.salt2;
         h.frame = cursor_.frame;
@@ -415,19 +421,62 @@ class Session {
             name = segment_name(prefix(), seconds, n);
             if (!dir_.exists(name)) break;
         }
-        writer_ = std::make_unique<SegmentWriter>(dir_, name, h);
+        writer_ = std::make_unique<SegmentWriter>(dir_, name, h, staged);
         ++sequence_;
         file_points_ = 0;
     }
 
-    void append_point(const WalFrames& wal, const WalScan& scan, uint32_t cut) {
+    // A new file that starts a range (a new base, or capture after a gap)
+    // holding everything committed before its start: what was committed
+    // after the snapshot the cursor stands at (while a base was written, say)
+    // is its first point, stamped with the file's creation time. That time is
+    // read before the pin is taken, so the point holds every commit made
+    // before it; the file gets its name only with the point in it, so no
+    // reader ever sees the range's start without it. When the log restarted
+    // since the snapshot, the next tick decides, as before.
+    void open_file_caught_up(const std::string& reason) {
+        const int64_t start_ns = now_nanoseconds();
+        auto next = std::make_unique<WalPin>(ctx_.db_path, ctx_.settings.busy_timeout_ms);
+        const WalIndexHeader& at = next->header();
+        std::optional<WalFrames> wal;
+        WalScan scan;
+        if (at.salt1 == cursor_.salt1 && at.salt2 == cursor_.salt2 && at.max_frame > cursor_.frame) {
+            try {
+                wal.emplace(ctx_.db_path);
+                if (wal->header().salt1 == at.salt1 && wal->header().salt2 == at.salt2)
+                    scan = wal->scan(cursor_, at.max_frame);
+            } catch (const Error& e) {
+                if (e.kind() == ErrorKind::interrupted) throw;
+                scan = WalScan{}; // the log is changing: the next tick captures it
+            }
+        }
+        if (scan.empty()) return open_file(reason, start_ns);
+        open_file(reason, start_ns, true);
+        try {
+            append_point(*wal, scan, 0, start_ns);
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::io) throw;
+            // The log lacks what its transactions wrote: the staged file goes,
+            // and the next tick meets this as any tick does (a wal_reset, its
+            // bases rate-limited), not a retry that takes a base each time.
+            writer_.reset();
+            --sequence_;
+            return open_file(reason, start_ns);
+        }
+        writer_->publish();
+        pin_ = std::move(next);
+    }
+
+    void append_point(const WalFrames& wal, const WalScan& scan, uint32_t cut,
+                      std::optional<int64_t> captured_ns = std::nullopt) {
         const int64_t roll_ns = (shipping() ? cs_.offsite_interval : kDefaultRollSeconds) * kNs;
         if (file_points_ > 0 &&
             (now_nanoseconds() - writer_->created_ns() >= roll_ns || writer_->size() >= kMaxSegmentBytes)) {
             open_file("");
             if (shipping()) closed_();
         }
-        const PointHeader h = writer_->append(wal, scan, cut, hashes_, now_nanoseconds());
+        const PointHeader h =
+            writer_->append(wal, scan, cut, hashes_, captured_ns ? *captured_ns : now_nanoseconds());
         cursor_ = {h.salt1, h.salt2, h.last_frame, {h.wal_checksum1, h.wal_checksum2}};
         ++points_;
         ++file_points_;
@@ -607,6 +656,7 @@ class Session {
     uint32_t sequence_ = 0;
     std::string base_;
     uint64_t base_checksum_ = 0;
+    int64_t base_created_ns_ = 0;
     int64_t generation_started_ns_ = 0;
     int64_t points_in_generation_ = 0;
     int64_t file_points_ = 0;

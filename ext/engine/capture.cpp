@@ -11,6 +11,7 @@
 #include "engine/timeline.hpp"
 #include "engine/wal_index.hpp"
 #include "store/checksum.hpp"
+#include "store/temp_file.hpp"
 
 namespace wb {
 
@@ -122,23 +123,38 @@ WalScan WalFrames::scan(const WalCursor& cursor, uint32_t to) const {
 
 // ---------------------------------------------------------------- SegmentWriter
 
-SegmentWriter::SegmentWriter(const Dir& dir, const std::string& name, const SegmentHeader& header)
-    : name_(name), fd_(dir.create_exclusive(name)), header_(header) {
+SegmentWriter::SegmentWriter(const Dir& dir, const std::string& name, const SegmentHeader& header,
+                             bool staged)
+    : dir_(dir), name_(name), staged_name_(staged ? temp_name_for(name) : ""), header_(header) {
+    const std::string& created = staged ? staged_name_ : name_;
+    if (staged) dir.remove_quietly(created); // a stale one of this pid
+    fd_ = dir.create_exclusive(created);
     try {
         const std::string head = serialize_segment_header(header);
         write_all_at(fd_.get(), reinterpret_cast<const uint8_t*>(head.data()), head.size(), 0,
                      "writing a segment of continuous capture failed");
         fsync_fd(fd_.get(), "writing a segment of continuous capture to disk failed");
-        dir.sync("cannot record a new segment of continuous capture");
+        if (!staged) dir.sync("cannot record a new segment of continuous capture");
     } catch (...) {
-        dir.remove_quietly(name);
+        dir.remove_quietly(created);
         throw;
     }
     end_ = kSegmentHeaderBytes;
 }
 
+SegmentWriter::~SegmentWriter() {
+    if (!staged_name_.empty()) dir_.remove_quietly(staged_name_);
+}
+
+void SegmentWriter::publish() {
+    if (staged_name_.empty()) return;
+    dir_.rename_noreplace(staged_name_, name_);
+    staged_name_.clear();
+    dir_.sync("cannot record a new segment of continuous capture");
+}
+
 SegmentWriter::SegmentWriter(const Dir& dir, const std::string& name)
-    : name_(name), fd_(dir.open_regular_rw(name, &st_)) {
+    : dir_(dir), name_(name), fd_(dir.open_regular_rw(name, &st_)) {
     const struct stat& st = st_;
     std::string head(kSegmentHeaderBytes, '\0');
     if (read_at(fd_.get(), reinterpret_cast<uint8_t*>(head.data()), head.size(), 0,

@@ -104,11 +104,19 @@ class WalFrames {
 class SegmentWriter {
   public:
     // Creates `name` (which must not exist) with `header`, fsyncs it and the
-    // directory.
-    SegmentWriter(const Dir& dir, const std::string& name, const SegmentHeader& header);
+    // directory. `staged`: under a temporary name (store/temp_file.hpp), so
+    // no reader sees the file until publish() gives it its name with the
+    // points appended meanwhile; removed if never published.
+    SegmentWriter(const Dir& dir, const std::string& name, const SegmentHeader& header, bool staged = false);
     // Continues an existing segment file after its last whole point (a torn
     // one is cut off).
     SegmentWriter(const Dir& dir, const std::string& name);
+    ~SegmentWriter();
+    SegmentWriter(const SegmentWriter&) = delete;
+    SegmentWriter& operator=(const SegmentWriter&) = delete;
+
+    // A staged file takes its name (never replacing a file), durably.
+    void publish();
 
     const std::string& name() const { return name_; }
     const SegmentHeader& header() const { return header_; }
@@ -124,8 +132,10 @@ class SegmentWriter {
                        int64_t captured_ns);
 
   private:
+    const Dir& dir_;
     std::string name_;
-    struct stat st_ {}; // of an existing file, as it was opened
+    std::string staged_name_; // "" once published, or never staged
+    struct stat st_ {};       // of an existing file, as it was opened
     Fd fd_;
     SegmentHeader header_;
     uint64_t end_ = 0;

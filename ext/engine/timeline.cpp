@@ -41,6 +41,17 @@ bool payload_intact(int fd, uint64_t offset, uint32_t entries, uint32_t page_siz
 
 } // namespace
 
+bool of_this_timeline(const TimelineGeneration& g, const Chain& base) {
+    return base.last().record.created_ns == g.base_created_ns;
+}
+
+std::string foreign_generation(const TimelineGeneration& g) {
+    return "'" + (g.files.empty() ? g.base : g.files.front().name) +
+           "' is not of this timeline: it names the base backup '" + g.base +
+           "' but was captured from another backup of that name (another database's); it is never restored "
+           "from: move it out of the backup directory";
+}
+
 uint64_t read_points(int fd, uint64_t size, const SegmentHeader& header, size_t file_index,
                      std::vector<TimelinePoint>& points) {
     uint64_t offset = kSegmentHeaderBytes;
@@ -151,6 +162,7 @@ Timeline Timeline::open(const Dir& dir, const std::string& prefix) {
         const SegmentHeader& first = segments.front().header;
         g.base = first.base;
         g.base_checksum = first.base_checksum;
+        g.base_created_ns = first.base_created_ns;
         g.page_size = first.page_size;
         g.started_ns = static_cast<int64_t>(first.created_ns);
         for (size_t i = 0; i < segments.size(); ++i) {
@@ -160,7 +172,8 @@ Timeline Timeline::open(const Dir& dir, const std::string& prefix) {
                                      "' is missing; the restore points from it on cannot be used");
                 break;
             }
-            if (s.header.base != g.base || s.header.page_size != g.page_size) {
+            if (s.header.base != g.base || s.header.base_created_ns != g.base_created_ns ||
+                s.header.base_checksum != g.base_checksum || s.header.page_size != g.page_size) {
                 g.problems.push_back("'" + s.name +
                                      "' names another base or page size than its first segment");
                 break;
@@ -208,9 +221,20 @@ std::vector<IncrementEntry> Timeline::point_map(size_t generation, size_t point)
 
 std::vector<uint64_t> Timeline::hashes_after(size_t generation, size_t points,
                                              std::vector<uint64_t> base) const {
-    for (size_t i = 0; i < points; ++i)
-        base = apply_increment_hashes(std::move(base), generations_[generation].points[i].page_count,
-                                      point_map(generation, i));
+    const TimelineGeneration& g = generations_.at(generation);
+    for (size_t i = 0; i < points; ++i) {
+        const TimelinePoint& p = g.points[i];
+        const auto map = point_map(generation, i);
+        // A point that grows the database by more pages than it carries is
+        // not one capture wrote (its page count is forged or damaged): the
+        // generation ends before it, and nothing is sized by what it claims.
+        if (!carries_growth(base.size(), p.page_count, map))
+            throw Error("'" + g.files[p.file].name + "', the point captured at " +
+                            format_time_ns(p.captured_ns) + ", claims " + std::to_string(p.page_count) +
+                            " pages but does not carry the pages it adds (damaged)",
+                        ErrorKind::format);
+        base = apply_increment_hashes(std::move(base), p.page_count, map);
+    }
     return base;
 }
 
@@ -265,6 +289,10 @@ void Timeline::check_generation(const Dir& dir, const std::string& prefix, size_
     std::vector<uint64_t> hashes;
     try {
         const Chain chain = Chain::open(dir, prefix, g.base);
+        if (!of_this_timeline(g, chain)) {
+            problems.push_back(foreign_generation(g));
+            return;
+        }
         for (auto& p : chain.check())
             problems.push_back("the base backup '" + g.base + "': " + p);
         hashes = chain.page_hashes();

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/observer.hpp"
+#include "engine/chain.hpp"
 #include "engine/image.hpp"
 #include "policy/segment_format.hpp"
 #include "policy/timeline.hpp"
@@ -45,7 +46,9 @@ class Timeline {
     // A point's page map (checked for order and bounds).
     std::vector<IncrementEntry> point_map(size_t generation, size_t point) const;
     // The page hashes after applying the first `points` points of a
-    // generation to its base (whose hashes are `base`).
+    // generation to its base (whose hashes are `base`). Throws Error
+    // (format) at a point that claims more pages than it carries: nothing is
+    // ever sized by a page count the file does not hold.
     std::vector<uint64_t> hashes_after(size_t generation, size_t points, std::vector<uint64_t> base) const;
     // The database a restore target materialises. Throws Error when the base
     // backup or its chain cannot be read.
@@ -67,6 +70,14 @@ class Timeline {
     std::vector<std::vector<std::shared_ptr<Fd>>> files_; // [generation][file]
     std::vector<std::string> problems_;
 };
+
+// Whether generation `g` was captured from the backup `base` (the chain its
+// segments name, opened): its record's creation time is the one they carry.
+// Name and database checksum alone do not tell two databases created alike
+// apart (policy/segment_format.hpp).
+bool of_this_timeline(const TimelineGeneration& g, const Chain& base);
+// The problem reported for a generation that is not.
+std::string foreign_generation(const TimelineGeneration& g);
 
 // Checks one segment file on its own, as a fetch does before it publishes
 // one: its header, and every whole point (its header, its page map, its

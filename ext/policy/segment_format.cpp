@@ -15,7 +15,7 @@ namespace {
 
 constexpr char kFileMagic[8] = {'W', 'C', 'S', 'E', 'G', '0', '0', '1'};
 constexpr char kPointMagic[8] = {'W', 'C', 'P', 'O', 'I', 'N', 'T', '1'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2; // 2: the base's created_ns
 constexpr size_t kMaxTextBytes = 200;
 
 Error damaged(const std::string& what) {
@@ -58,6 +58,7 @@ std::string serialize_segment_header(const SegmentHeader& h) {
     put_le(out, h.base_checksum, 8);
     for (uint32_t v : {h.salt1, h.salt2, h.frame, h.checksum1, h.checksum2})
         put_le(out, v, 4);
+    put_le(out, static_cast<uint64_t>(h.base_created_ns), 8);
     for (const std::string* text : {&h.base, &h.reason}) {
         put_le(out, text->size(), 2);
         out += *text;
@@ -70,7 +71,12 @@ SegmentHeader parse_segment_header(std::string_view b) {
     if (b.size() < kSegmentHeaderBytes || !looks_like_segment(b))
         throw damaged("not a segment of continuous capture");
     if (!sealed(b, kSegmentHeaderBytes)) throw damaged("its header is damaged");
-    if (get_le(b, 8, 4) != kVersion) throw damaged("a version this build cannot read; upgrade wecare_backup");
+    const uint64_t version = get_le(b, 8, 4);
+    if (version == 1)
+        throw damaged(
+            "format 1, of a development build, which does not bind a segment to its base; this build "
+            "never restores from it: move it out of the backup directory");
+    if (version != kVersion) throw damaged("a version this build cannot read; upgrade wecare_backup");
     SegmentHeader h;
     h.page_size = static_cast<uint32_t>(get_le(b, 12, 4));
     h.generation = get_le(b, 16, 8);
@@ -82,7 +88,8 @@ SegmentHeader parse_segment_header(std::string_view b) {
     h.frame = static_cast<uint32_t>(get_le(b, 56, 4));
     h.checksum1 = static_cast<uint32_t>(get_le(b, 60, 4));
     h.checksum2 = static_cast<uint32_t>(get_le(b, 64, 4));
-    size_t at = 68;
+    h.base_created_ns = static_cast<int64_t>(get_le(b, 68, 8));
+    size_t at = 76;
     for (std::string* text : {&h.base, &h.reason}) {
         const auto length = static_cast<size_t>(get_le(b, at, 2));
         at += 2;
@@ -95,6 +102,7 @@ SegmentHeader parse_segment_header(std::string_view b) {
     if (h.page_size < 512 || h.page_size > 65536 || (h.page_size & (h.page_size - 1)) != 0)
         throw damaged("a bad page size");
     if (h.base.empty()) throw damaged("it names no base backup");
+    if (h.base_created_ns <= 0) throw damaged("it gives no creation time of its base backup");
     return h;
 }
 

@@ -6,14 +6,21 @@
 // (a full or incremental backup in the same directory) and the restore points
 // captured after it, in order, over one or more segment files.
 //
+// A base backup's name and database checksum do not tell two databases
+// apart (two created alike, whose bases were taken in the same second, have
+// the same), so a segment also carries the base's creation time to the
+// nanosecond, as its record holds it (`created_ns`, kept off-site too): a
+// generation is of this timeline only when its base's record has that time.
+//
 // Layout (integers little-endian):
 //   file header, kSegmentHeaderBytes (512):
-//     "WCSEG001", u32 version 1, u32 page size, u64 generation (random id),
+//     "WCSEG001", u32 version 2, u32 page size, u64 generation (random id),
 //     u32 sequence (0 = the generation's first file), u32 reserved 0,
 //     u64 created_ns, u64 base checksum (the database checksum of the base
 //     backup: XOR of its page hashes), where capture starts in this file (u32
 //     WAL salt-1, salt-2, frame, checksum-1, checksum-2: after that frame of
-//     that log), u16 + bytes of the base backup's name,
+//     that log), u64 the base backup's created_ns (its record's),
+//     u16 + bytes of the base backup's name,
 //     u16 + bytes of the boundary reason (sequence 0 only: why the previous
 //     generation ended: "" when the state continues unchanged, else a gap
 //     reason, see policy/timeline.hpp), zeros, and the XXH3-64 of the bytes
@@ -60,6 +67,7 @@ struct SegmentHeader {
     uint32_t sequence = 0;
     uint64_t created_ns = 0;
     uint64_t base_checksum = 0;
+    int64_t base_created_ns = 0; // the base backup's record's created_ns
     // Where capture starts in this file: after `frame` of the log with these
     // salts, its checksum chain continuing from `checksum1`/`checksum2`.
     uint32_t salt1 = 0;

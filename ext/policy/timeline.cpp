@@ -78,7 +78,13 @@ std::vector<TimelineRow> timeline_rows(const std::vector<TimelineGeneration>& ge
     return rows;
 }
 
-RestoreTarget resolve_time(const std::vector<TimelineGeneration>& generations, int64_t at) {
+RestoreTarget resolve_time(const std::vector<TimelineGeneration>& generations, int64_t at_ns) {
+    // Times are listed and taken to the microsecond (format_time_ns,
+    // parse_time_ns), and stamps are nanoseconds: everything is compared at
+    // the microsecond, so a listed time names the state at what it lists (a
+    // point captured within that microsecond included).
+    const auto us = [](int64_t ns) { return ns == kLatest ? kLatest : floor_div(ns, 1000); };
+    const int64_t at = us(at_ns);
     const auto rows = timeline_rows(generations);
     const TimelineRow* last_range = nullptr;
     for (const auto& row : rows)
@@ -91,7 +97,7 @@ RestoreTarget resolve_time(const std::vector<TimelineGeneration>& generations, i
         const auto& points = generations[range.generation].points;
         target.points = range.first_point; // everything before the range is needed too
         target.reached_ns = range.from_ns;
-        for (size_t p = range.first_point; p < range.end_point && points[p].captured_ns <= t; ++p) {
+        for (size_t p = range.first_point; p < range.end_point && us(points[p].captured_ns) <= t; ++p) {
             target.points = p + 1;
             target.reached_ns = std::max(range.from_ns, points[p].captured_ns);
         }
@@ -107,21 +113,21 @@ RestoreTarget resolve_time(const std::vector<TimelineGeneration>& generations, i
             gap_reason = row.gap_reason;
             continue;
         }
-        if (at < row.from_ns) {
+        if (at < us(row.from_ns)) {
             if (!previous_range)
-                throw Error("'" + when(at) + "' is before the oldest restore point (" + when(row.from_ns) +
+                throw Error("'" + when(at_ns) + "' is before the oldest restore point (" + when(row.from_ns) +
                             "); choose a time from " + when(row.from_ns) + " on");
             if (gap_since)
-                throw Error("'" + when(at) + "' is in a gap of the timeline (" + gap_reason +
+                throw Error("'" + when(at_ns) + "' is in a gap of the timeline (" + gap_reason +
                             "): nothing can be restored between " + when(previous_range->to_ns) + " and " +
                             when(row.from_ns) + "; choose one of those, or a time outside the gap");
             return target_of(*previous_range, at); // unchanged since its last point
         }
-        if (at <= row.to_ns) return target_of(row, at);
+        if (at <= us(row.to_ns)) return target_of(row, at);
         previous_range = &row;
         gap_since = false;
     }
-    throw Error("'" + when(at) + "' is after the newest restore point (" + when(last_range->to_ns) +
+    throw Error("'" + when(at_ns) + "' is after the newest restore point (" + when(last_range->to_ns) +
                 "); choose a time up to " + when(last_range->to_ns) + ", or 'latest'");
 }
 

@@ -68,6 +68,7 @@ struct TimelineGeneration {
     uint64_t id = 0;
     std::string base; // the base backup's name
     uint64_t base_checksum = 0;
+    int64_t base_created_ns = 0; // its base's record's created_ns (policy/segment_format.hpp)
     uint32_t page_size = 0;
     int64_t started_ns = 0;
     std::vector<TimelineFile> files; // by sequence
@@ -102,7 +103,10 @@ constexpr int64_t kLatest = INT64_MAX;
 
 // Where `at_ns` (or kLatest) restores to. Throws Error naming the nearest
 // restorable instants when it is before the oldest, after the newest, or in
-// a gap.
+// a gap. Compared at the microsecond, the precision times are listed and
+// taken in: a time names the state at the end of its microsecond, so every
+// time the timeline lists restores to itself (a point stamped 12.3456789 s is
+// listed as 12.345678 and reached from that time on).
 RestoreTarget resolve_time(const std::vector<TimelineGeneration>& generations, int64_t at_ns);
 
 // The generations whose every instant is older than `cutoff_ns` (now minus

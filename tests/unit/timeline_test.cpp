@@ -78,6 +78,35 @@ TEST(Timeline, ResolveTime) {
     }
 }
 
+TEST(Timeline, ListedTimesRestoreToThemselves) {
+    // Stamps are nanoseconds, times are listed in microseconds (truncated).
+    TimelineGeneration g = generation(1, 100, {});
+    g.started_ns = 100 * kS + 123456789;
+    g.files[0].created_ns = g.started_ns;
+    for (int64_t ns : {110 * kS + 999, 120 * kS + 5555}) {
+        TimelinePoint p;
+        p.captured_ns = ns;
+        g.points.push_back(p);
+    }
+    const std::vector<TimelineGeneration> gens = {g};
+    const auto rows = timeline_rows(gens);
+    ASSERT_EQ(rows.size(), 1u);
+    const int64_t from = *parse_time_ns(format_time_ns(rows[0].from_ns));
+    const int64_t to = *parse_time_ns(format_time_ns(rows[0].to_ns));
+    auto t = resolve_time(gens, from); // not "before the oldest restore point"
+    EXPECT_EQ(t.points, 0u);
+    EXPECT_EQ(format_time_ns(t.reached_ns), format_time_ns(rows[0].from_ns));
+    t = resolve_time(gens, to); // the last point, not the one before it
+    EXPECT_EQ(t.points, 2u);
+    EXPECT_EQ(format_time_ns(t.reached_ns), format_time_ns(rows[0].to_ns));
+    t = resolve_time(gens, 110 * kS); // the point stamped within that microsecond
+    EXPECT_EQ(t.points, 1u);
+    t = resolve_time(gens, 110 * kS - 1000); // the microsecond before: the base alone
+    EXPECT_EQ(t.points, 0u);
+    EXPECT_THROW(resolve_time(gens, from - 1000), Error);
+    EXPECT_THROW(resolve_time(gens, to + 1000), Error);
+}
+
 TEST(Timeline, TimeFormats) {
     EXPECT_EQ(parse_time_ns("latest"), kLatest);
     EXPECT_EQ(parse_time_ns("1970-01-01T00:00:01Z"), kS);
@@ -113,6 +142,7 @@ TEST(SegmentFormat, RoundTripsAndRefusals) {
     h.frame = 9;
     h.checksum1 = 5;
     h.checksum2 = 6;
+    h.base_created_ns = 1796140565275436123;
     h.base = "app_backup_2026-12-01_00-00-00.incr";
     h.reason = "capture_off";
     const std::string bytes = serialize_segment_header(h);
@@ -122,6 +152,10 @@ TEST(SegmentFormat, RoundTripsAndRefusals) {
     EXPECT_EQ(back.frame, 9u);
     EXPECT_EQ(back.base, h.base);
     EXPECT_EQ(back.reason, h.reason);
+    EXPECT_EQ(back.base_created_ns, h.base_created_ns); // what binds it to its base (not name, not checksum)
+    SegmentHeader unbound = h;
+    unbound.base_created_ns = 0;
+    EXPECT_THROW(parse_segment_header(serialize_segment_header(unbound)), Error);
     for (size_t i = 0; i < bytes.size(); i += 13) {
         std::string bad = bytes;
         bad[i] = static_cast<char>(bad[i] ^ 0x10);
