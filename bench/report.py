@@ -190,11 +190,11 @@ MISS_REASONS = {
         "0.8-1.1 s instead of 1.2-1.5 s); the rest is the one O_DIRECT write in flight that "
         "keeps other processes' commits fast" + SEE,
     "verify":
-        "the backup is read through the extension's image VFS, which hashes every page it "
-        "hands out against the manifest (Image::read_page), and integrity_check reads each page "
-        "about 7.7 times (2.03 M 4-KiB reads for 262 k pages with SQLite's default cache): "
-        "about 8 GiB hashed (perf: XXH3 7.5% + Image::read_page 5.1% of the samples), besides "
-        "the checksum thread and the row counts sharing the 2 cores" + SEE,
+        "not profiled since commit 4724c8b, which hashes each page once per verify instead of "
+        "on each of integrity_check's ~7.7 reads of it (before: about 8 GiB hashed, XXH3 7.5% + "
+        "Image::read_page 5.1% of the samples; after, in a 3-round run: 1.15x); what is left is "
+        "the image VFS's reads themselves and the checksum thread and row counts sharing the "
+        "2 cores with integrity_check" + SEE,
     "restore wall":
         "its phases run one after another, each ending in a 1 GiB flush (perf, 1 GiB): checksum "
         "pass 0.3 s, safety backup 1.4 s (O_DIRECT, one write in flight), copy into the WAL "
