@@ -81,7 +81,7 @@ RestoreOutcome restore_backup(const OperationContext& ctx, const std::string& na
     Dir dir = open_dir_holding(ctx, name);
     FileLock lock = lock_backup_dir(dir, ctx.settings.busy_timeout_ms, &progress);
     OpenedBackup opened = open_in_dir(ctx, dir, name);
-    const VerifyOutcome outcome = verify_for_restore(ctx, opened, progress);
+    const VerifyOutcome outcome = verify_for_restore(ctx, opened, progress, true);
     if (!outcome.ok)
         throw Error("the backup '" + name + "' failed verification (" + join(outcome.errors, "; ") +
                     "); it was not restored and the database is unchanged; choose another backup");
@@ -110,10 +110,13 @@ RestoreOutcome restore_image_locked(const OperationContext& ctx, const Dir& dir,
     req.busy_timeout_ms = ctx.settings.busy_timeout_ms;
     req.observer = &observer;
     req.journal_mode_if_new = journal_mode_if_new;
+    req.what = "the backup '" + what + "'";
     bool marked = false;
-    req.take_safety = [&](PageSource& current, const std::string& journal_mode) {
+    // In WAL mode this runs on a thread of its own beside the copy
+    // (engine/restore.hpp); `on` is then that thread's observer.
+    req.take_safety = [&](PageSource& current, const std::string& journal_mode, Observer& on) {
         if (current.page_count() > 0) // an empty database: nothing to keep
-            result.safety_backup = write_safety(ctx, dir, current, journal_mode, what, observer);
+            result.safety_backup = write_safety(ctx, dir, current, journal_mode, what, on);
         // Continuous capture (in any process) must not capture the restore's
         // transaction as a restore point (command/continuous.hpp).
         if (journal_mode == "wal") {

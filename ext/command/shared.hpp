@@ -101,7 +101,11 @@ void check_chain_links(const Chain& chain, VerifyOutcome& out, Observer& observe
 RestoreOutcome restore_image_locked(const OperationContext& ctx, const Dir& dir, const Image& image,
                                     const std::string& what, const std::string& journal_mode_if_new,
                                     Observer& observer);
-// Verification before a restore (see verify.cpp).
-VerifyOutcome verify_for_restore(const OperationContext& ctx, const OpenedBackup& backup, Observer& observer);
+// Verification before a restore (see verify.cpp). With `pages_checked_by_copy`
+// (a restore, which reads every page through the image and checks it against
+// its recorded hash, and commits nothing when one does not match), a full
+// backup that verified ok is not read a second time for its checksum.
+VerifyOutcome verify_for_restore(const OperationContext& ctx, const OpenedBackup& backup, Observer& observer,
+                                 bool pages_checked_by_copy = false);
 
 } // namespace wb

@@ -1,7 +1,11 @@
 // The write-gathering VFS of the restore (see batch_vfs.hpp for the rules).
 #include "engine/batch_vfs.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -14,18 +18,36 @@
 
 namespace wb {
 
+struct RestoreWindow::State {
+    uint32_t page_size = 0;
+    PageCheck check;
+    std::vector<uint32_t> frame_pages; // frame index (0-based) -> its page, from the frame's header
+    std::string problem;
+    sqlite3_file* main = nullptr; // the BatchFiles the window is open on
+    sqlite3_file* log = nullptr;
+};
+
 namespace {
 
 // The unix VFS writes at most 0x1ffff bytes a call (it masks the length with
 // 0x1ffff and reports the rest as a full disk), so a gathered write stays under.
 constexpr size_t kGatherBytes = 0x1ffff;
 constexpr size_t kReadAheadBytes = 1 << 20;
+constexpr uint64_t kWritebackBytes = 8 << 20;
+constexpr uint64_t kWalHeaderBytes = 32;
+constexpr uint64_t kWalFrameHeaderBytes = 24;
 
 struct State {
     std::string path;        // the file's full path
     bool gather = false;     // the database, its -wal or its journal
     bool read_ahead = false; // the -wal
+    bool main_db = false;
+    bool wal = false;
     int poisoned = SQLITE_OK;
+    int fd = -1;               // the real descriptor, for writeback hints (-1: none)
+    uint64_t written_from = 0; // gathered bytes written and not yet handed to writeback
+    uint64_t written_to = 0;
+    RestoreWindow::State* window = nullptr;
     std::vector<uint8_t> pending;
     uint64_t pending_offset = 0;
     std::vector<uint8_t> ahead;
@@ -60,6 +82,25 @@ OpenFiles& open_files() {
     return *o;
 }
 
+void start_writeback(State& s) {
+    if (s.written_to > s.written_from)
+        ::sync_file_range(s.fd, static_cast<off_t>(s.written_from),
+                          static_cast<off_t>(s.written_to - s.written_from), SYNC_FILE_RANGE_WRITE);
+    s.written_from = s.written_to;
+}
+
+// Bytes [offset, offset+length) were written: hands every 8 MiB written in a
+// row to the kernel's writeback (a hint: errors surface at the next xSync).
+void note_written(State& s, uint64_t offset, uint64_t length) {
+    if (s.fd < 0) return;
+    if (offset != s.written_to) {
+        start_writeback(s);
+        s.written_from = s.written_to = offset;
+    }
+    s.written_to = offset + length;
+    if (s.written_to - s.written_from >= kWritebackBytes) start_writeback(s);
+}
+
 int flush(BatchFile* f) {
     State& s = *f->state;
     if (s.poisoned != SQLITE_OK) return s.poisoned;
@@ -67,9 +108,43 @@ int flush(BatchFile* f) {
     const int rc =
         f->real()->pMethods->xWrite(f->real(), s.pending.data(), static_cast<int>(s.pending.size()),
                                     static_cast<sqlite3_int64>(s.pending_offset));
+    if (rc == SQLITE_OK) note_written(s, s.pending_offset, s.pending.size());
     s.pending.clear();
     if (rc != SQLITE_OK) s.poisoned = rc;
     return rc;
+}
+
+uint32_t big_endian32(const uint8_t* p) {
+    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+// A write to the log while a restore window is open: the log's header, a
+// frame's header (its page noted) or a frame's page (checked). "" = allowed.
+std::string window_write_problem(RestoreWindow::State& w, const uint8_t* data, uint64_t length,
+                                 uint64_t offset) {
+    if (offset == 0 && length == kWalHeaderBytes) return "";
+    const uint64_t frame_bytes = kWalFrameHeaderBytes + w.page_size;
+    if (offset >= kWalHeaderBytes) {
+        const uint64_t frame = (offset - kWalHeaderBytes) / frame_bytes;
+        const uint64_t within = (offset - kWalHeaderBytes) % frame_bytes;
+        if (frame < (uint64_t{1} << 32)) {
+            const auto k = static_cast<size_t>(frame);
+            if (within == 0 && length == kWalFrameHeaderBytes) {
+                if (w.frame_pages.size() <= k) w.frame_pages.resize(k + 1, 0);
+                w.frame_pages[k] = big_endian32(data);
+                return "";
+            }
+            if (within == kWalFrameHeaderBytes && length == w.page_size) {
+                const uint32_t page = k < w.frame_pages.size() ? w.frame_pages[k] : 0;
+                if (page == 0) return "a page was written to the log before its frame header";
+                if (page == 1 || w.check(page, data)) return "";
+                return "page " + std::to_string(page) +
+                       " as written to the log is not the backup's page (it was not copied faithfully)";
+            }
+        }
+    }
+    return "an unexpected write to the log (" + std::to_string(length) + " bytes at " +
+           std::to_string(offset) + ")";
 }
 
 void forget_read_ahead(State& s, uint64_t offset, uint64_t length) {
@@ -99,6 +174,16 @@ int batch_read(sqlite3_file* file, void* buf, int amount, sqlite3_int64 offset) 
         State& s = *f->state;
         const auto at = static_cast<uint64_t>(offset);
         const auto length = static_cast<uint64_t>(amount);
+        if (s.window && s.main_db) {
+            // Read only to be overwritten whole (RestoreWindow): no bytes needed.
+            if (at < s.window->page_size) {
+                if (s.window->problem.empty())
+                    s.window->problem = "the restore read page 1 of the database while copying";
+                return SQLITE_IOERR_READ;
+            }
+            std::memset(buf, 0, length);
+            return SQLITE_OK;
+        }
         if (!s.read_ahead || length > kReadAheadBytes / 4)
             return f->real()->pMethods->xRead(f->real(), buf, amount, offset);
         if (!(s.ahead_length && at >= s.ahead_offset && at + length <= s.ahead_offset + s.ahead_length)) {
@@ -132,13 +217,26 @@ int batch_write(sqlite3_file* file, const void* buf, int amount, sqlite3_int64 o
         const auto at = static_cast<uint64_t>(offset);
         const auto length = static_cast<size_t>(amount);
         forget_read_ahead(s, at, length);
+        if (s.window && s.wal) {
+            std::string problem =
+                window_write_problem(*s.window, static_cast<const uint8_t*>(buf), length, at);
+            if (!problem.empty()) {
+                if (s.window->problem.empty()) s.window->problem = std::move(problem);
+                s.poisoned = SQLITE_IOERR_WRITE;
+                return SQLITE_IOERR_WRITE;
+            }
+        }
         if (!s.gather) return f->real()->pMethods->xWrite(f->real(), buf, amount, offset);
         const bool follows = !s.pending.empty() && s.pending_offset + s.pending.size() == at;
         if (!follows || s.pending.size() + length > kGatherBytes) {
             const int rc = flush(f);
             if (rc != SQLITE_OK) return rc;
         }
-        if (length >= kGatherBytes) return f->real()->pMethods->xWrite(f->real(), buf, amount, offset);
+        if (length >= kGatherBytes) {
+            const int rc = f->real()->pMethods->xWrite(f->real(), buf, amount, offset);
+            if (rc == SQLITE_OK) note_written(s, at, length);
+            return rc;
+        }
         if (s.pending.empty()) {
             s.pending.reserve(kGatherBytes);
             s.pending_offset = at;
@@ -241,6 +339,29 @@ const sqlite3_io_methods kBatchMethods = {
     batch_unfetch,                /* xUnfetch */
 };
 
+// The descriptor of a file the unix VFS opened as `name`, or -1. unixFile
+// starts with its methods, its VFS, its inode record and then the descriptor;
+// the value is used only when fstat shows it is `name`'s file.
+int descriptor_of(const sqlite3_vfs* real, const sqlite3_file* file, const char* name) {
+    struct UnixFileStart {
+        const sqlite3_io_methods* methods;
+        sqlite3_vfs* vfs;
+        void* inode;
+        int fd;
+    };
+    if (!name || !real->zName || std::strcmp(real->zName, "unix") != 0 ||
+        real->szOsFile < static_cast<int>(sizeof(UnixFileStart)))
+        return -1;
+    int fd = -1;
+    std::memcpy(&fd, reinterpret_cast<const char*>(file) + offsetof(UnixFileStart, fd), sizeof fd);
+    struct stat by_fd {};
+    struct stat by_name {};
+    if (fd < 0 || ::fstat(fd, &by_fd) != 0 || ::stat(name, &by_name) != 0) return -1;
+    if (by_fd.st_dev != by_name.st_dev || by_fd.st_ino != by_name.st_ino || !S_ISREG(by_fd.st_mode))
+        return -1;
+    return fd;
+}
+
 int batch_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, int* out_flags) {
     BatchFile* f = batch(file);
     f->base.pMethods = nullptr;
@@ -266,6 +387,9 @@ int batch_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags
     }
     f->state->gather = (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL)) != 0;
     f->state->read_ahead = (flags & SQLITE_OPEN_WAL) != 0;
+    f->state->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
+    f->state->wal = (flags & SQLITE_OPEN_WAL) != 0;
+    if (f->state->main_db || f->state->wal) f->state->fd = descriptor_of(real, f->real(), name);
     {
         OpenFiles& o = open_files();
         std::lock_guard<std::mutex> lock(o.mu);
@@ -321,6 +445,47 @@ int batch_current_time64(sqlite3_vfs* v, sqlite3_int64* t) {
 }
 
 } // namespace
+
+std::unique_ptr<RestoreWindow> RestoreWindow::open(sqlite3* db, uint32_t page_size, PageCheck check) {
+    sqlite3_file* main = nullptr;
+    sqlite3_file* log = nullptr;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &main) != SQLITE_OK ||
+        sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &log) != SQLITE_OK || !main || !log ||
+        main->pMethods != &kBatchMethods || log->pMethods != &kBatchMethods)
+        return nullptr;
+    BatchFile* m = batch(main);
+    BatchFile* l = batch(log);
+    if (!m->state->main_db || !l->state->wal || m->state->window || l->state->window) return nullptr;
+    // Without powersafe overwrite SQLite pads the log to whole sectors with
+    // extra copies of frames, and may touch neighbouring pages of a sector.
+    const int characteristics = l->real()->pMethods->xDeviceCharacteristics(l->real()) &
+                                m->real()->pMethods->xDeviceCharacteristics(m->real());
+    if (!(characteristics & SQLITE_IOCAP_POWERSAFE_OVERWRITE)) return nullptr;
+    auto state = std::make_unique<State>();
+    state->page_size = page_size;
+    state->check = std::move(check);
+    state->main = main;
+    state->log = log;
+    m->state->window = state.get();
+    l->state->window = state.get();
+    return std::unique_ptr<RestoreWindow>(new RestoreWindow(std::move(state)));
+}
+
+RestoreWindow::RestoreWindow(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+RestoreWindow::~RestoreWindow() {
+    close();
+}
+
+void RestoreWindow::close() {
+    for (sqlite3_file* file : {state_->main, state_->log})
+        if (file && batch(file)->state) batch(file)->state->window = nullptr;
+    state_->main = state_->log = nullptr;
+}
+
+std::string RestoreWindow::problem() const {
+    return state_->problem;
+}
 
 int register_batch_vfs() {
     static std::mutex mu;

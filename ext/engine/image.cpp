@@ -262,26 +262,39 @@ const std::vector<uint64_t>& Image::page_hashes() const {
     return layers_.front().hashes;
 }
 
-void Image::read_page(uint32_t page, uint8_t* out) const {
+Image::Where Image::locate(uint32_t page) const {
     if (page == 0 || page > page_count_)
         throw Error("page " + std::to_string(page) + " is outside the backup");
-    const Layer& layer = layers_[layer_of_.empty() ? 0 : layer_of_[page]];
-    uint64_t offset;
-    uint64_t expected = 0;
-    bool check = false;
-    if (layer.full) {
-        offset = static_cast<uint64_t>(page - 1) * page_size_;
-        if (!layer.hashes.empty()) {
-            expected = layer.hashes[page - 1];
-            check = true;
+    Where w;
+    w.layer = &layers_[layer_of_.empty() ? 0 : layer_of_[page]];
+    if (w.layer->full) {
+        w.offset = static_cast<uint64_t>(page - 1) * page_size_;
+        if (!w.layer->hashes.empty()) {
+            w.expected = w.layer->hashes[page - 1];
+            w.check = true;
         }
     } else {
-        const auto it = std::lower_bound(layer.pages.begin(), layer.pages.end(), page);
-        const auto k = static_cast<size_t>(it - layer.pages.begin());
-        offset = layer.data_offset + static_cast<uint64_t>(k) * page_size_;
-        expected = layer.hashes[k];
-        check = true;
+        const auto it = std::lower_bound(w.layer->pages.begin(), w.layer->pages.end(), page);
+        const auto k = static_cast<size_t>(it - w.layer->pages.begin());
+        w.offset = w.layer->data_offset + static_cast<uint64_t>(k) * page_size_;
+        w.expected = w.layer->hashes[k];
+        w.check = true;
     }
+    return w;
+}
+
+bool Image::holds(uint32_t page, const uint8_t* data) const {
+    if (page == 0 || page > page_count_) return false;
+    const Where w = locate(page);
+    return w.check && page_hash(page, data, page_size_) == w.expected;
+}
+
+void Image::read_page(uint32_t page, uint8_t* out) const {
+    const Where w = locate(page);
+    const Layer& layer = *w.layer;
+    const uint64_t offset = w.offset;
+    const uint64_t expected = w.expected;
+    const bool check = w.check;
     const size_t got =
         read_at(layer.file->get(), out, page_size_, offset, "reading '" + layer.name + "' failed");
     if (got != page_size_)

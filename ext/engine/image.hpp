@@ -70,11 +70,23 @@ class Image {
     // Reads page `page` (1-based) into `out`; throws Error when it cannot be
     // read or does not match its hash.
     void read_page(uint32_t page, uint8_t* out) const;
+    // Whether `data` (page_size bytes) is page `page` as recorded when the
+    // backup was made: false for a page without a recorded hash. Page 1 is
+    // compared as stored (read_page hands it out marked as not WAL).
+    bool holds(uint32_t page, const uint8_t* data) const;
     // The first problem a read through the VFS met ("" = none).
     std::string problem() const;
     void note_problem(const std::string& problem) const;
 
   private:
+    struct Where {
+        const Layer* layer = nullptr;
+        uint64_t offset = 0;   // of the page in the layer's file
+        uint64_t expected = 0; // its recorded hash, when `check`
+        bool check = false;
+    };
+    Where locate(uint32_t page) const;
+
     uint32_t page_size_;
     uint32_t page_count_;
     std::vector<Layer> layers_;      // oldest (the full backup) first

@@ -1,7 +1,10 @@
 // The restore engine (see restore.hpp for the critical section).
 #include "engine/restore.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <exception>
 #include <thread>
 
 #include "engine/batch_vfs.hpp"
@@ -59,6 +62,75 @@ DbMode db_mode_of(const std::string& db_path, int64_t busy_timeout_ms) {
     return m;
 }
 
+namespace {
+
+// The safety backup of a WAL database, written by a thread of its own while
+// the copy runs. Its observer passes progress and stop requests on; the
+// destructor stops and joins a thread that is still running.
+class SafetyThread : public Observer {
+  public:
+    SafetyThread(Observer& outer, const RestoreRequest& req, PageSource& current, const std::string& mode)
+        : outer_(outer) {
+        total_ = current.page_count();
+        thread_ = std::thread([this, &req, &current, mode] {
+            try {
+                req.take_safety(current, mode, *this);
+            } catch (...) {
+                error_ = std::current_exception();
+            }
+            done_.store(true);
+        });
+    }
+    ~SafetyThread() override {
+        abandon_.store(true);
+        if (thread_.joinable()) thread_.join();
+    }
+    SafetyThread(const SafetyThread&) = delete;
+    SafetyThread& operator=(const SafetyThread&) = delete;
+
+    // Waits for the safety backup; rethrows its error.
+    void finish() {
+        while (!done_.load()) {
+            if (outer_.stop_requested()) abandon_.store(true);
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+        thread_.join();
+        if (error_) std::rethrow_exception(error_);
+    }
+    int64_t done_pages() const { return done_pages_.load(); }
+    int64_t total_pages() const { return total_; }
+
+    void phase(const std::string&) override {}
+    void progress(int64_t done, int64_t) override { done_pages_.store(done); }
+    bool stop_requested() override { return abandon_.load() || outer_.stop_requested(); }
+    std::string stop_reason() const override { return outer_.stop_reason(); }
+
+  private:
+    Observer& outer_;
+    std::thread thread_;
+    std::atomic<bool> done_{false};
+    std::atomic<bool> abandon_{false};
+    std::atomic<int64_t> done_pages_{0};
+    int64_t total_ = 0;
+    std::exception_ptr error_;
+};
+
+Error copy_failed(const RestoreRequest& req, Connection& dest, int rc, const std::string& window_problem) {
+    const std::string image_problem = req.image->problem();
+    if (!image_problem.empty() || !window_problem.empty())
+        return Error(req.what + " failed verification while it was copied (" +
+                         (!image_problem.empty() ? image_problem : window_problem) +
+                         "); it was not restored and the database is unchanged; choose another backup",
+                     ErrorKind::io);
+    std::string why = dest.message();
+    if ((rc & 0xff) == SQLITE_READONLY)
+        why += " (a database in WAL mode cannot take a backup with a different page size)";
+    return Error("the restore failed and was rolled back, the database is unchanged: " + why,
+                 kind_of_sqlite_code(rc));
+}
+
+} // namespace
+
 RestoreResult restore_into(const RestoreRequest& req) {
     Observer& observer = *req.observer;
     if (register_batch_vfs() != SQLITE_OK) throw Error("cannot register the wecare_batch VFS");
@@ -70,8 +142,10 @@ RestoreResult restore_into(const RestoreRequest& req) {
     // Asked now: once the backup has started, no statement may run on `dest`
     // until it finishes (one would end the backup's transaction).
     std::string mode;
+    int64_t dest_page_size = 0;
     try {
         mode = journal_mode(dest);
+        dest_page_size = dest.query_int("PRAGMA page_size");
     } catch (const Error& e) {
         if (e.kind() == ErrorKind::busy) throw busy_error();
         throw;
@@ -81,43 +155,73 @@ RestoreResult restore_into(const RestoreRequest& req) {
     Backup backup(dest.get(), source.get());
     take_write_lock(backup, req.busy_timeout_ms, observer);
 
-    // The database as it is, under the lock: the safety backup.
+    // The database as it is, under the lock: the safety backup. A rollback
+    // journal database: now, before the copy changes the file. A WAL one:
+    // pinned now, written beside the copy (the file changes only at the
+    // checkpoint, after the commit).
     bool was_empty = false;
-    {
-        std::unique_ptr<PageSource> current;
-        if (wal) {
-            LiveSnapshot::Options options;
-            options.busy_timeout_ms = req.busy_timeout_ms;
-            options.writer_lock_held = true;
-            current = std::make_unique<LiveSnapshot>(req.db_path, options);
-        } else {
-            current = std::make_unique<DbFileSource>(dest.get());
-        }
-        was_empty = current->page_count() == 0;
-        if (req.take_safety) req.take_safety(*current, mode);
+    std::unique_ptr<PageSource> current;
+    if (wal) {
+        LiveSnapshot::Options options;
+        options.busy_timeout_ms = req.busy_timeout_ms;
+        options.writer_lock_held = true;
+        current = std::make_unique<LiveSnapshot>(req.db_path, options);
+    } else {
+        current = std::make_unique<DbFileSource>(dest.get());
     }
-
-    observer.phase("restore");
+    was_empty = current->page_count() == 0;
+    std::unique_ptr<SafetyThread> safety;
+    if (!wal) {
+        if (req.take_safety) req.take_safety(*current, mode, observer);
+        current.reset();
+        observer.phase("restore");
+    } else {
+        if (req.take_safety) safety = std::make_unique<SafetyThread>(observer, req, *current, mode);
+        observer.phase(safety ? "safety backup + restore" : "restore");
+    }
     observer.page_size(req.image->page_size());
-    int rc;
+
+    std::unique_ptr<RestoreWindow> window;
+    if (wal && req.image->checked() && dest_page_size == static_cast<int64_t>(req.image->page_size())) {
+        const Image& image = *req.image;
+        window =
+            RestoreWindow::open(dest.get(), image.page_size(), [&image](uint32_t page, const uint8_t* data) {
+                return image.holds(page, data);
+            });
+    }
+    int rc = SQLITE_OK;
     for (;;) {
         observer.check(); // before the last step: the commit itself is not interruptible
-        rc = sqlite3_backup_step(backup.get(), kStepPages);
+        const int remaining = sqlite3_backup_remaining(backup.get());
+        // The last page commits: in WAL mode, only once the safety backup is published.
+        if (safety && remaining <= 1) break;
+        const int n = safety ? std::min(kStepPages, remaining - 1) : kStepPages;
+        rc = sqlite3_backup_step(backup.get(), n);
         const int total = sqlite3_backup_pagecount(backup.get());
-        observer.progress(total - sqlite3_backup_remaining(backup.get()), total);
+        const int64_t copied = total - sqlite3_backup_remaining(backup.get());
+        if (safety)
+            observer.progress(copied + safety->done_pages(), total + safety->total_pages());
+        else
+            observer.progress(copied, total);
         if (rc != SQLITE_OK) break;
     }
+    if (safety && rc == SQLITE_OK) {
+        safety->finish(); // throws when the safety backup could not be made: nothing is committed
+        safety.reset();
+        current.reset(); // ends the snapshot's read transaction, so the checkpoint can pass it
+        observer.check();
+        rc = sqlite3_backup_step(backup.get(), -1);
+        const int total = sqlite3_backup_pagecount(backup.get());
+        observer.progress(2 * static_cast<int64_t>(total), 2 * static_cast<int64_t>(total));
+    }
+    const std::string window_problem = window ? window->problem() : "";
+    if (window) window->close();
     RestoreResult result;
     result.pages = sqlite3_backup_pagecount(backup.get());
     const int finish_rc = backup.finish(); // rolls back unless the copy completed
-    if (rc != SQLITE_DONE || finish_rc != SQLITE_OK) {
-        std::string why = dest.message();
-        if (!req.image->problem().empty()) why += " (" + req.image->problem() + ")";
-        if ((rc & 0xff) == SQLITE_READONLY)
-            why += " (a database in WAL mode cannot take a backup with a different page size)";
-        throw Error("the restore failed and was rolled back, the database is unchanged: " + why,
-                    kind_of_sqlite_code(rc != SQLITE_DONE ? rc : finish_rc));
-    }
+    if (rc != SQLITE_DONE || finish_rc != SQLITE_OK)
+        throw copy_failed(req, dest, rc != SQLITE_DONE ? rc : finish_rc, window_problem);
+    window.reset();
     if (was_empty && req.journal_mode_if_new == "wal" && !wal) dest.exec("PRAGMA journal_mode = WAL");
     result.journal_mode = journal_mode(dest);
     if (result.journal_mode == "wal") {

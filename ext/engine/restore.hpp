@@ -18,6 +18,14 @@
 //      journal: a crash leaves the old database intact, and every connection,
 //      in this process and in others, sees the restored data at its next
 //      read, without reopening. No file is swapped.
+//      In WAL mode the copy only appends to the log and the database file does
+//      not change before the commit, so the safety backup is written by a
+//      second thread from its snapshot while the copy runs, and the commit
+//      waits for it to be published. The copy's reads of the old pages are
+//      skipped and every page written to the log is checked against the
+//      backup instead (batch_vfs.hpp, RestoreWindow). A rollback-journal
+//      database changes in place during the copy: its safety backup comes
+//      first.
 //   4. In WAL mode the log is checkpointed into the database at once.
 // Interrupting stops before the commit and rolls back; the commit itself and
 // the checkpoint run to their end.
@@ -37,9 +45,14 @@ struct RestoreRequest {
     const Image* image = nullptr;
     int64_t busy_timeout_ms = 10000;
     Observer* observer = nullptr;
-    // Called with the write lock held and nothing changed yet: the database
-    // as it is, and its journal mode ("wal", "delete", ...).
-    std::function<void(PageSource& current, const std::string& journal_mode)> take_safety;
+    // Called with the write lock held and nothing committed yet: the database
+    // as it is, its journal mode ("wal", "delete", ...), and where to report
+    // (in WAL mode, on a thread of its own beside the copy: `observer` then
+    // only passes progress and stop requests on). Must finish (publish or
+    // throw) before it returns; the commit waits for it.
+    std::function<void(PageSource& current, const std::string& journal_mode, Observer& observer)> take_safety;
+    // Used in messages: what is restored ("the backup 'x'").
+    std::string what = "the backup";
     // The journal mode to give a database that was empty before (the
     // backup's source's); "" = leave it.
     std::string journal_mode_if_new;

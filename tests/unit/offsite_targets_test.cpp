@@ -476,7 +476,8 @@ TEST(CodecV2, the_header_binds_the_base_an_increment_builds_on) {
     const Bytes input = mixed_bytes(7000, 8);
     const Bytes encoded = encode(input, opt);
     // Known or not, the right base decodes, and read_header and the decoder both return it.
-    for (const std::optional<std::string>& known : {std::optional<std::string>(base), std::optional<std::string>()}) {
+    for (const std::optional<std::string>& known :
+         {std::optional<std::string>(base), std::optional<std::string>()}) {
         Expected e = identity_of(increment, kPrefix, kCreatedNs);
         e.base = known;
         DecodeResult r;
@@ -519,8 +520,9 @@ TEST(CodecV2, the_header_binds_the_base_an_increment_builds_on) {
     EXPECT_NE(message.find("does not authenticate"), std::string::npos) << message;
     // An over-long base is refused when encoding.
     opt.base = std::string(256, 'b');
-    EXPECT_THROW(encode_stream([](uint8_t*, size_t) { return size_t{0}; }, 0, opt, [](const uint8_t*, size_t) {}),
-                 Error);
+    EXPECT_THROW(
+        encode_stream([](uint8_t*, size_t) { return size_t{0}; }, 0, opt, [](const uint8_t*, size_t) {}),
+        Error);
 }
 
 TEST(CodecV2, an_object_needs_its_name) {
