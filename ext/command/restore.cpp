@@ -112,17 +112,20 @@ RestoreOutcome restore_image_locked(const OperationContext& ctx, const Dir& dir,
     req.journal_mode_if_new = journal_mode_if_new;
     req.what = "the backup '" + what + "'";
     bool marked = false;
+    // Continuous capture (in any process) must not capture the restore's
+    // transaction as a restore point (command/continuous.hpp): the marker
+    // records where the log stands before the copy writes its first frame.
+    req.before_copy = [&](const std::string& journal_mode) {
+        if (journal_mode == "wal") {
+            mark_restore(ctx, dir, what);
+            marked = true;
+        }
+    };
     // In WAL mode this runs on a thread of its own beside the copy
     // (engine/restore.hpp); `on` is then that thread's observer.
     req.take_safety = [&](PageSource& current, const std::string& journal_mode, Observer& on) {
         if (current.page_count() > 0) // an empty database: nothing to keep
             result.safety_backup = write_safety(ctx, dir, current, journal_mode, what, on);
-        // Continuous capture (in any process) must not capture the restore's
-        // transaction as a restore point (command/continuous.hpp).
-        if (journal_mode == "wal") {
-            mark_restore(ctx, dir, what);
-            marked = true;
-        }
     };
     try {
         result.pages = restore_into(req).pages;

@@ -170,6 +170,7 @@ RestoreResult restore_into(const RestoreRequest& req) {
         current = std::make_unique<DbFileSource>(dest.get());
     }
     was_empty = current->page_count() == 0;
+    if (req.before_copy) req.before_copy(mode);
     std::unique_ptr<SafetyThread> safety;
     if (!wal) {
         if (req.take_safety) req.take_safety(*current, mode, observer);

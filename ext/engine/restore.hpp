@@ -51,6 +51,9 @@ struct RestoreRequest {
     // only passes progress and stop requests on). Must finish (publish or
     // throw) before it returns; the commit waits for it.
     std::function<void(PageSource& current, const std::string& journal_mode, Observer& observer)> take_safety;
+    // Called with the write lock held, before the copy writes anything (and
+    // before take_safety starts): the journal mode.
+    std::function<void(const std::string& journal_mode)> before_copy;
     // Used in messages: what is restored ("the backup 'x'").
     std::string what = "the backup";
     // The journal mode to give a database that was empty before (the
