@@ -294,7 +294,7 @@ def summarize_all(runs):
 
 def make_backup(b, db, bdir, verify="0", settings=None):
     """One untimed backup with the extension; returns its file name.
-    verify="1" makes it a backup a restore only re-reads for its checksum."""
+    verify="1" makes it a backup a restore does not read before its copy."""
     res = run_child(b.ext_shell(db, dict({"dir": bdir, "verify_on_create": verify},
                                          **(settings or {})),
                                 "SELECT wecare_backup_create()"))
@@ -507,8 +507,9 @@ def section_verify(b):
 @section("restore", needs_ext=True)
 def section_restore(b):
     """A hot restore (issue 12): from a backup that verified ok when it was
-    made, so the restore re-reads it only for its checksum, then takes the
-    safety backup, replaces the database in one transaction of its own journal
+    made, so the restore does not read it before the copy, takes the safety
+    backup (beside the copy in WAL mode), replaces the database in one
+    transaction of its own journal
     and, in WAL mode, checkpoints. Into a copy of the source in WAL mode (the
     target) and one in rollback (DELETE) mode (reported), with no other
     connection open. The references copy the backup into a file of their own:

@@ -257,8 +257,10 @@ def render_restore(restore, rep):
     return restore_like_table(
         restore, rep, "## 3. Restore\n",
         "A hot restore (issue 12): `wecare_backup_restore(name, phrase)` from a backup that "
-        "verified ok when it was made, so it re-reads the backup only for its checksum, "
-        "then takes the safety backup, replaces the database atomically through its own "
+        "verified ok when it was made, so it is not read before the copy (each page is "
+        "checked against its recorded hash as the copy reads it), "
+        "takes the safety backup (in WAL mode on a second thread, beside the copy), replaces "
+        "the database atomically through its own "
         "journal and, in WAL mode, checkpoints; no other connection is open. Into a WAL "
         "database (the targets) and a rollback-journal (DELETE) one (reported). "
         "References: `cp` of the backup to another file, followed by `sync` (the durable "

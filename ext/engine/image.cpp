@@ -44,17 +44,58 @@ sqlite3_vfs* real_vfs(sqlite3_vfs* vfs) {
 
 // The image's main file. A temporary file is opened by the default VFS in the
 // same space instead (szOsFile is the larger of the two), with its own methods.
+// The pages after a run of reads in page order (the backup API and the
+// restore read every page in turn): read 1 MiB at a time, checked as read_page
+// checks them, and handed out from here.
+struct ReadAhead {
+    std::vector<uint8_t> bytes; // pages first..first+count-1
+    uint32_t first = 0;
+    uint32_t count = 0;
+    uint32_t next = 0; // the page after the last one asked for
+};
+constexpr size_t kReadAheadBytes = 1 << 20;
+
 struct ImageFile {
     sqlite3_file base;
     const Image* image;
+    ReadAhead* ahead; // null: every page read on its own
 };
 
 ImageFile* image_file(sqlite3_file* f) {
     return reinterpret_cast<ImageFile*>(f);
 }
 
-int image_close(sqlite3_file*) {
+int image_close(sqlite3_file* file) {
+    delete image_file(file)->ahead;
+    image_file(file)->ahead = nullptr;
     return SQLITE_OK;
+}
+
+// Page `number` into `out`, through the read-ahead when the reads go in page order.
+void read_whole_page(ImageFile& f, uint32_t number, uint8_t* out) {
+    const Image& image = *f.image;
+    const uint32_t size = image.page_size();
+    if (!f.ahead) {
+        image.read_page(number, out);
+        return;
+    }
+    ReadAhead& a = *f.ahead;
+    if (!(number >= a.first && number - a.first < a.count)) {
+        if (number != a.next || number < 2) {
+            a.next = number + 1;
+            image.read_page(number, out);
+            return;
+        }
+        const auto n = static_cast<uint32_t>(std::min<uint64_t>(std::max<uint64_t>(1, kReadAheadBytes / size),
+                                                                image.page_count() - number + 1));
+        a.count = 0;
+        a.bytes.resize(static_cast<size_t>(n) * size);
+        image.read_pages(number, n, a.bytes.data());
+        a.first = number;
+        a.count = n;
+    }
+    std::memcpy(out, a.bytes.data() + static_cast<size_t>(number - a.first) * size, size);
+    a.next = number + 1;
 }
 
 // Reads [offset, offset+amount) of the image, page by page.
@@ -76,7 +117,7 @@ int image_read(sqlite3_file* file, void* buf, int amount, sqlite3_int64 offset) 
             const uint64_t take = std::min<uint64_t>(left, size - within);
             try {
                 if (within == 0 && take == size) {
-                    image.read_page(number, out);
+                    read_whole_page(*image_file(file), number, out);
                 } else {
                     page.resize(size);
                     image.read_page(number, page.data());
@@ -152,9 +193,11 @@ int image_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags
     ImageFile* f = image_file(file);
     f->base.pMethods = nullptr;
     f->image = nullptr;
+    f->ahead = nullptr;
     if (flags & SQLITE_OPEN_MAIN_DB) {
         f->image = name ? find_image(name) : nullptr;
         if (!f->image) return SQLITE_CANTOPEN; // this VFS serves registered images only
+        f->ahead = new (std::nothrow) ReadAhead; // without it, pages are read one by one
         if (out_flags) *out_flags = SQLITE_OPEN_READONLY;
         f->base.pMethods = &kImageMethods;
         return SQLITE_OK;
@@ -289,29 +332,49 @@ bool Image::holds(uint32_t page, const uint8_t* data) const {
     return w.check && page_hash(page, data, page_size_) == w.expected;
 }
 
-void Image::read_page(uint32_t page, uint8_t* out) const {
-    const Where w = locate(page);
-    const Layer& layer = *w.layer;
-    const uint64_t offset = w.offset;
-    const uint64_t expected = w.expected;
-    const bool check = w.check;
-    const size_t got =
-        read_at(layer.file->get(), out, page_size_, offset, "reading '" + layer.name + "' failed");
-    if (got != page_size_)
-        throw Error("'" + layer.name + "' is shorter than its record says (page " + std::to_string(page) +
-                        ")",
-                    ErrorKind::io);
+void Image::check_page(uint32_t page, const Where& where, uint8_t* data) const {
     const uint64_t bit = uint64_t{1} << (page % 64);
     std::atomic<uint64_t>& word = checked_[page / 64];
-    if (check && !(word.load(std::memory_order_relaxed) & bit)) {
-        if (page_hash(page, out, page_size_) != expected)
-            throw Error("page " + std::to_string(page) + " of '" + layer.name +
+    if (where.check && !(word.load(std::memory_order_relaxed) & bit)) {
+        if (page_hash(page, data, page_size_) != where.expected)
+            throw Error("page " + std::to_string(page) + " of '" + where.layer->name +
                             "' does not match the hash recorded when the backup was made",
                         ErrorKind::io);
         word.fetch_or(bit, std::memory_order_relaxed);
     }
     // A view never asks SQLite for a write-ahead log.
-    if (page == 1) out[18] = out[19] = 1;
+    if (page == 1) data[18] = data[19] = 1;
+}
+
+void Image::read_page(uint32_t page, uint8_t* out) const {
+    const Where w = locate(page);
+    const size_t got = read_at(w.layer->file->get(), out, page_size_, w.offset,
+                               "reading '" + w.layer->name + "' failed");
+    if (got != page_size_)
+        throw Error("'" + w.layer->name + "' is shorter than its record says (page " + std::to_string(page) +
+                        ")",
+                    ErrorKind::io);
+    check_page(page, w, out);
+}
+
+void Image::read_pages(uint32_t first, uint32_t count, uint8_t* out) const {
+    if (count == 0) return;
+    if (!layer_of_.empty() || first == 0 || first > page_count_ || count > page_count_ - first + 1) {
+        for (uint32_t i = 0; i < count; ++i)
+            read_page(first + i, out + static_cast<size_t>(i) * page_size_);
+        return;
+    }
+    // A single full file: the pages lie in a row.
+    const Layer& layer = layers_.front();
+    const size_t want = static_cast<size_t>(count) * page_size_;
+    const size_t got = read_at(layer.file->get(), out, want, static_cast<uint64_t>(first - 1) * page_size_,
+                               "reading '" + layer.name + "' failed");
+    if (got != want)
+        throw Error("'" + layer.name + "' is shorter than its record says (page " +
+                        std::to_string(first + got / page_size_) + ")",
+                    ErrorKind::io);
+    for (uint32_t i = 0; i < count; ++i)
+        check_page(first + i, locate(first + i), out + static_cast<size_t>(i) * page_size_);
 }
 
 std::string Image::problem() const {
@@ -380,8 +443,7 @@ ImageConnection::~ImageConnection() {
 }
 
 void ImageSource::read_pages(uint32_t first, uint32_t count, uint8_t* out) {
-    for (uint32_t i = 0; i < count; ++i)
-        image_.read_page(first + i, out + static_cast<size_t>(i) * image_.page_size());
+    image_.read_pages(first, count, out);
 }
 
 } // namespace wb

@@ -70,6 +70,9 @@ class Image {
     // Reads page `page` (1-based) into `out`; throws Error when it cannot be
     // read or does not match its hash.
     void read_page(uint32_t page, uint8_t* out) const;
+    // Reads pages first..first+count-1 into `out` as read_page does, with one
+    // read when they lie in a row in one file (a full backup's pages do).
+    void read_pages(uint32_t first, uint32_t count, uint8_t* out) const;
     // Whether `data` (page_size bytes) is page `page` as recorded when the
     // backup was made: false for a page without a recorded hash. Page 1 is
     // compared as stored (read_page hands it out marked as not WAL).
@@ -86,6 +89,8 @@ class Image {
         bool check = false;
     };
     Where locate(uint32_t page) const;
+    // Checks page `page` (just read into `data`) against its hash once.
+    void check_page(uint32_t page, const Where& where, uint8_t* data) const;
 
     uint32_t page_size_;
     uint32_t page_count_;
