@@ -196,7 +196,7 @@ int image_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags
     f->ahead = nullptr;
     if (flags & SQLITE_OPEN_MAIN_DB) {
         f->image = name ? find_image(name) : nullptr;
-        if (!f->image) return SQLITE_CANTOPEN; // this VFS serves registered images only
+        if (!f->image) return SQLITE_CANTOPEN;   // this VFS serves registered images only
         f->ahead = new (std::nothrow) ReadAhead; // without it, pages are read one by one
         if (out_flags) *out_flags = SQLITE_OPEN_READONLY;
         f->base.pMethods = &kImageMethods;
@@ -348,8 +348,8 @@ void Image::check_page(uint32_t page, const Where& where, uint8_t* data) const {
 
 void Image::read_page(uint32_t page, uint8_t* out) const {
     const Where w = locate(page);
-    const size_t got = read_at(w.layer->file->get(), out, page_size_, w.offset,
-                               "reading '" + w.layer->name + "' failed");
+    const size_t got =
+        read_at(w.layer->file->get(), out, page_size_, w.offset, "reading '" + w.layer->name + "' failed");
     if (got != page_size_)
         throw Error("'" + w.layer->name + "' is shorter than its record says (page " + std::to_string(page) +
                         ")",

@@ -151,7 +151,17 @@ RestoreResult restore_into(const RestoreRequest& req) {
         throw;
     }
     const bool wal = mode == "wal";
-    ImageConnection source(*req.image);
+    // Opening the image reads its page 1, checked against its hash.
+    std::unique_ptr<ImageConnection> opened_source;
+    try {
+        opened_source = std::make_unique<ImageConnection>(*req.image);
+    } catch (const Error&) {
+        if (req.image->problem().empty()) throw;
+        throw Error(req.what + " failed verification (" + req.image->problem() +
+                        "); it was not restored and the database is unchanged; choose another backup",
+                    ErrorKind::io);
+    }
+    ImageConnection& source = *opened_source;
     Backup backup(dest.get(), source.get());
     take_write_lock(backup, req.busy_timeout_ms, observer);
 

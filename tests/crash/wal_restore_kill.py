@@ -1,6 +1,6 @@
-"""kill -9 of a restoring process at random moments (WAL mode). Usage: attack2_kill.py DIR ITER [MB]"""
+"""kill -9 of a restoring process at random moments (WAL mode). Usage: wal_restore_kill.py DIR ITER [MB]"""
 import os, sys, time, random, shutil, signal, subprocess, sqlite3, json, pathlib
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
 from conftest import connect, create, PHRASE, one, config, PYTHON, subprocess_env
 from test_attack_wal_restore import content, integrity, backup_content, make_db
 

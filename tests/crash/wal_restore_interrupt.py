@@ -1,6 +1,6 @@
 """sqlite3_interrupt at random moments of a WAL restore (in-process, from another thread)."""
 import os, sys, time, random, shutil, threading, sqlite3, json, pathlib, tempfile
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
 from conftest import connect, create, PHRASE, one
 from test_attack_wal_restore import content, integrity, backup_content, make_db
 
