@@ -218,12 +218,13 @@ RestoreResult restore_into(const RestoreRequest& req) {
     }
     if (safety && rc == SQLITE_OK) {
         safety->finish(); // throws when the safety backup could not be made: nothing is committed
+        const int64_t safety_pages = safety->total_pages();
         safety.reset();
         current.reset(); // ends the snapshot's read transaction, so the checkpoint can pass it
         observer.check();
         rc = sqlite3_backup_step(backup.get(), -1);
-        const int total = sqlite3_backup_pagecount(backup.get());
-        observer.progress(2 * static_cast<int64_t>(total), 2 * static_cast<int64_t>(total));
+        const int64_t all = sqlite3_backup_pagecount(backup.get()) + safety_pages;
+        observer.progress(all, all);
     }
     const std::string window_problem = window ? window->problem() : "";
     if (window) window->close();
