@@ -820,7 +820,7 @@ def section_incremental(b):
 
     "restore": a chain of CHAIN_LINKS backups (full, then increments, each
     after a change), verified when made; the newest link restored against a
-    full backup of the same database, both hot (checksum only)."""
+    full backup of the same database, both hot (verified when made)."""
     db = b.work / "inc.db"
     chain = b.work / "inc_chain"
     full = b.work / "inc_full"
@@ -1539,7 +1539,8 @@ def measure(args, sections, argv):
         run = {"argv": list(argv), "repeat": args.repeat, "quick": args.quick,
                "size_mib": args.size_mib, "big_mib": args.big_mib,
                "backup_timeout": args.backup_timeout, "sections": list(sections),
-               "writer_sync": list(args.writer_sync), "ext": args.ext}
+               "writer_sync": list(args.writer_sync), "ext": args.ext,
+               "prime_bytes": PRIME_BYTES}
         data = {"run": run, "machine": machine(b), "results": b.results,
                 "facts": b.facts, "notes": b.notes}
         # exactly what RESULTS.json will hold, so that rendering the JSON later
