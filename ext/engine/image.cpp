@@ -9,6 +9,7 @@
 #include "store/checksum.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace wb {
 
@@ -348,8 +349,13 @@ void Image::check_page(uint32_t page, const Where& where, uint8_t* data) const {
 
 void Image::read_page(uint32_t page, uint8_t* out) const {
     const Where w = locate(page);
-    const size_t got =
-        read_at(w.layer->file->get(), out, page_size_, w.offset, "reading '" + w.layer->name + "' failed");
+    // The common case in one call, without building the error message
+    // (integrity_check reads each page several times: millions of reads).
+    const ssize_t n = ::pread(w.layer->file->get(), out, page_size_, static_cast<off_t>(w.offset));
+    const size_t got = n == static_cast<ssize_t>(page_size_)
+                           ? page_size_
+                           : read_at(w.layer->file->get(), out, page_size_, w.offset,
+                                     "reading '" + w.layer->name + "' failed");
     if (got != page_size_)
         throw Error("'" + w.layer->name + "' is shorter than its record says (page " + std::to_string(page) +
                         ")",

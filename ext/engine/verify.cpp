@@ -58,6 +58,10 @@ void run_side_work(SideWork& out, const VerifyRequest& req, uint64_t file_size, 
 std::string run_integrity_check(const Image& image, Observer& observer, std::vector<std::string>& unchecked,
                                 int64_t& page_count) {
     ImageConnection db(image);
+    // integrity_check reads each page about 8 times with SQLite's default
+    // 2 MB cache, each read a system call and a trip through the image VFS;
+    // 32 MiB (allocated only as pages are read) roughly halves those reads.
+    db.connection().exec("PRAGMA cache_size = -32768");
     page_count = db.connection().query_int("PRAGMA page_count");
     return integrity_of(db.get(), observer, unchecked, &image);
 }
