@@ -190,11 +190,10 @@ MISS_REASONS = {
         "0.8-1.1 s instead of 1.2-1.5 s); the rest is the one O_DIRECT write in flight that "
         "keeps other processes' commits fast" + SEE,
     "verify":
-        "not profiled since commit 4724c8b, which hashes each page once per verify instead of "
-        "on each of integrity_check's ~7.7 reads of it (before: about 8 GiB hashed, XXH3 7.5% + "
-        "Image::read_page 5.1% of the samples; after, in a 3-round run: 1.15x); what is left is "
-        "the image VFS's reads themselves and the checksum thread and row counts sharing the "
-        "2 cores with integrity_check" + SEE,
+        "integrity_check on the image has a 32 MiB page cache since commit 492a621 (with "
+        "SQLite's default 2 MB it read each page about 8 times through the image VFS: 1.14x); "
+        "what is left is the image VFS's reads themselves and the checksum thread and row "
+        "counts sharing the 2 cores with integrity_check" + SEE,
     "restore wall":
         "the restore's main thread is CPU-bound from the lock to the checkpoint (see the CPU "
         "row): the copy into the WAL, then the checkpoint; the safety backup runs beside the "
