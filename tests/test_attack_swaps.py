@@ -138,8 +138,10 @@ RESTORE_MOMENTS = {
     "right after the backup is opened": ("open", 1, "{wanted}"),
     "before its first read": ("read", 1, "{wanted}"),
     "during verification": ("read", 2, "{wanted}"),
-    "in the middle of the copy": ("read", 90, "{wanted}"),
-    "near the end of the copy": ("read", 165, "{wanted}"),
+    # A restore reads a verified backup four times: its header, page 1 as the image opens, page 1 as
+    # the copy starts, then every other page in one run (the image reads ahead in 1 MiB runs).
+    "in the middle of the copy": ("read", 3, "{wanted}"),
+    "near the end of the copy": ("read", 4, "{wanted}"),
     "as the safety backup starts": ("open", 1, ".wecare_safety_*"),
     "as its record is read": ("open", 1, "{wanted}.meta"),
     "as its manifest is read": ("open", 1, "{wanted}.manifest"),
