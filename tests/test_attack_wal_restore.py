@@ -15,19 +15,24 @@ import pytest
 from conftest import PHRASE, config, connect, create, one
 
 
+def digest_of(c):
+    """A digest of every row of every table (and the schema) of connection `c`."""
+    h = hashlib.sha256()
+    for (sql,) in c.execute("SELECT sql FROM sqlite_schema ORDER BY name"):
+        h.update((sql or "").encode())
+    tables = [r[0] for r in c.execute(
+        "SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    for t in tables:
+        for row in c.execute(f'SELECT * FROM "{t}" ORDER BY rowid'):
+            h.update(repr(row).encode())
+    return h.hexdigest()
+
+
 def content(path):
-    """A digest of every row of every table (and the schema), opened read-write so a WAL is seen."""
+    """digest_of the database, opened read-write so a WAL is seen."""
     c = sqlite3.connect(str(path))
     try:
-        h = hashlib.sha256()
-        for (sql,) in c.execute("SELECT sql FROM sqlite_schema ORDER BY name"):
-            h.update((sql or "").encode())
-        tables = [r[0] for r in c.execute(
-            "SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-        for t in tables:
-            for row in c.execute(f'SELECT * FROM "{t}" ORDER BY rowid'):
-                h.update(repr(row).encode())
-        return h.hexdigest()
+        return digest_of(c)
     finally:
         c.close()
 
@@ -44,16 +49,8 @@ def backup_content(path):
     """Content of a backup file, read immutable (leaves nothing beside it)."""
     c = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
     try:
-        h = hashlib.sha256()
-        for (sql,) in c.execute("SELECT sql FROM sqlite_schema ORDER BY name"):
-            h.update((sql or "").encode())
-        tables = [r[0] for r in c.execute(
-            "SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-        for t in tables:
-            for row in c.execute(f'SELECT * FROM "{t}" ORDER BY rowid'):
-                h.update(repr(row).encode())
         assert c.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        return h.hexdigest()
+        return digest_of(c)
     finally:
         c.close()
 
@@ -84,6 +81,27 @@ def wal_header(db):
     return mx, backfill
 
 
+def backed_up_with_a_writer(tmp_path):
+    """A WAL database, a backup of it (its content), and a connection that writes without checkpointing."""
+    db = make_db(tmp_path / "a.db", rows=500)
+    conn = connect(db)
+    base = create(conn)
+    backup_digest = content(db)
+    w = sqlite3.connect(str(db), isolation_level=None)
+    w.execute("PRAGMA wal_autocheckpoint=0")
+    return db, conn, base, backup_digest, w
+
+
+def restore_and_check(conn, db, tmp_path, base, backup_digest):
+    """Restores `base` over `db` and checks the result is the backup and the safety backup the old content."""
+    before = content(db)
+    result = restore(conn, base)
+    assert integrity(db) == [("ok",)]
+    assert content(db) == backup_digest
+    assert backup_content(tmp_path / "backups" / result["safety_backup"]) == before
+    return before, result
+
+
 def test_uncheckpointed_frames_are_in_the_safety_backup(tmp_path):
     db = make_db(tmp_path / "a.db", rows=500)
     conn = connect(db)
@@ -97,32 +115,19 @@ def test_uncheckpointed_frames_are_in_the_safety_backup(tmp_path):
     w.execute("INSERT INTO t(v) SELECT randomblob(700) FROM t LIMIT 200")
     mx, backfill = wal_header(db)
     assert mx > backfill, (mx, backfill)
-    before = content(db)
-    result = restore(conn, base)
-    assert integrity(db) == [("ok",)]
-    assert content(db) == backup_digest
-    assert backup_content(tmp_path / "backups" / result["safety_backup"]) == before
+    restore_and_check(conn, db, tmp_path, base, backup_digest)
     w.close()
     conn.close()
 
 
 def test_fully_checkpointed_log_not_reset_is_restarted_by_the_copy(tmp_path):
-    db = make_db(tmp_path / "a.db", rows=500)
-    conn = connect(db)
-    base = create(conn)
-    backup_digest = content(db)
-    w = sqlite3.connect(str(db), isolation_level=None)
-    w.execute("PRAGMA wal_autocheckpoint=0")
+    db, conn, base, backup_digest, w = backed_up_with_a_writer(tmp_path)
     w.execute("UPDATE t SET v = randomblob(400) WHERE id % 2 = 0")
     w.execute("DELETE FROM t WHERE id > 450")
     w.execute("PRAGMA wal_checkpoint(PASSIVE)")
     mx, backfill = wal_header(db)
     assert mx == backfill and mx > 0, (mx, backfill)
-    before = content(db)
-    result = restore(conn, base)
-    assert integrity(db) == [("ok",)]
-    assert content(db) == backup_digest
-    assert backup_content(tmp_path / "backups" / result["safety_backup"]) == before
+    before, result = restore_and_check(conn, db, tmp_path, base, backup_digest)
     # And the safety backup restores to the old content.
     restore(conn, result["safety_backup"])
     assert content(db) == before
@@ -132,12 +137,7 @@ def test_fully_checkpointed_log_not_reset_is_restarted_by_the_copy(tmp_path):
 
 def test_partly_checkpointed_log_with_a_reader_at_an_old_frame(tmp_path):
     """nBackfill < mxFrame, and another connection reads at an old snapshot during the restore."""
-    db = make_db(tmp_path / "a.db", rows=500)
-    conn = connect(db)
-    base = create(conn)
-    backup_digest = content(db)
-    w = sqlite3.connect(str(db), isolation_level=None)
-    w.execute("PRAGMA wal_autocheckpoint=0")
+    db, conn, base, backup_digest, w = backed_up_with_a_writer(tmp_path)
     w.execute("UPDATE t SET v = randomblob(300) WHERE id % 5 = 0")
     r = sqlite3.connect(str(db), isolation_level=None)
     r.execute("BEGIN")
@@ -166,12 +166,8 @@ def test_page_sizes(tmp_path, page_size):
     backup_digest = content(db)
     conn.execute("UPDATE t SET v = randomblob(10) WHERE id % 2 = 1")
     conn.execute("INSERT INTO t(v) SELECT randomblob(2000) FROM t LIMIT 50")
-    before = content(db)
-    result = restore(conn, base)
-    assert integrity(db) == [("ok",)]
-    assert content(db) == backup_digest
+    restore_and_check(conn, db, tmp_path, base, backup_digest)
     assert one(conn, "PRAGMA page_size") == page_size
-    assert backup_content(tmp_path / "backups" / result["safety_backup"]) == before
     conn.close()
 
 
@@ -188,13 +184,9 @@ def test_one_page_backup_into_a_bigger_database(tmp_path):
     conn.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
     conn.execute("INSERT INTO t(v) SELECT randomblob(3000) FROM (SELECT 1 UNION ALL SELECT 2) , "
                  "(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i<100) SELECT i FROM s)")
-    before = content(db)
-    result = restore(conn, base)
-    assert integrity(db) == [("ok",)]
-    assert content(db) == backup_digest
+    restore_and_check(conn, db, tmp_path, base, backup_digest)
     assert one(conn, "PRAGMA user_version") == 7
     assert one(conn, "PRAGMA page_count") == 1
-    assert backup_content(tmp_path / "backups" / result["safety_backup"]) == before
     conn.close()
 
 
@@ -271,20 +263,12 @@ def test_a_truncated_or_grown_backup_is_refused(tmp_path, how):
 import time
 
 from conftest import spawn_python
+from test_restore_lossless import WRITER as LOSSLESS_WRITER, ids_in, lost_commits, read_acks
 
-WRITER = """
-import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-c.execute('PRAGMA synchronous=NORMAL')
-c.execute('PRAGMA wal_autocheckpoint=0')
-n = int(sys.argv[2])
-print('ready', flush=True)
-while True:
-    n += 1
-    c.execute('INSERT INTO events(id) VALUES (?)', (n,))
-    print(n, time.monotonic(), flush=True)   # acknowledged
-    time.sleep(0.002)
-"""
+# The lossless test's writer, never checkpointing: its commits pile up in the log.
+WRITER = LOSSLESS_WRITER.replace("c.execute('PRAGMA synchronous=NORMAL')\n",
+                                 "c.execute('PRAGMA synchronous=NORMAL')\nc.execute('PRAGMA wal_autocheckpoint=0')\n")
+assert WRITER != LOSSLESS_WRITER
 
 CHECKPOINTER = """
 import sqlite3, sys, time
@@ -317,12 +301,6 @@ while True:
 """
 
 
-def ids_in(path):
-    c = sqlite3.connect(str(path))
-    try:
-        return {r[0] for r in c.execute("SELECT id FROM events")}
-    finally:
-        c.close()
 
 
 @pytest.mark.parametrize("modes", ["PASSIVE", "FULL", "RESTART", "TRUNCATE", "PASSIVE,TRUNCATE,FULL,RESTART"])
@@ -358,11 +336,7 @@ def test_no_acknowledged_commit_is_lost_under_checkpointer_reader_writer(tmp_pat
     finally:
         for p in procs:
             p.kill()
-        acks = []
-        for line in writer.stdout:
-            parts = line.split()
-            if len(parts) == 2:
-                acks.append((int(parts[0]), float(parts[1])))
+        acks = read_acks(writer)
         reader_err = procs[2].stderr.read()
         writer_err = writer.stderr.read()
         for p in procs:
@@ -376,17 +350,7 @@ def test_no_acknowledged_commit_is_lost_under_checkpointer_reader_writer(tmp_pat
         safety.append(ids_in(tmp_path / "backups" / s))
     assert len(restores) >= 3, errors[:3]
     assert len(acks) > 50, (len(acks), len(restores), errors[:3], writer_err[-1500:])
-    lost = []
-    for row, acked_at in acks:
-        i = next((k for k, (_, ended, _) in enumerate(restores) if ended >= acked_at), None)
-        if i is None:
-            where = [final]
-        elif acked_at < restores[i][0]:
-            where = [safety[i]]
-        else:
-            where = [safety[i], safety[i + 1] if i + 1 < len(safety) else final]
-        if not any(row in ids for ids in where):
-            lost.append(row)
+    lost = lost_commits(acks, restores, safety, final)
     assert lost == [], f"{len(lost)} acknowledged commits lost, e.g. {lost[:5]}"
     # Every safety backup holds the base's rows plus only acknowledged/committed ones.
     conn.close()

@@ -42,6 +42,25 @@ def read_acks(child):
     return acks
 
 
+def lost_commits(acks, restores, safety, final):
+    """The acknowledged rows (row, acknowledged at) found neither where they must be: restores are
+    (started, ended, safety backup) in order, safety their safety backups' ids, final the ids now."""
+    lost = []
+    for row, acked_at in acks:
+        # The first restore that had not finished when the row was acknowledged.
+        i = next((k for k, (_, ended, _) in enumerate(restores) if ended >= acked_at), None)
+        if i is None:
+            where = [final]
+        elif acked_at < restores[i][0]:
+            where = [safety[i]]  # acknowledged before that restore began: in its safety backup
+        else:
+            # Acknowledged while it ran: committed before it took the lock, or after its commit.
+            where = [safety[i], safety[i + 1] if i + 1 < len(safety) else final]
+        if not any(row in ids for ids in where):
+            lost.append(row)
+    return lost
+
+
 @pytest.mark.parametrize("mode", ["wal", "delete"])
 def test_no_acknowledged_commit_is_lost_over_fifty_restores_under_a_writer(tmp_path, mode):
     db = tmp_path / "app.db"
@@ -72,19 +91,7 @@ def test_no_acknowledged_commit_is_lost_over_fifty_restores_under_a_writer(tmp_p
     final = ids_in(db)
     safety = [ids_in(tmp_path / "backups" / s) for _, _, s in restores]
     assert len(acks) > 100, "the writer committed too little to prove anything"
-    lost = []
-    for row, acked_at in acks:
-        # The first restore that had not finished when the row was acknowledged.
-        i = next((k for k, (_, ended, _) in enumerate(restores) if ended >= acked_at), None)
-        if i is None:
-            where = [final]
-        elif acked_at < restores[i][0]:
-            where = [safety[i]]  # acknowledged before that restore began: in its safety backup
-        else:
-            # Acknowledged while it ran: committed before it took the lock, or after its commit.
-            where = [safety[i], safety[i + 1] if i + 1 < len(safety) else final]
-        if not any(row in ids for ids in where):
-            lost.append(row)
+    lost = lost_commits(acks, restores, safety, final)
     assert lost == [], f"{len(lost)} acknowledged commits lost, e.g. {lost[:5]}"
     conn.close()
 
