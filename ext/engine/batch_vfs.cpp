@@ -247,9 +247,16 @@ int batch_write(sqlite3_file* file, const void* buf, int amount, sqlite3_int64 o
     });
 }
 
-// The methods that only need everything written first.
+// The methods that only need everything written first. Each also forgets
+// the -wal read ahead: what it holds was read before this call, and a lock,
+// a shared-memory call or a file control is where another connection's
+// writes to the log become ours to read (a writer that reset the log and
+// wrote new frames over old ones; frames appended past the end we read).
+// Only reads between two such calls (a checkpoint's copy loop, which reads
+// frames its locks keep in place) are served from it.
 template <class Call> int flushed(sqlite3_file* file, int fallback, Call&& call) {
     BatchFile* f = batch(file);
+    f->state->ahead_length = 0;
     return code_barrier(fallback, [&] {
         const int rc = flush(f);
         return rc != SQLITE_OK ? rc : call(f->real());
@@ -257,7 +264,6 @@ template <class Call> int flushed(sqlite3_file* file, int fallback, Call&& call)
 }
 
 int batch_truncate(sqlite3_file* file, sqlite3_int64 size) {
-    batch(file)->state->ahead_length = 0;
     return flushed(file, SQLITE_IOERR_TRUNCATE,
                    [&](sqlite3_file* r) { return r->pMethods->xTruncate(r, size); });
 }
@@ -301,6 +307,7 @@ void batch_shm_barrier(sqlite3_file* file) {
     // xShmBarrier cannot fail; a failed write poisons the file instead, so
     // every later call fails. (With synchronous=FULL an xSync came first.)
     BatchFile* f = batch(file);
+    f->state->ahead_length = 0; // as in flushed()
     code_barrier(SQLITE_IOERR, [&] { return flush(f); });
     f->real()->pMethods->xShmBarrier(f->real());
 }
