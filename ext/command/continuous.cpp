@@ -80,11 +80,20 @@ int64_t to_int(const std::string& text) {
     }
 }
 
-// Where a restore started in the log (see mark_restore).
+// Where a restore started in the log (see mark_restore), and, once capture
+// has begun recording it, the generation that does (0 = none yet): a capturer
+// killed between starting that generation and removing the marker must not
+// record the same restore again.
 struct RestoreMarker {
     uint32_t salt1 = 0;
     uint32_t salt2 = 0;
     uint32_t frame = 0;
+    std::string what; // as written (escaped)
+    uint64_t generation = 0;
+
+    bool same_restore(const RestoreMarker& o) const {
+        return salt1 == o.salt1 && salt2 == o.salt2 && frame == o.frame && what == o.what;
+    }
 };
 
 std::optional<RestoreMarker> read_marker(const Dir& dir, const std::string& prefix) {
@@ -95,8 +104,24 @@ std::optional<RestoreMarker> read_marker(const Dir& dir, const std::string& pref
         if (k == "salt1") m.salt1 = static_cast<uint32_t>(to_int(v));
         if (k == "salt2") m.salt2 = static_cast<uint32_t>(to_int(v));
         if (k == "frame") m.frame = static_cast<uint32_t>(to_int(v));
+        if (k == "what") m.what = v;
+        if (k == "generation") {
+            try {
+                m.generation = std::stoull(v);
+            } catch (...) {
+                m.generation = 0;
+            }
+        }
     }
     return m;
+}
+
+std::string marker_text(const RestoreMarker& m) {
+    std::string text = "wecare_backup_restoring 1\nsalt1=" + std::to_string(m.salt1) +
+                       "\nsalt2=" + std::to_string(m.salt2) + "\nframe=" + std::to_string(m.frame) +
+                       "\nwhat=" + m.what + "\n";
+    if (m.generation != 0) text += "generation=" + std::to_string(m.generation) + "\n";
+    return text;
 }
 
 // Whether no create, cleanup or restore holds the backup lock now.
@@ -236,12 +261,18 @@ class Session {
 
     // Starts capture from the timeline on disk (see continuous.hpp).
     void resume(const Timeline& tl) {
-        const bool restored = read_marker(dir_, prefix()).has_value();
+        std::optional<RestoreMarker> marker = read_marker(dir_, prefix());
+        if (marker && marker->generation != 0 && in_timeline(tl, marker->generation)) {
+            forget_marker_of(marker->generation); // that restore is recorded already
+            marker.reset();
+        }
+        const bool restored = marker.has_value();
+        const RestoreMarker* answering = restored ? &*marker : nullptr;
         if (tl.empty()) return new_generation("", false);
         const size_t gi = tl.generations().size() - 1;
         const TimelineGeneration& g = tl.generations()[gi];
         if (!g.problems.empty() || g.files.empty())
-            return new_generation(restored ? "restored" : "capture_off", false);
+            return new_generation(restored ? "restored" : "capture_off", false, answering);
         try {
             const Chain chain = Chain::open(dir_, prefix(), g.base);
             if (!of_this_timeline(g, chain)) throw Error(foreign_generation(g));
@@ -250,11 +281,11 @@ class Session {
             page_size_ = chain.page_size();
         } catch (const Error& e) {
             if (e.kind() == ErrorKind::interrupted) throw;
-            return new_generation(restored ? "restored" : "capture_off", false);
+            return new_generation(restored ? "restored" : "capture_off", false, answering);
         }
         const uint64_t expected = g.points.empty() ? g.base_checksum : g.points.back().after;
         if (hashes_.empty() || xor_of(hashes_) != expected)
-            return new_generation(restored ? "restored" : "capture_off", false);
+            return new_generation(restored ? "restored" : "capture_off", false, answering);
         generation_ = g.id;
         base_ = g.base;
         base_checksum_ = g.base_checksum;
@@ -285,7 +316,35 @@ class Session {
             if (e.kind() != ErrorKind::not_found && e.kind() != ErrorKind::busy) throw;
         }
         if (!restored && proves_unchanged()) return open_file_caught_up("capture_off");
-        new_generation(restored ? "restored" : "capture_off", false);
+        new_generation(restored ? "restored" : "capture_off", false, answering);
+    }
+
+    static bool in_timeline(const Timeline& tl, uint64_t generation) {
+        for (const auto& g : tl.generations())
+            if (g.id == generation) return true;
+        return false;
+    }
+
+    // Whether the restore `marker` stands for is recorded already (by this
+    // session or by a capturer killed before it removed the marker).
+    bool answered(const RestoreMarker& marker) const {
+        if (marker.generation == 0) return false;
+        return marker.generation == generation_ ||
+               in_timeline(Timeline::open(dir_, prefix()), marker.generation);
+    }
+
+    // Removes the marker if it still stands for the restore `generation`
+    // records. Under the backup lock, so that a newer restore's marker (written
+    // under it) is never removed; when the lock is busy the marker stays, and
+    // is recognised as recorded later.
+    void forget_marker_of(uint64_t generation) noexcept {
+        try {
+            FileLock probe(dir_, kBackupLockName, 0, nullptr, "busy");
+            const auto now = read_marker(dir_, prefix());
+            if (now && now->generation == generation) unmark_restore(ctx_, dir_);
+        } catch (const std::exception&) {
+            // Busy or unreadable: left for a later tick.
+        }
     }
 
     // Capture goes on in the generation's last file when nothing was captured
@@ -328,15 +387,36 @@ class Session {
     // A base backup (an increment when a chain qualifies), then a new
     // generation from it. `continuous`: the current generation is first
     // captured up to the base, so the two meet exactly.
-    void new_generation(const std::string& reason, bool continuous) {
+    // `answering`: the marker of the restore this generation records; the
+    // marker is first rewritten (under the backup lock) to name the new
+    // generation, and removed once the generation is on disk.
+    void new_generation(const std::string& reason, bool continuous,
+                        const RestoreMarker* answering = nullptr) {
         progress_.check();
         if (reason == "wal_reset") wait_for_gap_base_allowance();
         WalIndexHeader position;
         std::string name;
+        const uint64_t id = random_id();
+        bool answers = false;
         {
             // Its own progress, gone (from stats) when the base is made.
             Progress progress(ctx_.settings.dir, "create", false, ctx_.cancel, nullptr);
             FileLock lock = lock_backup_dir(dir_, ctx_.settings.busy_timeout_ms, &progress);
+            if (answering) {
+                auto now = read_marker(dir_, prefix());
+                if (now && now->same_restore(*answering)) {
+                    now->generation = id;
+                    try {
+                        write_file_atomic(dir_, marker_name(prefix()), marker_text(*now));
+                        answers = true;
+                    } catch (const Error& e) {
+                        // Then the marker is removed only as before, after the generation.
+                        sqlite3_log(SQLITE_WARNING,
+                                    "wecare_backup_continuous: cannot update the restore marker: %s",
+                                    e.what());
+                    }
+                }
+            }
             name = create_locked(ctx_, dir_, "auto", std::string("continuous capture base"), progress,
                                  &position, true);
             record_success(ctx_.settings.dir, now_seconds());
@@ -364,7 +444,7 @@ class Session {
         base_ = name;
         base_checksum_ = xor_of(hashes_);
         base_created_ns_ = chain.last().record.created_ns;
-        generation_ = random_id();
+        generation_ = id;
         generation_started_ns_ = now_nanoseconds();
         sequence_ = 0;
         points_in_generation_ = 0;
@@ -372,6 +452,11 @@ class Session {
         const bool closes = writer_ != nullptr;
         writer_.reset();
         open_file_caught_up(continuous && !meets ? "wal_reset" : reason);
+        if (answers) {
+            forget_marker_of(id);
+        } else if (answering) {
+            unmark_restore(ctx_, dir_);
+        }
         if (closes && shipping()) closed_(); // the last file of the generation before
         if (!reason.empty())
             sqlite3_log(
@@ -541,6 +626,10 @@ class Session {
     // taken after it). Returns whether the tick is done.
     bool handle_restore(const WalFrames& wal, const WalScan& scan, const RestoreMarker& marker,
                         std::unique_ptr<WalPin>& next) {
+        if (answered(marker)) {
+            forget_marker_of(marker.generation);
+            return false;
+        }
         const bool marker_in_this_log =
             marker.salt1 == scan.header.salt1 && marker.salt2 == scan.header.salt2;
         const bool marker_in_old_log = marker.salt1 == cursor_.salt1 && marker.salt2 == cursor_.salt2 &&
@@ -572,8 +661,7 @@ class Session {
             return false;
         }
         pin_ = std::move(next);
-        new_generation("restored", false);
-        unmark_restore(ctx_, dir_);
+        new_generation("restored", false, &marker);
         return true;
     }
 
@@ -1013,10 +1101,12 @@ void mark_restore(const OperationContext& ctx, const Dir& dir, const std::string
     try {
         const WalPin here(ctx.db_path, ctx.settings.busy_timeout_ms);
         const WalIndexHeader& h = here.header();
-        write_file_atomic(dir, marker_name(ctx.settings.prefix),
-                          "wecare_backup_restoring 1\nsalt1=" + std::to_string(h.salt1) + "\nsalt2=" +
-                              std::to_string(h.salt2) + "\nframe=" + std::to_string(h.max_frame) +
-                              "\nwhat=" + escape_value(what) + "\n");
+        RestoreMarker m;
+        m.salt1 = h.salt1;
+        m.salt2 = h.salt2;
+        m.frame = h.max_frame;
+        m.what = escape_value(what);
+        write_file_atomic(dir, marker_name(ctx.settings.prefix), marker_text(m));
     } catch (const std::exception& e) {
         sqlite3_log(SQLITE_WARNING, "wecare_backup: cannot mark the restore for continuous capture: %s",
                     e.what());
