@@ -303,6 +303,26 @@ while True:
 
 
 
+def events_db(tmp_path):
+    """A WAL database with 3000 rows in `events` (the writer's rows start at 1,000,001)."""
+    db = tmp_path / "app.db"
+    c = sqlite3.connect(str(db), isolation_level=None)
+    c.execute("PRAGMA journal_mode=WAL")
+    c.execute("CREATE TABLE events(id INTEGER PRIMARY KEY, pad BLOB DEFAULT (randomblob(300)))")
+    c.executemany("INSERT INTO events(id) VALUES (?)", [(i,) for i in range(1, 3001)])
+    c.close()
+    return db
+
+
+def writer_checkpointer_reader(db, modes):
+    """The three processes, ready: [writer, checkpointer (modes, comma-separated), reader]."""
+    procs = [spawn_python(WRITER, db, 1_000_000), spawn_python(CHECKPOINTER, db, modes),
+             spawn_python(READER, db)]
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready"
+    return procs
+
+
 # A writer, a reader holding read transactions and a third process checkpointing in a loop. This found
 # that the restore's VFS served a checkpoint of ours log bytes it had read ahead before another process reset
 # the log and wrote new frames over them: about one run in three lost a commit or took an inconsistent
@@ -310,20 +330,12 @@ while True:
 # batch_vfs_read_ahead_test.cpp).
 @pytest.mark.parametrize("modes", ["PASSIVE", "FULL", "RESTART", "TRUNCATE", "PASSIVE,TRUNCATE,FULL,RESTART"])
 def test_no_acknowledged_commit_is_lost_under_checkpointer_reader_writer(tmp_path, modes):
-    db = tmp_path / "app.db"
-    c = sqlite3.connect(str(db), isolation_level=None)
-    c.execute("PRAGMA journal_mode=WAL")
-    c.execute("CREATE TABLE events(id INTEGER PRIMARY KEY, pad BLOB DEFAULT (randomblob(300)))")
-    c.executemany("INSERT INTO events(id) VALUES (?)", [(i,) for i in range(1, 3001)])
-    c.close()
+    db = events_db(tmp_path)
     conn = connect(db)
     config(conn, "keep_safety", 1000)
     config(conn, "keep_last", 1000)
     base = create(conn)
-    procs = [spawn_python(WRITER, db, 1_000_000), spawn_python(CHECKPOINTER, db, modes),
-             spawn_python(READER, db)]
-    for p in procs:
-        assert p.stdout.readline().strip() == "ready"
+    procs = writer_checkpointer_reader(db, modes)
     writer = procs[0]
     restores = []
     errors = []
@@ -365,18 +377,10 @@ def test_every_backup_is_consistent_under_checkpointer_reader_writer(tmp_path):
     """Regular backups take the same live snapshot as the safety backup: under a writer, a reader holding read
     transactions and a third process checkpointing in a loop (all modes), each backup passes integrity_check
     and holds every row acknowledged before it started, and only rows that were committed."""
-    db = tmp_path / "app.db"
-    c = sqlite3.connect(str(db), isolation_level=None)
-    c.execute("PRAGMA journal_mode=WAL")
-    c.execute("CREATE TABLE events(id INTEGER PRIMARY KEY, pad BLOB DEFAULT (randomblob(300)))")
-    c.executemany("INSERT INTO events(id) VALUES (?)", [(i,) for i in range(1, 3001)])
-    c.close()
+    db = events_db(tmp_path)
     conn = connect(db)
     config(conn, "keep_last", 1000)
-    procs = [spawn_python(WRITER, db, 1_000_000), spawn_python(CHECKPOINTER, db, "PASSIVE,TRUNCATE,FULL,RESTART"),
-             spawn_python(READER, db)]
-    for p in procs:
-        assert p.stdout.readline().strip() == "ready"
+    procs = writer_checkpointer_reader(db, "PASSIVE,TRUNCATE,FULL,RESTART")
     backups = []
     try:
         deadline = time.monotonic() + 4
