@@ -426,12 +426,10 @@ def test_empty_rollback_database_takes_a_wal_backup(tmp_path):
     e.close()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug: batch_vfs.cpp flushed() forgets the read ahead of the file it is called on; locks and "
-    "shared-memory calls go to the database file, so the -wal's window survives from one read transaction "
-    "to the next. take_write_lock's retries then read page 1 from a log another connection reset and "
-    "rewrote: the restore takes the old schema cookie and writes it + 1, equal to the cookie the other "
-    "connections hold, so they keep their old schema over the restored database"))
+# Found by an attack helper: the -wal read ahead then survived from one read transaction to the next (lock
+# calls go to the database file), so take_write_lock's retries read page 1 from a log another connection had
+# reset and rewritten; the restore took the old schema cookie and wrote it + 1, equal to the cookie the other
+# connections held, so they kept their old schema over the restored database.
 def test_a_restore_waiting_for_the_write_lock_reads_page_1_as_it_is_now(tmp_path):
     import threading
     import time

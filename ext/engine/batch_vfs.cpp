@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -37,6 +38,15 @@ constexpr uint64_t kWritebackBytes = 8 << 20;
 constexpr uint64_t kWalHeaderBytes = 32;
 constexpr uint64_t kWalFrameHeaderBytes = 24;
 
+// Counts the lock, shared-memory and file-control calls made on any file of
+// this VFS. In WAL mode SQLite makes those calls on the database file, never
+// on the -wal, yet they are where another process's writes to the log become
+// the connection's to read (a new read transaction, a checkpoint, a write
+// lock). A -wal read ahead serves reads only while this count is what it was
+// when the window was read. Process-wide, so another connection's calls only
+// cost a re-read.
+std::atomic<uint64_t> g_lock_calls{0};
+
 struct State {
     std::string path;        // the file's full path
     bool gather = false;     // the database, its -wal or its journal
@@ -53,6 +63,7 @@ struct State {
     std::vector<uint8_t> ahead;
     uint64_t ahead_offset = 0;
     size_t ahead_length = 0;
+    uint64_t ahead_lock_calls = 0; // g_lock_calls when the window was read
 };
 
 struct BatchFile { // SQLite allocates it with 8-byte alignment
@@ -186,7 +197,8 @@ int batch_read(sqlite3_file* file, void* buf, int amount, sqlite3_int64 offset) 
         }
         if (!s.read_ahead || length > kReadAheadBytes / 4)
             return f->real()->pMethods->xRead(f->real(), buf, amount, offset);
-        if (!(s.ahead_length && at >= s.ahead_offset && at + length <= s.ahead_offset + s.ahead_length)) {
+        if (!(s.ahead_length && s.ahead_lock_calls == g_lock_calls.load() && at >= s.ahead_offset &&
+              at + length <= s.ahead_offset + s.ahead_length)) {
             sqlite3_int64 size = 0;
             const int size_rc = f->real()->pMethods->xFileSize(f->real(), &size);
             if (size_rc != SQLITE_OK) return size_rc;
@@ -203,6 +215,7 @@ int batch_read(sqlite3_file* file, void* buf, int amount, sqlite3_int64 offset) 
             }
             s.ahead_offset = at;
             s.ahead_length = window;
+            s.ahead_lock_calls = g_lock_calls.load();
         }
         std::memcpy(buf, s.ahead.data() + (at - s.ahead_offset), length);
         return SQLITE_OK;
@@ -247,16 +260,16 @@ int batch_write(sqlite3_file* file, const void* buf, int amount, sqlite3_int64 o
     });
 }
 
-// The methods that only need everything written first. Each also forgets
-// the -wal read ahead: what it holds was read before this call, and a lock,
-// a shared-memory call or a file control is where another connection's
-// writes to the log become ours to read (a writer that reset the log and
-// wrote new frames over old ones; frames appended past the end we read).
-// Only reads between two such calls (a checkpoint's copy loop, which reads
-// frames its locks keep in place) are served from it.
+// The methods that only need everything written first. Each also ends every
+// -wal read ahead (g_lock_calls): what a window holds was read before this
+// call, and a lock, a shared-memory call or a file control is where another
+// connection's writes to the log become ours to read (a writer that reset the
+// log and wrote new frames over old ones; frames appended past the end we
+// read). Only reads between two such calls (a checkpoint's copy loop, which
+// reads frames its locks keep in place) are served from a window.
 template <class Call> int flushed(sqlite3_file* file, int fallback, Call&& call) {
     BatchFile* f = batch(file);
-    f->state->ahead_length = 0;
+    g_lock_calls.fetch_add(1);
     return code_barrier(fallback, [&] {
         const int rc = flush(f);
         return rc != SQLITE_OK ? rc : call(f->real());
@@ -307,7 +320,7 @@ void batch_shm_barrier(sqlite3_file* file) {
     // xShmBarrier cannot fail; a failed write poisons the file instead, so
     // every later call fails. (With synchronous=FULL an xSync came first.)
     BatchFile* f = batch(file);
-    f->state->ahead_length = 0; // as in flushed()
+    g_lock_calls.fetch_add(1); // as in flushed()
     code_barrier(SQLITE_IOERR, [&] { return flush(f); });
     f->real()->pMethods->xShmBarrier(f->real());
 }

@@ -6,7 +6,10 @@
 //   * gathers consecutive writes to the database, its -wal and its journal
 //     into writes of up to 128 KiB (the most the unix VFS writes in one
 //     call), and
-//   * reads the -wal ahead in 1 MiB windows.
+//   * reads the -wal ahead in 1 MiB windows, each used only until the next
+//     lock, shared-memory or file-control call on any file of this VFS (in
+//     WAL mode SQLite makes those on the database file): that is where another
+//     process's writes to the log become the connection's to read.
 // It changes no byte and no order: a gathered write reaches the file before
 // SQLite can make it visible to anyone or rely on it. Everything buffered is
 // written before any read, size, truncate, sync, lock, shared-memory call
