@@ -20,15 +20,13 @@ def restored_gaps(conn):
     return [r["gap_reason"] for r in timeline(conn) if r["kind"] == "gap"].count("restored")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "ext/command/continuous.cpp Capturer::handle_restore: mark_restore (restore.cpp before_copy) replaces "
-    "the marker, so when restore 1 (commit C1) and restore 2 (commit C2) both land between two ticks the "
-    "tick sees only restore 2's marker (frame = end of C1): every commit <= that frame, C1 included, is "
-    "appended as an ordinary point (append_point(wal, scan, commits[first_after-1])), stamped with the "
-    "tick's time, and only C2 starts a 'restored' generation. Restore 1's whole-database transaction is "
-    "captured as a restore point and the timeline shows one 'restored' gap for two restores"))
+# Found by an attack helper: the second restore's marker replaced the first's, so the tick that saw both
+# captured restore 1's whole-database transaction as an ordinary point (stamped with the tick's time) and
+# recorded one 'restored' gap. Now a restore that committed marks its marker so; a later restore in the same
+# log keeps that place, and capture records both as one gap, capturing neither transaction (no tick saw the
+# state between them).
 @pytest.mark.parametrize("how", ["restore_at", "restore"])
-def test_two_restores_between_two_ticks_are_two_restored_gaps(tmp_path, how):
+def test_two_restores_between_two_ticks_are_one_restored_gap_and_no_point(tmp_path, how):
     db = make_app(tmp_path)
     conn = connect(db)
     config(conn, "keep_last", 100)
@@ -83,7 +81,8 @@ def test_two_restores_between_two_ticks_are_two_restored_gaps(tmp_path, how):
         else:
             print(label, error)
             assert "gap" in error or "restorable" in error, error
-    assert not (backups / ".app.restoring").exists()
+    # Removed by the tick that records the restores, or (when the backup lock was busy then) by a later one.
+    assert poll(lambda: not (backups / ".app.restoring").exists(), timeout=10)
     # What the last point before the (first) 'restored' gap holds: it must be the state before the first
     # restore, never the first restore's own transaction captured as an ordinary point.
     before_gap = [r for r in rows if r["kind"] == "range"][0]["to_at"]
@@ -92,7 +91,7 @@ def test_two_restores_between_two_ticks_are_two_restored_gaps(tmp_path, how):
     last_point = ids_of(tmp_path / "before-gap.db")
     print("timeline", [(r["kind"], r["from_at"], r["to_at"], r["gap_reason"]) for r in rows])
     print("last point before the gap", last_point)
-    assert (restored_gaps(conn), last_point) == (2, [1, 2, 3, 4]), rows
+    assert (restored_gaps(conn), last_point) == (1, [1, 2, 3, 4]), rows
     one(conn, "SELECT wecare_backup_continuous(0)")
     conn.close()
 

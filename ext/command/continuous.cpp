@@ -90,9 +90,12 @@ struct RestoreMarker {
     uint32_t frame = 0;
     std::string what; // as written (escaped)
     uint64_t generation = 0;
+    bool committed = false; // the restore committed (a marker without it: running, or killed)
 
+    // The same place in the log (a later restore may have kept the place and
+    // changed `what`).
     bool same_restore(const RestoreMarker& o) const {
-        return salt1 == o.salt1 && salt2 == o.salt2 && frame == o.frame && what == o.what;
+        return salt1 == o.salt1 && salt2 == o.salt2 && frame == o.frame;
     }
 };
 
@@ -105,6 +108,7 @@ std::optional<RestoreMarker> read_marker(const Dir& dir, const std::string& pref
         if (k == "salt2") m.salt2 = static_cast<uint32_t>(to_int(v));
         if (k == "frame") m.frame = static_cast<uint32_t>(to_int(v));
         if (k == "what") m.what = v;
+        if (k == "committed") m.committed = v == "1";
         if (k == "generation") {
             try {
                 m.generation = std::stoull(v);
@@ -120,6 +124,7 @@ std::string marker_text(const RestoreMarker& m) {
     std::string text = "wecare_backup_restoring 1\nsalt1=" + std::to_string(m.salt1) +
                        "\nsalt2=" + std::to_string(m.salt2) + "\nframe=" + std::to_string(m.frame) +
                        "\nwhat=" + m.what + "\n";
+    if (m.committed) text += "committed=1\n";
     if (m.generation != 0) text += "generation=" + std::to_string(m.generation) + "\n";
     return text;
 }
@@ -1106,9 +1111,27 @@ void mark_restore(const OperationContext& ctx, const Dir& dir, const std::string
         m.salt2 = h.salt2;
         m.frame = h.max_frame;
         m.what = escape_value(what);
+        const auto earlier = read_marker(dir, ctx.settings.prefix);
+        if (earlier && earlier->committed && earlier->generation == 0 && earlier->salt1 == h.salt1 &&
+            earlier->salt2 == h.salt2 && earlier->frame <= h.max_frame) {
+            m.frame = earlier->frame; // an earlier restore capture has not recorded yet
+            m.committed = true;
+        }
         write_file_atomic(dir, marker_name(ctx.settings.prefix), marker_text(m));
     } catch (const std::exception& e) {
         sqlite3_log(SQLITE_WARNING, "wecare_backup: cannot mark the restore for continuous capture: %s",
+                    e.what());
+    }
+}
+
+void note_restore_committed(const OperationContext& ctx, const Dir& dir) noexcept {
+    try {
+        auto m = read_marker(dir, ctx.settings.prefix);
+        if (!m || m->committed || m->generation != 0) return;
+        m->committed = true;
+        write_file_atomic(dir, marker_name(ctx.settings.prefix), marker_text(*m));
+    } catch (const std::exception& e) {
+        sqlite3_log(SQLITE_WARNING, "wecare_backup: cannot note the restore for continuous capture: %s",
                     e.what());
     }
 }

@@ -156,8 +156,13 @@ std::string timeline_check_json(const TimelineCheck& check);
 
 // Restores of this tool call it under the database's write lock, before they
 // write: where the log is now, so a capturer (in any process) does not
-// capture the restore's transaction as a restore point. Never throws.
+// capture the restore's transaction as a restore point. A marker of an
+// earlier restore that committed and that capture has not recorded yet, in
+// the same log, keeps its place: capture then records both restores as one
+// gap, and captures neither transaction. Never throws.
 void mark_restore(const OperationContext& ctx, const Dir& dir, const std::string& what) noexcept;
+// After the restore committed (still under the backup lock). Never throws.
+void note_restore_committed(const OperationContext& ctx, const Dir& dir) noexcept;
 // After a restore that failed and was rolled back.
 void unmark_restore(const OperationContext& ctx, const Dir& dir) noexcept;
 

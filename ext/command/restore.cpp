@@ -129,6 +129,7 @@ RestoreOutcome restore_image_locked(const OperationContext& ctx, const Dir& dir,
     };
     try {
         result.pages = restore_into(req).pages;
+        if (marked) note_restore_committed(ctx, dir);
     } catch (...) {
         if (!result.safety_backup.empty()) remove_backup(dir, result.safety_backup);
         if (marked) unmark_restore(ctx, dir);
