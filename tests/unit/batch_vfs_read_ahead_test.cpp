@@ -31,19 +31,24 @@ class BatchReadAheadTest : public ::testing::Test {
         const std::string command = "rm -rf '" + dir_ + "'";
         ASSERT_EQ(std::system(command.c_str()), 0);
     }
+    // The application's connection, which never checkpoints on its own; its
+    // update of one row ('second') is the log's only frame.
+    Connection open_app() const {
+        Connection app(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+        app.exec("PRAGMA journal_mode = WAL");
+        app.exec("PRAGMA wal_autocheckpoint = 0");
+        app.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)");
+        app.exec("INSERT INTO t VALUES (1, 'first')");
+        app.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        app.exec("UPDATE t SET body = 'second' WHERE id = 1");
+        return app;
+    }
+
     std::string dir_, path_;
 };
 
 TEST_F(BatchReadAheadTest, ACheckpointAfterAnotherConnectionResetTheLogCopiesTheNewFrames) {
-    // Another connection (the application) writes; it never checkpoints on
-    // its own. Its update of one row is the log's only frame.
-    Connection app(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    app.exec("PRAGMA journal_mode = WAL");
-    app.exec("PRAGMA wal_autocheckpoint = 0");
-    app.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)");
-    app.exec("INSERT INTO t VALUES (1, 'first')");
-    app.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-    app.exec("UPDATE t SET body = 'second' WHERE id = 1");
+    Connection app = open_app();
 
     // The restore's connection checkpoints: it reads that frame, and ahead.
     Connection restore(path_, SQLITE_OPEN_READWRITE, kBatchVfsName);
@@ -79,13 +84,7 @@ TEST_F(BatchReadAheadTest, ANewReadTransactionAfterAnotherConnectionResetTheLogR
     // shared-memory calls on the database file, never on the -wal; a read
     // transaction touches no method of the -wal, so its window survived from
     // one transaction to the next.
-    Connection app(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    app.exec("PRAGMA journal_mode = WAL");
-    app.exec("PRAGMA wal_autocheckpoint = 0");
-    app.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)");
-    app.exec("INSERT INTO t VALUES (1, 'first')");
-    app.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-    app.exec("UPDATE t SET body = 'second' WHERE id = 1");
+    Connection app = open_app();
 
     Connection restore(path_, SQLITE_OPEN_READWRITE, kBatchVfsName);
     restore.exec("PRAGMA wal_autocheckpoint = 0");
